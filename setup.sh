@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Set up codekiln on this machine, idempotently: Debian packages, .venv, the package with pinned deps.
+# A second run checks and reuses what is installed. The llama-cpp-python wheel is built from source
+# once (~5-25 min on 2 cores) and cached by pip in ~/.cache/pip, so later installs reuse it.
+set -euo pipefail
+cd "$(dirname "$0")"
+
+apt_needed=()
+command -v bwrap >/dev/null 2>&1 || apt_needed+=(bubblewrap)
+[ -x /usr/bin/chromium ] || apt_needed+=(chromium)
+command -v sqlite3 >/dev/null 2>&1 || apt_needed+=(sqlite3)
+if [ ${#apt_needed[@]} -gt 0 ]; then
+  echo "setup: installing Debian packages: ${apt_needed[*]}"
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${apt_needed[@]}" >/dev/null
+fi
+
+PY=""
+for cand in python3.11 /root/.pyenv/versions/3.11.7/bin/python3 python3; do
+  if command -v "$cand" >/dev/null 2>&1 && "$cand" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))' 2>/dev/null; then
+    PY=$(command -v "$cand"); break
+  fi
+done
+[ -n "$PY" ] || { echo "setup: error: Python 3.11 not found; install python3.11 and rerun" >&2; exit 2; }
+[ -x .venv/bin/python ] || "$PY" -m venv .venv
+
+# Reinstall only when the dependency declarations changed since the last successful install.
+stamp=.venv/.codekiln-deps
+want=$(cat pyproject.toml constraints.txt | sha256sum | cut -d' ' -f1)
+if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ] || ! .venv/bin/python -c 'import codekiln' 2>/dev/null; then
+  echo "setup: installing codekiln and its pinned dependencies into .venv (first time: builds llama-cpp-python)"
+  export CMAKE_BUILD_PARALLEL_LEVEL=${CMAKE_BUILD_PARALLEL_LEVEL:-2}
+  .venv/bin/python -m pip install -q --disable-pip-version-check --upgrade pip wheel 2>&1 | grep -v '^WARNING: Location' || true
+  .venv/bin/python -m pip install -q --disable-pip-version-check -c constraints.txt -e ".[dev,ui]" 2>&1 \
+    | grep -v '^WARNING: Location' || true
+  .venv/bin/python -c 'import codekiln, llama_cpp, torch, trl' || { echo "setup: error: install failed" >&2; exit 1; }
+  echo "$want" > "$stamp"
+fi
+echo "setup: ready (.venv/bin/codekiln)"

@@ -1,0 +1,329 @@
+"""The run config: one typed tree of pydantic models, loaded from YAML with `a.b=value` overrides.
+
+Every field has a type, a default and a docstring; the docstring is the `--help` text of the CLI
+flag that sets it. Unknown keys are errors that name the nearest valid key. The embedded default is
+`RunConfig()`; presets (quick, gpu, ...) are YAML files shipped in `codekiln/presets/`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import difflib
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from codekiln.errors import ConfigError
+
+
+class Section(BaseModel):
+    """Base of every config section: unknown keys are errors, field docstrings become descriptions."""
+
+    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True, validate_assignment=True)
+
+
+class SampleConfig(Section):
+    model: str = "smollm2-135m"
+    """Model to sample from: an alias (smollm2-135m, qwen2.5-coder-0.5b), a .gguf file, a Hugging Face model folder, a trained codekiln round folder, or openai:MODEL@URL."""
+    backend: str = "auto"
+    """Sampling backend: auto (llama.cpp for GGUF, transformers for HF folders, openai for openai:), llama.cpp, transformers, openai, vllm."""
+    n: int = 8
+    """Samples per task."""
+    temperature: float = 0.8
+    """Sampling temperature (0 = greedy)."""
+    top_p: float = 0.95
+    """Nucleus sampling probability mass."""
+    max_tokens: int = 384
+    """Most tokens generated per sample."""
+    shots: int = 0
+    """Worked examples from the suite's train split put in the prompt (the in-context-learning baseline)."""
+    threads: int = 1
+    """CPU threads for the model (one is often fastest on 2 shared cores)."""
+    batch_size: int = 8
+    """Sequences generated together (transformers, llama.cpp multi-sequence decode)."""
+    context_size: int = 2048
+    """Model context window in tokens (llama.cpp)."""
+    api_key_env: str = "OPENAI_API_KEY"
+    """Name of the environment variable holding the API key for openai: models."""
+    concurrency: int = 4
+    """Requests in flight at once for openai: models."""
+    request_timeout_s: float = 120.0
+    """Timeout of one HTTP request for openai: models, in seconds."""
+    retries: int = 3
+    """Retries of a failed HTTP request for openai: models."""
+    seed: int = 0
+    """Base seed; each sample's seed derives from (seed, task_id, round, sample index)."""
+
+
+class VerifyConfig(Section):
+    workers: int = 2
+    """Sandbox worker processes running checks in parallel."""
+    timeout_s: float = 10.0
+    """Wall-clock limit per program, in seconds; the whole process tree is killed after it."""
+    memory_mb: int = 1024
+    """Address-space limit per program, in MiB."""
+    output_bytes: int = 65536
+    """Most bytes of stdout/stderr kept per program."""
+    html_threshold: float = 0.5
+    """Relevance score at or above which an html sample passes."""
+    scorer: str = "minilm"
+    """Relevance scorer for html tasks: minilm (embedded, offline) or clip:PATH (CLIP weights from a local folder)."""
+
+
+class CurateConfig(Section):
+    filters: list[str] = ["status", "nonempty", "length"]
+    """Filters applied to samples, by name, in order."""
+    min_score: float = 0.0
+    """Score threshold for the score filter (tests passed, relevance score or judge rating, in [0, 1])."""
+    max_chars: int = 4000
+    """Longest completion kept by the length filter, in characters."""
+    near_dup_threshold: float = 0.85
+    """Jaccard similarity above which two programs are near-duplicates (MinHash LSH)."""
+    dedup_across_rounds: bool = True
+    """Drop programs already trained on in earlier rounds of the run."""
+    decontaminate: bool = True
+    """Drop training items whose prompt or code overlaps an evaluation split (n-gram overlap)."""
+    ngram: int = 10
+    """n-gram length (in tokens) for decontamination."""
+    sft_per_task: int = 4
+    """Most SFT rows per task, so easy tasks do not dominate."""
+    pair_builder: str = "correct-vs-incorrect"
+    """Pair builder: correct-vs-incorrect, best-vs-worst, margin."""
+    pairs_per_task: int = 4
+    """Most preference pairs per task."""
+    min_margin: float = 0.0
+    """Smallest score gap for the margin pair builder."""
+    prefer_runtime_rejected: bool = True
+    """For correct-vs-incorrect, prefer rejected samples that run but give wrong answers over syntax errors."""
+    reference_as_chosen: bool = False
+    """Use the task's reference solution as chosen when no sample passed (off by default; reported when on)."""
+
+
+class TrainConfig(Section):
+    method: str = "dpo+nll"
+    """Training objective: sft, dpo, dpo+nll (CodeLutra), or another TRL preference loss (ipo, hinge, robust, ...)."""
+    peft: str = "lora"
+    """Parameter-efficient method: lora, ia3, prompt, qlora (GPU only), or full fine-tuning."""
+    lora_r: int = 16
+    """LoRA rank."""
+    lora_alpha: int = 32
+    """LoRA scaling alpha."""
+    lora_dropout: float = 0.05
+    """LoRA dropout."""
+    target_modules: str = "all-linear"
+    """Modules the adapter wraps: all-linear, or a comma-separated list of module names."""
+    learning_rate: float = 2e-4
+    """Peak learning rate."""
+    epochs: float = 1.0
+    """Passes over the training data (ignored when max_steps > 0)."""
+    max_steps: int = -1
+    """Stop after this many optimizer steps (-1: run all epochs)."""
+    batch_size: int = 4
+    """Examples per device batch."""
+    grad_accum: int = 1
+    """Gradient accumulation steps."""
+    max_length: int = 512
+    """Longest tokenized example (prompt + completion); longer ones are truncated."""
+    beta: float = 0.1
+    """DPO inverse temperature."""
+    nll_alpha: float = 1.0
+    """Weight of the NLL term on the chosen answer in dpo+nll."""
+    sft_warmup: bool = True
+    """With a preference method, also train on the SFT rows first when there are no pairs."""
+    threads: int = 1
+    """CPU threads for training."""
+    save_steps: int = 20
+    """Checkpoint every this many steps (resume point after a kill)."""
+    seed: int = 0
+    """Training seed."""
+    num_processes: int = 1
+    """Processes for distributed training through accelerate (more than 1 needs GPUs)."""
+
+
+class EvalConfig(Section):
+    n: int = 1
+    """Samples per task for evaluation."""
+    k: list[int] = [1]
+    """k values for pass@k."""
+    temperature: float = 0.0
+    """Sampling temperature for evaluation (0 = greedy)."""
+    split: str = "test"
+    """Split of the suite to evaluate on."""
+    limit: int | None = None
+    """Evaluate only the first N tasks."""
+    bootstrap: int = 1000
+    """Bootstrap resamples over tasks for confidence intervals."""
+
+
+class RunConfig(Section):
+    name: str | None = None
+    """Run folder name under runs_dir (generated and printed when not given)."""
+    runs_dir: str = "runs"
+    """Folder that holds run folders."""
+    tasks: str = "python-basic"
+    """Task suite (built-in name) or task file to train and evaluate on."""
+    rounds: int = 3
+    """Most self-improvement rounds."""
+    train_limit: int | None = None
+    """Use only the first N train tasks per round."""
+    min_gain: float = 0.0
+    """Stop early when held-out pass@1 gains less than this for `patience` rounds."""
+    patience: int = 1
+    """Rounds without enough gain before stopping."""
+    seed: int = 0
+    """Run seed."""
+    executor: str = "local"
+    """Where sample and verify run: local (process pools) or ray."""
+    ray_address: str | None = None
+    """Ray cluster address for executor=ray (None starts a local cluster)."""
+    sample: SampleConfig = SampleConfig()
+    verify: VerifyConfig = VerifyConfig()
+    curate: CurateConfig = CurateConfig()
+    train: TrainConfig = TrainConfig()
+    eval: EvalConfig = EvalConfig()
+
+
+def _all_keys(model: type[BaseModel], prefix: str = "") -> list[str]:
+    keys: list[str] = []
+    for name, info in model.model_fields.items():
+        ann = info.annotation
+        if isinstance(ann, type) and issubclass(ann, BaseModel):
+            keys.extend(_all_keys(ann, f"{prefix}{name}."))
+        else:
+            keys.append(f"{prefix}{name}")
+    return keys
+
+
+def _suggest(key: str) -> str:
+    keys = _all_keys(RunConfig)
+    leaf = key.split(".")[-1]
+    same_leaf = [k for k in keys if k.split(".")[-1] == leaf and k != key]
+    close = (
+        difflib.get_close_matches(key, keys, n=1, cutoff=0.9)
+        or same_leaf
+        or difflib.get_close_matches(key, keys, n=1, cutoff=0.6)
+        or difflib.get_close_matches(leaf, keys, n=1, cutoff=0.4)
+    )
+    return f"; did you mean {' or '.join(repr(k) for k in close)}?" if close else ""
+
+
+def _raise_validation(err: ValidationError, source: str) -> None:
+    first = err.errors()[0]
+    key = ".".join(str(p) for p in first["loc"])
+    if first["type"] == "extra_forbidden":
+        raise ConfigError(f"{source}: unknown config key {key!r}{_suggest(key)}") from None
+    raise ConfigError(f"{source}: {key}: {first['msg']} (got {first.get('input')!r})") from None
+
+
+def parse_override(text: str) -> tuple[list[str], Any]:
+    """Split `a.b=value` into (['a', 'b'], value) with the value parsed as YAML (so 3 is an int, [1,10] a list)."""
+    if "=" not in text:
+        raise ConfigError(f"override {text!r} is not key=value (for example train.max_steps=20)")
+    key, _, raw = text.partition("=")
+    key = key.strip()
+    if not key:
+        raise ConfigError(f"override {text!r} has an empty key")
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else ""
+    except yaml.YAMLError:
+        value = raw
+    return key.split("."), value
+
+
+def _set_path(tree: dict[str, Any], path: list[str], value: Any, text: str) -> None:
+    node = tree
+    for part in path[:-1]:
+        child = node.setdefault(part, {})
+        if not isinstance(child, dict):
+            raise ConfigError(f"override {text!r}: {part!r} is a value, not a section{_suggest('.'.join(path))}")
+        node = child
+    node[path[-1]] = value
+
+
+def preset_names() -> list[str]:
+    folder = resources.files("codekiln") / "presets"
+    return sorted(p.name.removesuffix(".yaml") for p in folder.iterdir() if p.name.endswith(".yaml"))
+
+
+def _read_yaml(path: Path | Any, source: str) -> dict[str, Any]:
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except FileNotFoundError:
+        raise ConfigError(f"{source}: no such config file") from None
+    except yaml.YAMLError as err:
+        raise ConfigError(f"{source}: not valid YAML ({err})") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{source}: expected a mapping of config keys at the top level")
+    return data
+
+
+def _merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in extra.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def load_config(
+    path: str | Path | None = None, overrides: list[str] | None = None, preset: str | None = None
+) -> RunConfig:
+    """Resolve the config: embedded default ← preset ← YAML file ← `a.b=value` overrides."""
+    tree: dict[str, Any] = {}
+    if preset:
+        names = preset_names()
+        if preset not in names:
+            raise ConfigError(f"unknown preset {preset!r}; choose from {names}")
+        tree = _merge(tree, _read_yaml(resources.files("codekiln") / "presets" / f"{preset}.yaml", f"preset {preset}"))
+    if path:
+        tree = _merge(tree, _read_yaml(Path(path), str(path)))
+    for text in overrides or []:
+        keys, value = parse_override(text)
+        _set_path(tree, keys, value, text)
+    try:
+        return RunConfig.model_validate(tree)
+    except ValidationError as err:
+        _raise_validation(err, str(path or preset or "config"))
+        raise  # unreachable
+
+
+def validate_section(section: BaseModel, **changes: Any) -> Any:
+    """Return a copy of a section with CLI flag values applied and validated (None means: not given)."""
+    data = section.model_dump()
+    data.update({k: v for k, v in changes.items() if v is not None})
+    try:
+        return type(section).model_validate(data)
+    except ValidationError as err:
+        _raise_validation(err, "command line")
+        raise
+
+
+def config_to_yaml(cfg: BaseModel) -> str:
+    return yaml.safe_dump(cfg.model_dump(mode="json"), sort_keys=False)
+
+
+def field_help(section: type[BaseModel], name: str) -> str:
+    """The docstring of a config field, with its default: the `--help` text of the flag that sets it."""
+    info = section.model_fields[name]
+    return f"{info.description or ''} (default: {info.default!r}; config key {section.__name__}.{name})"
+
+
+def add_field_option(
+    parser: argparse.ArgumentParser, flag: str, section: type[BaseModel], name: str, **kwargs: Any
+) -> None:
+    """Add `flag` that sets config field `section.name`, its help taken from the field's docstring."""
+    info = section.model_fields[name]
+    ann = info.annotation
+    if ann is bool:
+        parser.add_argument(flag, dest=name, action=argparse.BooleanOptionalAction, default=None,
+                            help=field_help(section, name), **kwargs)
+        return
+    type_ = kwargs.pop("type", ann if ann in (int, float, str) else None)
+    if type_ is None and ann == (int | None):
+        type_ = int
+    parser.add_argument(flag, dest=name, type=type_, default=None, help=field_help(section, name), **kwargs)

@@ -1,0 +1,74 @@
+"""Chat prompts for tasks, and the canonical assistant reply for a program.
+
+Sampling, curation (SFT rows, pairs) and training all build prompts here, so the model is trained on
+exactly the conversation it is sampled with.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from codekiln.records import Task
+
+SYSTEM = "You are a careful programmer. Reply with one code block that solves the task."
+
+INSTRUCTIONS = {
+    "python": "Complete the following Python function. Return the whole function in a ```python code block.",
+    "sql": "Write one SQLite query that answers the question. Return only the query in a ```sql code block.",
+    "pandas": "Write Python code using pandas that computes the requested result. Return it in a ```python code block.",
+    "html": "Write a complete, self-contained HTML page (inline CSS, optional inline JS, no external resources) "
+    "for this UI. Return it in a ```html code block.",
+    "open": "Answer the following coding request.",
+}
+
+FENCE = {"python": "python", "sql": "sql", "pandas": "python", "html": "html"}
+
+
+def task_text(task: Task) -> str:
+    """The user-visible statement of a task (per kind: the schema with the question, the setup with the request...)."""
+    if task.kind == "python":
+        return f"```python\n{task.prompt.rstrip()}\n```"
+    if task.kind == "sql":
+        schema = (task.schema or "").strip()
+        return f"Database schema:\n```sql\n{schema}\n```\nQuestion: {task.prompt.strip()}"
+    if task.kind == "pandas":
+        parts = [task.prompt.strip()]
+        if task.setup:
+            parts.append(f"The inputs are built by:\n```python\n{task.setup.strip()}\n```")
+        if task.result_name:
+            parts.append(f"Store the answer in a variable named `{task.result_name}`.")
+        return "\n".join(parts)
+    if task.kind == "html":
+        return f"UI description: {(task.description or task.prompt).strip()}"
+    return task.prompt.strip()
+
+
+def render_reply(task: Task, code: str) -> str:
+    """The canonical assistant reply for a program: the code in a fenced block (open tasks: the text as is)."""
+    if task.kind == "open":
+        return code
+    return f"```{FENCE.get(task.kind, '')}\n{code.strip()}\n```"
+
+
+def user_message(task: Task) -> str:
+    return f"{INSTRUCTIONS[task.kind]}\n\n{task_text(task)}"
+
+
+def build_messages(task: Task, examples: Sequence[Task] = ()) -> list[dict[str, str]]:
+    """System + (worked examples as earlier turns, using their reference) + the task, as chat messages."""
+    messages = [{"role": "system", "content": SYSTEM}]
+    for example in examples:
+        if example.reference is None:
+            continue
+        messages.append({"role": "user", "content": user_message(example)})
+        messages.append({"role": "assistant", "content": render_reply(example, reference_program(example))})
+    messages.append({"role": "user", "content": user_message(task)})
+    return messages
+
+
+def reference_program(task: Task) -> str:
+    """A task's reference as a complete program (HumanEval references are bodies: prepend the prompt)."""
+    ref = task.reference or ""
+    if task.kind == "python" and task.entry_point and f"def {task.entry_point}" not in ref:
+        return task.prompt + ref
+    return ref

@@ -58,6 +58,47 @@ class SampleConfig(Section):
     """Base seed; each sample's seed derives from (seed, task_id, round, sample index)."""
 
 
+class JudgeConfig(Section):
+    model: str = "smollm2-135m"
+    """Judge model, in any form sample.model takes (alias, .gguf, HF folder, openai:MODEL@URL); the embedded default is weak."""
+    backend: str = "auto"
+    """Judge backend: auto, llama.cpp, transformers, openai, vllm (as for sampling)."""
+    preferences: list[str] = ["instruction-following", "explanation", "complexity", "readability", "style"]
+    """Preferences rated when a task names none (an open task with meta.preference is rated on that one only)."""
+    weights: dict[str, float] = {}
+    """Weight of each preference in the verdict score (missing: 1.0); the score is the weighted mean of (rating-1)/9."""
+    threshold: float = 0.6
+    """Judge score in [0, 1] at or above which an open-task sample passes."""
+    group_size: int = 1
+    """Responses of one task rated together in one judge call (CodeUltraFeedback: 4); positions are shuffled."""
+    both_orders: bool = True
+    """With group_size > 1, judge each group again in reverse order, average, and report position agreement."""
+    retries: int = 2
+    """Extra judge calls (new seed, retry_temperature) when an answer cannot be parsed; then the sample is invalid."""
+    retry_temperature: float = 0.7
+    """Sampling temperature of retries (the first call is greedy)."""
+    reply_tokens: int = 160
+    """Most tokens in one judge answer."""
+    max_calls: int | None = None
+    """Stop after this many judge model calls (cached answers are free; None: no limit)."""
+    max_total_tokens: int | None = None
+    """Stop after this many judge tokens, prompt and answer (None: no limit)."""
+    cache_dir: str = "~/.cache/codekiln/judge"
+    """Folder of the judge cache (every call, keyed by judge model, rubric version, prompt, responses and seed)."""
+    max_response_chars: int = 2500
+    """Longest response text shown to the judge (the rest is cut, and the cut is said)."""
+    use_reference: bool = True
+    """Show the task's reference answer to the judge when it has one."""
+    prefill: bool = True
+    """Start the judge's reply with the opening of the JSON answer (backends that can continue a reply)."""
+    context_size: int = 4096
+    """Judge model context window in tokens (llama.cpp)."""
+    judge_weight: float = 0.3
+    """When a judge score is mixed into a tested verdict (python, sql, ...): its weight in the score."""
+    seed: int = 0
+    """Base seed of judge calls; each call's seed derives from it, the task, the preference, the order and the attempt."""
+
+
 class VerifyConfig(Section):
     workers: int = 2
     """Sandbox worker processes running checks in parallel."""
@@ -71,6 +112,8 @@ class VerifyConfig(Section):
     """Relevance score at or above which an html sample passes."""
     scorer: str = "minilm"
     """Relevance scorer for html tasks: minilm (embedded, offline) or clip:PATH (CLIP weights from a local folder)."""
+    judge: JudgeConfig = JudgeConfig()
+    """The LLM judge (open tasks, and judge scores mixed into tested verdicts)."""
 
 
 class CurateConfig(Section):
@@ -141,6 +184,12 @@ class TrainConfig(Section):
     """Training seed."""
     num_processes: int = 1
     """Processes for distributed training through accelerate (more than 1 needs GPUs)."""
+    prompt_tokens: int = 20
+    """Virtual tokens learned by prompt tuning (peft=prompt)."""
+    precompute_ref: bool = True
+    """Compute the DPO reference log-probs once before training and cache them on disk (by model and data hash)."""
+    merge: bool = False
+    """Also write the merged model (base + adapter) as a plain Hugging Face folder `merged/` and a merged GGUF."""
 
 
 class EvalConfig(Section):

@@ -56,6 +56,8 @@ class SampleConfig(Section):
     """Retries of a failed HTTP request for openai: models."""
     seed: int = 0
     """Base seed; each sample's seed derives from (seed, task_id, round, sample index)."""
+    stop_at_fence: bool = True
+    """Start the reply with the code fence and stop at its closing fence (faster; the format SFT rows use)."""
 
 
 class JudgeConfig(Section):

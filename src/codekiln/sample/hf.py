@@ -1,0 +1,116 @@
+"""The transformers backend: batched generation with per-request seeds.
+
+transformers samples a whole batch from one global RNG, so a sample would depend on its batch-mates.
+Instead `SeededSampling` draws each row's token with that row's own `torch.Generator` (temperature and
+top-p applied there) and hands generate() a one-hot choice that greedy decoding keeps. Padded batches can
+still differ from single-stream runs in the last floating-point bits; seeds and sampling do not.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from codekiln.config import SampleConfig
+from codekiln.errors import UserError
+from codekiln.sample.base import Generation, GenParams, Messages, Request
+from codekiln.sample.models import ModelRef
+
+
+def _seeded_sampling_class():  # built lazily so importing this module does not import torch
+    import torch
+    from transformers import LogitsProcessor
+
+    class SeededSampling(LogitsProcessor):
+        """Sample each row with its own generator; return logits that are 0 at the chosen token, -inf elsewhere."""
+
+        def __init__(self, seeds: Sequence[int], temperature: float, top_p: float) -> None:
+            self.generators = [torch.Generator().manual_seed(int(s)) for s in seeds]
+            self.temperature = temperature
+            self.top_p = top_p
+
+        def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
+            if self.temperature <= 0:
+                return scores
+            probs = torch.softmax(scores.float() / self.temperature, dim=-1)
+            if self.top_p < 1.0:
+                sorted_probs, sorted_idx = probs.sort(dim=-1, descending=True)
+                outside = sorted_probs.cumsum(-1) - sorted_probs > self.top_p
+                sorted_probs = sorted_probs.masked_fill(outside, 0.0)
+                probs = torch.zeros_like(probs).scatter(-1, sorted_idx, sorted_probs)
+            chosen = torch.stack([torch.multinomial(probs[i], 1, generator=g) for i, g in enumerate(self.generators)])
+            out = torch.full_like(scores, float("-inf"))
+            return out.scatter(-1, chosen, 0.0)
+
+    return SeededSampling
+
+
+class HFSampler:
+    supports_prefill = True
+
+    def __init__(self, ref: ModelRef, cfg: SampleConfig) -> None:
+        import torch
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        if ref.hf is None:
+            raise UserError(f"backend transformers needs a Hugging Face model folder; {ref.spec!r} has none")
+        torch.set_num_threads(max(1, cfg.threads))
+        try:
+            self.tokenizer = AutoTokenizer.from_pretrained(str(ref.hf))
+            model = AutoModelForCausalLM.from_pretrained(str(ref.hf), dtype=torch.float32)
+        except (OSError, ValueError) as err:
+            raise UserError(f"transformers could not load {ref.hf}: {err}") from None
+        if ref.adapter_hf is not None:
+            from peft import PeftModel
+
+            model = PeftModel.from_pretrained(model, str(ref.adapter_hf)).merge_and_unload()
+        if not self.tokenizer.chat_template:
+            raise UserError(f"{ref.hf} has no chat template in its tokenizer; codekiln samples chat models")
+        self.tokenizer.padding_side = "left"
+        if self.tokenizer.pad_token_id is None:
+            self.tokenizer.pad_token = self.tokenizer.eos_token
+        self.model = model.eval()
+        self.batch_size = max(1, cfg.batch_size)
+        self.name = ref.name
+
+    def render(self, messages: Messages, prefill: str = "") -> str:
+        return self.tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False) + prefill
+
+    def generate(self, requests: Sequence[Request], params: GenParams) -> list[Generation]:
+        out: list[Generation] = []
+        for start in range(0, len(requests), self.batch_size):
+            out.extend(self._batch(requests[start:start + self.batch_size], params))
+        return out
+
+    def _batch(self, requests: Sequence[Request], params: GenParams) -> list[Generation]:
+        import torch
+        from transformers import GenerationConfig, LogitsProcessorList
+
+        prompts = [self.render(r.messages, r.prefill) for r in requests]
+        enc = self.tokenizer(prompts, return_tensors="pt", padding=True, add_special_tokens=False)
+        stops = sorted({s for r in requests for s in r.stop})
+        eos = self.tokenizer.eos_token_id
+        config = GenerationConfig(max_new_tokens=params.max_tokens, do_sample=False, num_beams=1,
+                                  pad_token_id=self.tokenizer.pad_token_id, eos_token_id=eos,
+                                  stop_strings=stops or None)
+        processors = LogitsProcessorList(
+            [_seeded_sampling_class()([r.seed for r in requests], params.temperature, params.top_p)])
+        with torch.inference_mode():
+            ids = self.model.generate(**enc, generation_config=config, logits_processor=processors,
+                                      tokenizer=self.tokenizer if stops else None)
+        new = ids[:, enc["input_ids"].shape[1]:]
+        eos_ids = set(eos if isinstance(eos, list) else [eos])
+        results = []
+        for request, row in zip(requests, new.tolist(), strict=True):
+            ended = next((i for i, t in enumerate(row) if t in eos_ids), None)
+            tokens = row if ended is None else row[:ended]
+            text = self.tokenizer.decode(tokens, skip_special_tokens=True)
+            cut = min((text.find(s) for s in request.stop if s in text), default=-1)
+            finish = "stop" if ended is not None or cut >= 0 else "length"
+            if cut >= 0:
+                text = text[:cut]
+            results.append(Generation(text=request.prefill + text, n_tokens=len(tokens) if ended is None
+                                      else ended + 1, finish=finish))
+        return results
+
+    def close(self) -> None:
+        del self.model

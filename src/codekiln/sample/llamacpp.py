@@ -1,0 +1,84 @@
+"""The llama.cpp backend (llama-cpp-python): GGUF models on CPU, the default.
+
+Requests of one task share their prompt: they are run back to back, and llama.cpp's prefix cache keeps
+the prompt's KV state, so a task's prompt is evaluated once for its n samples. Each request sets its own
+sampler seed, so a result depends only on its request.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from codekiln.config import SampleConfig
+from codekiln.errors import UserError
+from codekiln.sample.base import Generation, GenParams, Messages, Request
+from codekiln.sample.models import ModelRef
+from codekiln.sample.quantize import fast_gguf
+
+
+class LlamaCppSampler:
+    supports_prefill = True
+
+    def __init__(self, ref: ModelRef, cfg: SampleConfig) -> None:
+        from llama_cpp import Llama
+        from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+        assert ref.gguf is not None
+        path = fast_gguf(ref.gguf, cfg.threads)
+        self.name = ref.name if path == ref.gguf else f"{ref.name} (as Q8_0: {path.name})"
+        kwargs = {}
+        if ref.lora_gguf is not None:
+            kwargs = {"lora_path": str(ref.lora_gguf), "lora_scale": 1.0}
+        try:
+            self.llm = Llama(model_path=str(path), n_ctx=cfg.context_size, n_threads=cfg.threads,
+                             n_threads_batch=cfg.threads, n_batch=512, verbose=False, **kwargs)
+        except (ValueError, RuntimeError) as err:
+            raise UserError(f"llama.cpp could not load {path}: {err}") from None
+        template = self.llm.metadata.get("tokenizer.chat_template")
+        if not template:
+            raise UserError(f"{ref.gguf} has no chat template (tokenizer.chat_template); codekiln samples chat models")
+        bos, eos = self.llm.token_bos(), self.llm.token_eos()
+        self._bos_text = self._token_text(bos)
+        self._formatter = Jinja2ChatFormatter(template, eos_token=self._token_text(eos), bos_token=self._bos_text)
+
+    def _token_text(self, token: int) -> str:
+        if token < 0:
+            return ""
+        return self.llm.detokenize([token], special=True).decode("utf-8", errors="replace")
+
+    def render(self, messages: Messages, prefill: str = "") -> str:
+        """The prompt text: the model's chat template with the generation prompt, then the reply's prefill."""
+        return self._formatter(messages=messages).prompt + prefill
+
+    def tokens(self, prompt: str) -> list[int]:
+        add_bos = not (self._bos_text and prompt.startswith(self._bos_text))
+        return self.llm.tokenize(prompt.encode("utf-8"), add_bos=add_bos, special=True)
+
+    def generate(self, requests: Sequence[Request], params: GenParams) -> list[Generation]:
+        # Same-prompt requests back to back so the prefix cache reuses the prompt's KV state.
+        order = sorted(range(len(requests)), key=lambda i: (self.render(requests[i].messages, requests[i].prefill), i))
+        out: list[Generation | None] = [None] * len(requests)
+        cached: tuple[str, list[int]] = ("", [])
+        for i in order:
+            request = requests[i]
+            prompt = self.render(request.messages, request.prefill)
+            if prompt != cached[0]:
+                cached = (prompt, self.tokens(prompt))
+            out[i] = self._one(cached[1], request, params)
+        return [g for g in out if g is not None]
+
+    def _one(self, prompt_tokens: list[int], request: Request, params: GenParams) -> Generation:
+        room = self.llm.n_ctx() - len(prompt_tokens)
+        if room <= 0:
+            return Generation(text=request.prefill, n_tokens=0, finish="length")
+        result = self.llm.create_completion(
+            prompt_tokens, max_tokens=min(params.max_tokens, room), temperature=params.temperature,
+            top_p=params.top_p, top_k=0, min_p=0.0, repeat_penalty=1.0, seed=request.seed,
+            stop=list(request.stop) or None,
+        )
+        choice = result["choices"][0]
+        return Generation(text=request.prefill + choice["text"], n_tokens=result["usage"]["completion_tokens"],
+                          finish=choice.get("finish_reason") or "stop")
+
+    def close(self) -> None:
+        self.llm.close()

@@ -1,0 +1,101 @@
+"""`sample_tasks`: n samples per task from a model, streamed to a JSONL file, resumable.
+
+Every sample's seed is `sample_seed(cfg.seed, task_id, round, index)`, so a rerun, a different batch size
+or another worker count gives the same samples. Samples are appended as each batch finishes; a rerun reads
+the file back and generates only the (task, index) pairs still missing.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from codekiln.config import SampleConfig
+from codekiln.progress import console, progress_bar
+from codekiln.records import JsonlAppender, Sample, Task, read_jsonl_resumable
+from codekiln.sample.base import GenParams, Request, Sampler, load_sampler
+from codekiln.sample.extract import extract_code
+from codekiln.sample.models import resolve_model
+from codekiln.sample.prompts import FENCE, build_messages
+from codekiln.sample.seeds import sample_id, sample_seed
+
+
+def pick_examples(task: Task, examples: Sequence[Task], shots: int) -> list[Task]:
+    """The first `shots` worked examples of the task's kind that have a reference and are not the task itself."""
+    if shots <= 0:
+        return []
+    fit = [e for e in examples if e.kind == task.kind and e.task_id != task.task_id and e.reference]
+    return fit[:shots]
+
+
+def build_request(task: Task, seed: int, cfg: SampleConfig, examples: Sequence[Task], prefill_ok: bool) -> Request:
+    messages = build_messages(task, pick_examples(task, examples, cfg.shots))
+    if cfg.stop_at_fence and prefill_ok and task.kind in FENCE:
+        return Request(messages, seed, prefill=f"```{FENCE[task.kind]}\n", stop=("\n```",))
+    return Request(messages, seed)
+
+
+def sample_tasks(
+    tasks: Sequence[Task],
+    cfg: SampleConfig,
+    out: Path,
+    round: int = 0,
+    quiet: bool = False,
+    examples: Sequence[Task] = (),
+    sampler: Sampler | None = None,
+) -> list[Sample]:
+    """`cfg.n` samples per task, in task order; finished ones already in `out` are kept, not redone.
+
+    `sampler` lets a caller reuse a loaded model across calls (it is then not closed here).
+    """
+    out = Path(out)
+    wanted = {(t.task_id, i): sample_seed(cfg.seed, t.task_id, round, i) for t in tasks for i in range(cfg.n)}
+    have: dict[tuple[str, int], Sample] = {}
+    for s in read_jsonl_resumable(out, Sample):
+        key = (s.task_id, _index(s.sample_id))
+        if s.round == round and wanted.get(key) == s.seed:
+            have[key] = s
+    todo = [(t, i) for t in tasks for i in range(cfg.n) if (t.task_id, i) not in have]
+    if todo and cfg.temperature == 0 and cfg.n > 1 and not quiet:
+        console.print(f"[yellow]note:[/] temperature 0 is greedy: the {cfg.n} samples of a task will be identical "
+                      "(seeds differ, but greedy decoding ignores them); use --temperature > 0 for pass@k with k > 1")
+    if todo:
+        own = sampler is None
+        sampler = sampler or load_sampler(resolve_model(cfg.model), cfg)
+        try:
+            _generate(sampler, todo, cfg, out, round, quiet, examples, have, wanted, done=len(have))
+        finally:
+            if own:
+                sampler.close()
+    return [have[(t.task_id, i)] for t in tasks for i in range(cfg.n)]
+
+
+def _generate(sampler: Sampler, todo: list[tuple[Task, int]], cfg: SampleConfig, out: Path, round: int,
+              quiet: bool, examples: Sequence[Task], have: dict[tuple[str, int], Sample],
+              wanted: dict[tuple[str, int], int], done: int) -> None:
+    params = GenParams(temperature=cfg.temperature, top_p=cfg.top_p, max_tokens=cfg.max_tokens)
+    step = max(1, cfg.batch_size)
+    tokens, started = 0, time.monotonic()
+    with JsonlAppender(out) as sink, progress_bar("sampling", len(wanted), quiet, completed=done) as bar:
+        for start in range(0, len(todo), step):
+            chunk = todo[start:start + step]
+            requests = [build_request(t, wanted[(t.task_id, i)], cfg, examples, sampler.supports_prefill)
+                        for t, i in chunk]
+            for (task, index), request, gen in zip(chunk, requests, sampler.generate(requests, params), strict=True):
+                sample = Sample(task_id=task.task_id, completion=extract_code(task, gen.text),
+                                sample_id=sample_id(task.task_id, round, index), model=sampler.name, round=round,
+                                seed=request.seed, raw=gen.text,
+                                meta={"tokens": gen.n_tokens, "finish": gen.finish})
+                sink.append(sample)
+                have[(task.task_id, index)] = sample
+                tokens += gen.n_tokens
+            bar.advance(len(chunk))
+            bar.note(f"{tokens / max(1e-9, time.monotonic() - started):.1f} tok/s")
+
+
+def _index(sid: str) -> int:
+    """The sample index from a sample_id `TASK#rRsI` (-1 when it is not one of ours)."""
+    _, _, tail = sid.rpartition("#r")
+    _, _, index = tail.partition("s")
+    return int(index) if index.isdigit() else -1

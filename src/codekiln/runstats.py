@@ -1,0 +1,150 @@
+"""Figures of a run, read back from its folder: per round the data funnel, pass@k with bootstrap CIs over tasks,
+the verdict status mix, and the training curves. The closing console table and the HTML report both use these.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections import Counter, defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from codekiln.records import Verdict, read_jsonl_resumable
+
+
+@dataclass(frozen=True)
+class PassK:
+    """pass@k as a fraction of tasks, with a 95% bootstrap interval over tasks."""
+
+    k: int
+    value: float
+    low: float
+    high: float
+    tasks: int
+
+
+@dataclass
+class RoundStats:
+    round: int
+    samples: int = 0
+    passed: int = 0
+    pairs: int = 0
+    sft_rows: int = 0
+    funnel: dict[str, Any] = field(default_factory=dict)
+    train_passk: list[PassK] = field(default_factory=list)
+    test_passk: list[PassK] = field(default_factory=list)
+    train_status: dict[str, int] = field(default_factory=dict)
+    test_status: dict[str, int] = field(default_factory=dict)
+    loss: float | None = None
+    log: list[dict[str, Any]] = field(default_factory=list)
+    trained: bool = False
+
+    @property
+    def pass_rate(self) -> float | None:
+        return self.passed / self.samples if self.samples else None
+
+    def test_pass1(self) -> PassK | None:
+        return next((p for p in self.test_passk if p.k == 1), None)
+
+
+def bootstrap_ci(values: Sequence[float], resamples: int = 1000, seed: int = 0) -> tuple[float, float]:
+    """95% percentile interval of the mean, resampling tasks with replacement."""
+    data = np.asarray(values, dtype=float)
+    if len(data) == 0:
+        return (math.nan, math.nan)
+    if resamples <= 0 or len(data) == 1:
+        mean = float(data.mean())
+        return (mean, mean)
+    rng = np.random.default_rng(seed)
+    means = data[rng.integers(0, len(data), size=(resamples, len(data)))].mean(axis=1)
+    return (float(np.percentile(means, 2.5)), float(np.percentile(means, 97.5)))
+
+
+def passk_with_ci(verdicts: Sequence[Verdict], ks: Sequence[int], resamples: int = 1000,
+                  seed: int = 0) -> list[PassK]:
+    """pass@k for each k no larger than the fewest samples any task has, with bootstrap CIs over tasks."""
+    from codekiln.evaluate.passk import pass_at_k
+
+    per_task: dict[str, list[bool]] = defaultdict(list)
+    for v in verdicts:
+        per_task[v.task_id].append(v.passed)
+    if not per_task:
+        return []
+    fewest = min(len(x) for x in per_task.values())
+    out = []
+    for k in sorted(set(ks)):
+        if k > fewest:
+            continue
+        values = [pass_at_k(len(x), sum(x), k) for x in per_task.values()]
+        low, high = bootstrap_ci(values, resamples, seed)
+        out.append(PassK(k, float(np.mean(values)), low, high, len(values)))
+    return out
+
+
+def read_train_log(path: Path) -> list[dict[str, Any]]:
+    """The trainer's log lines (one JSON object each); a missing file is an empty log."""
+    if not path.exists():
+        return []
+    rows = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if line.strip():
+            try:
+                rows.append(json.loads(line))
+            except json.JSONDecodeError:
+                continue
+    return rows
+
+
+def last_loss(log: Sequence[dict[str, Any]]) -> float | None:
+    for row in reversed(log):
+        if isinstance(row.get("loss"), int | float):
+            return float(row["loss"])
+    return None
+
+
+def _ks(n: int) -> list[int]:
+    return sorted({1, *[k for k in (2, 4, 5, 8, 10, 16, 32, 64, 100) if k <= n], n}) if n else [1]
+
+
+def round_stats(round_dir: Path, resamples: int = 1000, seed: int = 0) -> RoundStats:
+    """Everything the table and the report show for one round folder (missing parts are left empty)."""
+    r = int(round_dir.name.split("-")[-1])
+    stats = RoundStats(round=r)
+    train_verdicts = read_jsonl_resumable(round_dir / "verdicts.jsonl", Verdict)
+    if train_verdicts:
+        stats.samples = len(train_verdicts)
+        stats.passed = sum(v.passed for v in train_verdicts)
+        stats.train_status = dict(Counter(v.status for v in train_verdicts))
+        per_task = Counter(v.task_id for v in train_verdicts)
+        stats.train_passk = passk_with_ci(train_verdicts, _ks(min(per_task.values())), resamples, seed)
+    funnel_path = round_dir / "curated" / "funnel.json"
+    if funnel_path.exists():
+        stats.funnel = json.loads(funnel_path.read_text(encoding="utf-8"))
+    stats.pairs = _count_lines(round_dir / "curated" / "pairs.jsonl")
+    stats.sft_rows = _count_lines(round_dir / "curated" / "sft.jsonl")
+    stats.log = read_train_log(round_dir / "model" / "train_log.jsonl")
+    stats.loss = last_loss(stats.log)
+    stats.trained = (round_dir / "model" / "codekiln-model.json").exists()
+    eval_verdicts = read_jsonl_resumable(round_dir / "eval" / "verdicts.jsonl", Verdict)
+    if eval_verdicts:
+        stats.test_status = dict(Counter(v.status for v in eval_verdicts))
+        per_task = Counter(v.task_id for v in eval_verdicts)
+        stats.test_passk = passk_with_ci(eval_verdicts, _ks(min(per_task.values())), resamples, seed)
+    return stats
+
+
+def run_stats(root: Path, resamples: int = 1000, seed: int = 0) -> list[RoundStats]:
+    dirs = sorted(root.glob("round-*"), key=lambda p: int(p.name.split("-")[-1]))
+    return [round_stats(d, resamples, seed) for d in dirs if d.name.split("-")[-1].isdigit()]
+
+
+def _count_lines(path: Path) -> int:
+    if not path.exists():
+        return 0
+    with open(path, encoding="utf-8") as fh:
+        return sum(1 for line in fh if line.strip())

@@ -1,0 +1,42 @@
+"""The closing console table of `codekiln run`: one line per round."""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.table import Table
+
+from codekiln.runstats import PassK, RoundStats
+
+
+def fmt_ci(p: PassK | None) -> str:
+    if p is None:
+        return "-"
+    return f"{100 * p.value:.1f}% [{100 * p.low:.1f}, {100 * p.high:.1f}]"
+
+
+def summary_table(rounds: list[RoundStats], final_round: int | None) -> Table:
+    table = Table(title="codekiln run")
+    for col in ("round", "samples", "pass rate", "SFT rows", "pairs", "loss", "held-out pass@1 [95% CI]"):
+        table.add_column(col, justify="right")
+    for s in rounds:
+        label = "0 (base)" if s.round == 0 else str(s.round) + (" (final)" if s.round == final_round else "")
+        table.add_row(
+            label,
+            str(s.samples) if s.samples else "-",
+            f"{100 * s.pass_rate:.1f}%" if s.pass_rate is not None else "-",
+            str(s.sft_rows) if s.round else "-",
+            str(s.pairs) if s.round else "-",
+            f"{s.loss:.3f}" if s.loss is not None else "-",
+            fmt_ci(s.test_pass1()),
+        )
+    return table
+
+
+def print_summary(result) -> None:  # result: codekiln.loop.RunResult
+    console = Console()
+    console.print(summary_table(result.rounds, result.final_round))
+    console.print(f"stopped: {result.stop_reason}")
+    if result.final_round is not None:
+        console.print(f"final model: {result.root / 'final'} (round {result.final_round}; use it as --model)")
+    if result.report is not None:
+        console.print(f"report: {result.report}")

@@ -120,19 +120,31 @@ class VerifyConfig(Section):
 
 class CurateConfig(Section):
     filters: list[str] = ["status", "nonempty", "length"]
-    """Filters applied to samples, by name, in order."""
+    """Filters applied to samples, by name, in order: nonempty, length (drop the sample), status, score (decide whether it may be a good answer)."""
+    keep_statuses: list[str] = ["passed"]
+    """Verdict statuses the status filter accepts as good answers."""
     min_score: float = 0.0
     """Score threshold for the score filter (tests passed, relevance score or judge rating, in [0, 1])."""
+    min_score_by_kind: dict[str, float] = {}
+    """Per task kind score thresholds for the score filter, overriding min_score (e.g. {html: 0.6, open: 0.7})."""
     max_chars: int = 4000
     """Longest completion kept by the length filter, in characters."""
     near_dup_threshold: float = 0.85
     """Jaccard similarity above which two programs are near-duplicates (MinHash LSH)."""
+    minhash_perm: int = 128
+    """MinHash permutations per program for near-duplicate detection."""
+    shingle: int = 3
+    """Tokens per shingle for near-duplicate detection."""
+    dedup_scope: str = "task"
+    """De-duplicate within each task (task) or across all tasks of a kind (kind)."""
     dedup_across_rounds: bool = True
     """Drop programs already trained on in earlier rounds of the run."""
     decontaminate: bool = True
     """Drop training items whose prompt or code overlaps an evaluation split (n-gram overlap)."""
     ngram: int = 10
     """n-gram length (in tokens) for decontamination."""
+    decontam_threshold: float = 0.5
+    """Fraction of an evaluation text's n-grams found in a training item that marks the item contaminated."""
     sft_per_task: int = 4
     """Most SFT rows per task, so easy tasks do not dominate."""
     pair_builder: str = "correct-vs-incorrect"
@@ -192,6 +204,8 @@ class TrainConfig(Section):
     """Compute the DPO reference log-probs once before training and cache them on disk (by model and data hash)."""
     merge: bool = False
     """Also write the merged model (base + adapter) as a plain Hugging Face folder `merged/` and a merged GGUF."""
+    gguf_dtype: str = "q8_0"
+    """Weight type of GGUF files written for llama.cpp (merged models, bases without a GGUF): q8_0, f16 or f32."""
 
 
 class EvalConfig(Section):

@@ -1,0 +1,158 @@
+"""`JudgeVerifier`: verdicts for `open` tasks from the LLM judge, and judge scores mixed into tested verdicts.
+
+The verdict's score is the weighted mean of the normalised ratings ((rating-1)/9) on the task's preference
+(`meta.preference`) or on every configured preference; it passes at `verify.judge.threshold`. A sample the
+judge never rated usably is `invalid`. The feedback is a JSON object starting with `{"judge":` holding the
+ratings, rationales and position agreement, so curation and reports can read them back (`judge_details`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from codekiln.config import JudgeConfig, VerifyConfig
+from codekiln.judge.rubrics import PREFERENCES, RUBRIC_VERSION
+from codekiln.judge.run import Judge, JudgeItem, Judgement
+from codekiln.records import Sample, Task, Verdict
+from codekiln.sample.prompts import reference_program, render_reply, task_text
+
+FEEDBACK_MARK = '{"judge":'
+
+
+def task_preferences(task: Task, cfg: JudgeConfig) -> tuple[str, ...]:
+    preference = task.meta.get("preference")
+    if isinstance(preference, str) and preference in PREFERENCES:
+        return (preference,)
+    return tuple(cfg.preferences)
+
+
+def response_text(task: Task, sample: Sample) -> str:
+    """What the judge reads: the whole reply when kept (explanations count), else the canonical reply."""
+    return sample.raw or render_reply(task, sample.completion)
+
+
+def judge_items(jobs: Sequence[tuple[Task, Sample]], cfg: JudgeConfig) -> list[tuple[JudgeItem, list[int]]]:
+    """Group jobs by task (in first-seen order) into items of at most group_size responses, with job indices."""
+    by_task: dict[str, list[int]] = {}
+    for index, (task, _) in enumerate(jobs):
+        by_task.setdefault(task.task_id, []).append(index)
+    size = max(1, cfg.group_size)
+    out = []
+    for indices in by_task.values():
+        task = jobs[indices[0]][0]
+        reference = reference_program(task) if task.reference else None
+        for start in range(0, len(indices), size):
+            group = indices[start : start + size]
+            ids = ",".join(jobs[i][1].sample_id or f"#{i}" for i in group)
+            item = JudgeItem(
+                key=f"{task.task_id}|{ids}",
+                instruction=task_text(task),
+                responses=tuple(response_text(task, jobs[i][1]) for i in group),
+                preferences=task_preferences(task, cfg),
+                reference=reference,
+            )
+            out.append((item, group))
+    return out
+
+
+def verdict_from(task: Task, sample: Sample, judgement: Judgement, cfg: JudgeConfig, judge_name: str,
+                 duration_s: float) -> Verdict:
+    score = judgement.score(cfg.weights)
+    details = {
+        "judge": judge_name,
+        "rubric": RUBRIC_VERSION,
+        "ratings": judgement.ratings,
+        "rationales": judgement.rationales,
+        "agreement": judgement.agreement,
+    }
+    if score is None:
+        status = "invalid"
+    else:
+        status = "passed" if score >= cfg.threshold else "failed"
+    return Verdict(task_id=task.task_id, sample_id=sample.sample_id, status=status, passed=status == "passed",
+                   score=round(score or 0.0, 6), feedback=json.dumps(details, ensure_ascii=False),
+                   duration_s=round(duration_s, 4))
+
+
+def judge_details(verdict: Verdict) -> dict[str, Any] | None:
+    """The judge's ratings/rationales/agreement carried in a verdict's feedback, or None."""
+    start = verdict.feedback.find(FEEDBACK_MARK)
+    if start < 0:
+        return None
+    try:
+        obj, _ = json.JSONDecoder().raw_decode(verdict.feedback[start:])
+    except json.JSONDecodeError:
+        return None
+    return obj if isinstance(obj, dict) else None
+
+
+class JudgeVerifier:
+    """Verifier for `open` tasks (and for any kind when asked): the judge model is loaded on first use."""
+
+    def __init__(self, cfg: VerifyConfig, judge: Judge | None = None, quiet: bool = True) -> None:
+        self.cfg = cfg.judge
+        self._judge = judge
+        self._own = judge is None
+        self.quiet = quiet
+
+    @property
+    def judge(self) -> Judge:
+        if self._judge is None:
+            self._judge = Judge.from_config(self.cfg)
+        return self._judge
+
+    def verify(self, jobs: Sequence[tuple[Task, Sample]],
+               on_verdict: Callable[[int, Verdict], None] | None = None) -> list[Verdict]:
+        items = judge_items(jobs, self.cfg)
+        verdicts: list[Verdict | None] = [None] * len(jobs)
+        clock = [time.perf_counter()]
+
+        def finished(item_index: int, judgements: list[Judgement]) -> None:
+            now = time.perf_counter()
+            group = items[item_index][1]
+            for job_index, judgement in zip(group, judgements, strict=True):
+                task, sample = jobs[job_index]
+                verdict = verdict_from(task, sample, judgement, self.cfg, self.judge.model_name,
+                                       (now - clock[0]) / len(group))
+                verdicts[job_index] = verdict
+                if on_verdict is not None:
+                    on_verdict(job_index, verdict)
+            clock[0] = now
+
+        self.judge.judge([item for item, _ in items], quiet=self.quiet, on_item=finished)
+        return [v for v in verdicts if v is not None]
+
+    def close(self) -> None:
+        if self._judge is not None and self._own:
+            self._judge.close()
+            self._judge = None
+
+
+def combine_verdicts(test: Verdict, judged: Verdict, weight: float) -> Verdict:
+    """A tested verdict with the judge's score mixed in: score = (1-w)*test + w*judge; status stays the test's.
+
+    The judge never turns a failing program into a passing one; it ranks programs within a status (for
+    best-vs-worst pairs and SFT selection). An invalid judgement leaves the tested verdict as it was.
+    """
+    if judged.status == "invalid":
+        return test
+    score = (1 - weight) * test.score + weight * judged.score
+    feedback = f"{test.feedback}\n{judged.feedback}" if test.feedback else judged.feedback
+    return dataclasses.replace(test, score=round(score, 6), feedback=feedback,
+                               duration_s=round(test.duration_s + judged.duration_s, 4))
+
+
+def judge_tested(tasks: Sequence[Task], samples: Sequence[Sample], verdicts: Sequence[Verdict], cfg: VerifyConfig,
+                 judge: Judge | None = None, quiet: bool = True) -> list[Verdict]:
+    """Judge samples of tested kinds (python, sql, ...) and mix the judge score into their verdicts."""
+    by_id = {t.task_id: t for t in tasks}
+    verifier = JudgeVerifier(cfg, judge=judge, quiet=quiet)
+    try:
+        judged = verifier.verify([(by_id[s.task_id], s) for s in samples])
+    finally:
+        verifier.close()
+    return [combine_verdicts(v, j, cfg.judge.judge_weight) for v, j in zip(verdicts, judged, strict=True)]

@@ -31,6 +31,7 @@ class StartModel:
     hf_dir: Path  # Hugging Face folder (weights + tokenizer with its chat template) to train from
     gguf: Path | None  # the same weights as a GGUF file, for llama.cpp (None: not available yet)
     model_hash: str  # identity of the starting weights (keys caches: conversions, reference log-probs)
+    tokenizer_gguf: Path | None = None  # a GGUF whose tokenizer the exported GGUF files copy (None: tokenizer.json)
 
 
 def cache_root() -> Path:
@@ -152,13 +153,14 @@ def resolve_start(spec: str) -> StartModel:
         info = read_model_json(path)
         hf_dir = merge_model_folder(path)
         gguf = path / info["merged_gguf"] if info.get("merged_gguf") else None
-        return StartModel(spec, hf_dir, gguf, folder_hash(hf_dir))
+        tokenizer_gguf = Path(info["base_gguf"]) if info.get("base_gguf") else None
+        return StartModel(spec, hf_dir, gguf, folder_hash(hf_dir), tokenizer_gguf)
     if path.is_dir() and (path / "config.json").exists():
         return StartModel(spec, path, None, folder_hash(path))
     if path.suffix == ".gguf":
         if not path.is_file():
             raise UserError(f"model file {spec} does not exist")
-        return StartModel(spec, convert_gguf(path), path.resolve(), file_hash(path))
+        return StartModel(spec, convert_gguf(path), path.resolve(), file_hash(path), path.resolve())
     if path.exists():
         raise UserError(f"model {spec!r} is neither a .gguf file, a Hugging Face folder (config.json) "
                         f"nor a codekiln model folder ({MODEL_JSON})")

@@ -1,0 +1,193 @@
+"""The training stage, top to bottom: resolve the start, read the data, train with TRL, write the model folder.
+
+The model folder (docs/stages.md "Train") is finished when `codekiln-model.json` exists; it is written
+last. Until then `checkpoints/` holds the resume points: a rerun with the same inputs continues from
+the last one; a rerun after success returns at once; a rerun with other inputs is refused.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from codekiln.config import TrainConfig
+from codekiln.errors import UserError
+from codekiln.records import write_json
+from codekiln.train import data as D
+from codekiln.train.dpo import PREFERENCE_METHODS, build_dpo_trainer, loss_setup
+from codekiln.train.load import MODEL_FORMAT, MODEL_JSON, StartModel, cache_root, merge_adapter, resolve_start
+from codekiln.train.peft_setup import count_parameters, peft_config, quantization_kwargs
+from codekiln.train.sft import build_sft_trainer
+
+
+def _plan(cfg: TrainConfig, sft: Path | None, pairs: Path | None) -> tuple[str, list[dict[str, Any]]]:
+    """The effective method and its rows: preference methods train on pairs; sft on SFT rows."""
+    for path in (sft, pairs):
+        if path is not None and not Path(path).is_file():
+            raise UserError(f"training data file {path} does not exist")
+    if cfg.method == "sft":
+        if sft is not None:
+            return "sft", D.read_sft(Path(sft))
+        if pairs is not None:
+            return "sft", D.pairs_as_sft(D.read_pairs(Path(pairs)))
+        raise UserError("method sft needs --sft SFT.jsonl (or --pairs, whose chosen answers are used)")
+    loss_setup(cfg)  # validates the method name
+    rows = D.read_pairs(Path(pairs)) if pairs is not None else []
+    if rows:
+        return cfg.method, rows
+    if sft is not None and cfg.sft_warmup:
+        return "sft", D.read_sft(Path(sft))
+    raise UserError(f"method {cfg.method} needs preference pairs (--pairs PAIRS.jsonl) and none were given"
+                    + ("" if sft is None else "; set train.sft_warmup=true to train on the SFT rows instead"))
+
+
+def _versions() -> dict[str, str]:
+    out = {}
+    for name in ("codekiln", "torch", "transformers", "trl", "peft"):
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            out[name] = "?"
+    return out
+
+
+def _provenance(model: str, start: StartModel, method: str, rows: list[dict[str, Any]], cfg: TrainConfig) -> dict:
+    identity = {"base_model_hash": start.model_hash, "data_hash": D.rows_hash(rows), "method": method,
+                "config": cfg.model_dump(mode="json")}
+    key = hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()
+    return {"run_key": key, "model": model, "base_hf": str(start.hf_dir), "rows": len(rows), **identity,
+            "versions": _versions()}
+
+
+def _check_out_dir(out_dir: Path, prov: dict) -> bool:
+    """True when out_dir already holds this exact model; raise if it holds another run's work."""
+    old_path = out_dir / "provenance.json"
+    if not old_path.exists():
+        if (out_dir / MODEL_JSON).exists() or (out_dir / "checkpoints").exists():
+            raise UserError(f"{out_dir} holds a model without provenance.json; choose another --out")
+        return False
+    old = json.loads(old_path.read_text(encoding="utf-8"))
+    if old.get("run_key") != prov["run_key"]:
+        raise UserError(f"{out_dir} holds a model trained from other data, model or settings; "
+                        "choose another --out or delete that folder")
+    return (out_dir / MODEL_JSON).exists()
+
+
+def _base_gguf(start: StartModel, dtype: str) -> Path:
+    """The start model as GGUF (for llama.cpp to apply the LoRA adapter on): the given file, else written once."""
+    if start.gguf is not None:
+        return start.gguf
+    from codekiln.train.export import write_gguf
+
+    out = cache_root() / "models" / f"hf-{start.model_hash[:20]}" / f"model-{dtype}.gguf"
+    if not out.exists():
+        write_gguf(start.hf_dir, out, dtype, tokenizer_gguf=start.tokenizer_gguf)
+    return out
+
+
+def _load(start: StartModel, cfg: TrainConfig) -> tuple[Any, Any]:
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(str(start.hf_dir))
+    if not tokenizer.chat_template:
+        raise UserError(f"{start.spec}: the tokenizer has no chat template; codekiln trains on chat prompts")
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    model = AutoModelForCausalLM.from_pretrained(str(start.hf_dir), dtype=torch.float32,
+                                                 **quantization_kwargs(cfg))
+    return model, tokenizer
+
+
+def _export(out_dir: Path, start: StartModel, cfg: TrainConfig) -> dict[str, str | None]:
+    """Write the llama.cpp files: the LoRA adapter as GGUF; with --merge (or IA3/full) a merged folder and GGUF."""
+    from codekiln.train.export import write_gguf, write_lora_gguf
+
+    adapter = out_dir / "adapter"
+    files: dict[str, str | None] = {"base_gguf": None, "lora_gguf": None, "merged_gguf": None}
+    if cfg.peft in {"lora", "qlora"}:
+        files["base_gguf"] = str(_base_gguf(start, cfg.gguf_dtype).resolve())
+        write_lora_gguf(adapter, start.hf_dir, out_dir / "adapter.gguf")
+        files["lora_gguf"] = "adapter.gguf"
+    elif start.gguf is not None:
+        files["base_gguf"] = str(start.gguf.resolve())
+    if cfg.merge or cfg.peft in {"ia3", "full"}:
+        merged = adapter if cfg.peft == "full" else out_dir / "merged"
+        if cfg.peft != "full":
+            merge_adapter(start.hf_dir, adapter, merged)
+        write_gguf(merged, out_dir / "model.gguf", cfg.gguf_dtype, tokenizer_gguf=start.tokenizer_gguf)
+        files["merged_gguf"] = "model.gguf"
+    return files
+
+
+def _quiet_libraries() -> None:
+    """Silence the libraries' own tqdm bars and info logs: codekiln shows one rich bar and writes a JSONL log."""
+    import datasets
+    import transformers
+
+    datasets.disable_progress_bars()
+    transformers.utils.logging.disable_progress_bar()
+    transformers.utils.logging.set_verbosity_error()
+
+
+def train_model(model: str, out_dir: Path, cfg: TrainConfig, sft: Path | None = None, pairs: Path | None = None,
+                quiet: bool = False, callbacks: list[Any] | None = None) -> Path:
+    """Train from `model` on SFT rows and/or pairs per `cfg`; write and return the model folder `out_dir`.
+
+    `callbacks` are extra `transformers.TrainerCallback`s (benchmarks and tests observe the run with them).
+    """
+    import torch
+    from transformers.trainer_callback import PrinterCallback
+    from transformers.trainer_utils import get_last_checkpoint
+
+    from codekiln.train.callbacks import JsonlLog, RichProgress, truncate_log
+
+    out_dir = Path(out_dir)
+    torch.set_num_threads(cfg.threads)
+    _quiet_libraries()
+    peft_cfg = peft_config(cfg)  # validates the name (and refuses QLoRA without a GPU) before any slow work
+    method, rows = _plan(cfg, sft, pairs)
+    start = resolve_start(model)
+    prov = _provenance(model, start, method, rows, cfg)
+    if _check_out_dir(out_dir, prov):
+        return out_dir
+    out_dir.mkdir(parents=True, exist_ok=True)
+    write_json(out_dir / "provenance.json", prov)
+
+    policy, tokenizer = _load(start, cfg)
+    checkpoints = out_dir / "checkpoints"
+    progress = RichProgress(f"train {method}", quiet)
+    hooks = [JsonlLog(out_dir / "train_log.jsonl"), progress, *(callbacks or [])]
+    dataset = D.to_dataset(rows, "preference pairs" if method != "sft" else "SFT rows")
+    if method == "sft":
+        trainer = build_sft_trainer(policy, tokenizer, dataset, cfg, checkpoints, peft_cfg, hooks)
+    else:
+        ref_key = hashlib.sha256(f"{start.model_hash}|{prov['data_hash']}|{cfg.max_length}|{cfg.peft}".encode())
+        ref_cache = cache_root() / "ref_logps" / f"{ref_key.hexdigest()[:24]}.pt"
+        trainer = build_dpo_trainer(policy, tokenizer, dataset, cfg, checkpoints, peft_cfg, hooks, ref_cache)
+
+    trainer.remove_callback(PrinterCallback)  # the JSONL log and the rich bar replace its printed dicts
+    last = get_last_checkpoint(str(checkpoints)) if checkpoints.is_dir() else None
+    truncate_log(out_dir / "train_log.jsonl", int(last.rsplit("-", 1)[-1]) if last else 0)
+    try:
+        trainer.train(resume_from_checkpoint=last)
+    finally:
+        progress.close()
+    trainer.save_model(str(out_dir / "adapter"))
+    tokenizer.save_pretrained(str(out_dir / "adapter"))
+    trainable, total = count_parameters(trainer.model)
+
+    files = _export(out_dir, start, cfg)
+    info = {"format": MODEL_FORMAT, "base_hf": str(start.hf_dir.resolve()), "adapter_hf": "adapter", **files,
+            "parent": model, "method": method, "peft": cfg.peft,
+            "trainable_params": trainable, "total_params": total, "steps": trainer.state.global_step}
+    write_json(out_dir / MODEL_JSON, info)
+    shutil.rmtree(checkpoints, ignore_errors=True)
+    return out_dir
+
+
+__all__ = ["train_model", "PREFERENCE_METHODS"]

@@ -1,17 +1,73 @@
-"""`codekiln eval` (being built; see the issue for this stage)."""
+"""`codekiln eval --model M --tasks T [--n N] [--k 1,10] [--out DIR]`: sample + verify + pass@k."""
 
 from __future__ import annotations
 
 import argparse
 
-from codekiln.errors import UserError
+from codekiln.commands._model_args import add_sampling_arguments
+from codekiln.config import EvalConfig, add_field_option
 
-HELP = "(eval: not built yet)"
+HELP = "Evaluate a model on tasks: sample, verify in the sandbox, report pass@k with bootstrap CIs (metrics.json)."
+
+
+def _ks(text: str) -> list[int]:
+    try:
+        return [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated integers such as 1,10, got {text!r}") from None
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    pass
+    add_sampling_arguments(parser, n_flag=False)
+    add_field_option(parser, "--n", EvalConfig, "n")
+    add_field_option(parser, "--k", EvalConfig, "k", type=_ks)
+    add_field_option(parser, "--temperature", EvalConfig, "temperature")
+    add_field_option(parser, "--split", EvalConfig, "split")
+    parser.add_argument("--out", default=None, metavar="DIR",
+                        help="Folder for samples.jsonl, verdicts.jsonl and metrics.json (default: eval/<model>-<tasks>); "
+                             "an existing one is resumed.")
+
+
+def _default_out(model: str, tasks: str) -> str:
+    import re
+
+    def slug(text: str) -> str:
+        return re.sub(r"[^A-Za-z0-9.+-]+", "_", text.rstrip("/").split("/")[-1])[:60]
+
+    return f"eval/{slug(model)}-{slug(tasks)}"
+
+
+def print_summary(metrics: dict, out: str) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"{metrics['model']} on {metrics['tasks']} tasks (n={metrics['n']}, T={metrics['temperature']})")
+    for col in ("metric", "value", "95% CI"):
+        table.add_column(col)
+    for k in metrics["k"]:
+        lo, hi = metrics["ci"][f"pass@{k}"]
+        table.add_row(f"pass@{k}", f"{metrics[f'pass@{k}']:.3f}", f"[{lo:.3f}, {hi:.3f}]")
+    table.add_row("tasks solved", f"{metrics['tasks_solved']}/{metrics['tasks']}", "")
+    table.add_row("samples passed", f"{metrics['passed']}/{metrics['samples']}", "")
+    table.add_row("statuses", ", ".join(f"{s} {c}" for s, c in sorted(metrics["status"].items())), "")
+    Console().print(table)
+    Console(stderr=True).print(f"wrote {out}/metrics.json")
 
 
 def main(args: argparse.Namespace) -> int:
-    raise UserError("'codekiln eval' is not available yet")
+    from pathlib import Path
+
+    from codekiln.commands._model_args import base_config, load_task_spec, sample_config, shot_examples
+    from codekiln.config import validate_section
+    from codekiln.evaluate.run import evaluate_model
+
+    base = base_config(args)
+    eval_cfg = validate_section(base.eval, n=args.n, k=args.k, temperature=args.temperature, split=args.split,
+                                limit=args.limit)
+    sample_cfg = sample_config(args, base.sample)
+    tasks = load_task_spec(args.tasks, eval_cfg.split, eval_cfg.limit)
+    out = args.out or _default_out(sample_cfg.model, args.tasks)
+    metrics = evaluate_model(sample_cfg.model, tasks, eval_cfg, sample_cfg, base.verify, Path(out), quiet=args.quiet,
+                             examples=shot_examples(args.tasks, sample_cfg.shots))
+    print_summary(metrics, out)
+    return 0

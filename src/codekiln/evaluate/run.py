@@ -1,0 +1,118 @@
+"""`evaluate_model`: sample + verify + pass@k of a model on tasks, with bootstrap confidence intervals.
+
+Writes `out_dir/samples.jsonl` and `out_dir/verdicts.jsonl` (both streamed and resumable, so an
+interrupted evaluation picks up where it stopped) and `out_dir/metrics.json`:
+`{"pass@1": ..., "pass@10": ..., "ci": {"pass@1": [lo, hi], ...}, counts, "per_task": [...]}`.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from codekiln.config import EvalConfig, SampleConfig, VerifyConfig
+from codekiln.errors import UserError
+from codekiln.records import Task, Verdict, write_json
+
+
+def usable_ks(ks: Sequence[int], n: int) -> list[int]:
+    """The k values pass@k can be estimated for with n samples per task (k <= n), sorted, deduplicated."""
+    bad = [k for k in ks if k < 1]
+    if bad:
+        raise UserError(f"k values must be 1 or more, got {bad}")
+    return sorted({k for k in ks if k <= n})
+
+
+def per_task_counts(tasks: Sequence[Task], verdicts: Sequence[Verdict]) -> list[tuple[str, int, int]]:
+    """(task_id, samples, passed) for each task, in task order."""
+    n: dict[str, int] = defaultdict(int)
+    c: dict[str, int] = defaultdict(int)
+    for v in verdicts:
+        n[v.task_id] += 1
+        c[v.task_id] += int(v.passed)
+    return [(t.task_id, n[t.task_id], c[t.task_id]) for t in tasks]
+
+
+def bootstrap_ci(values: Sequence[float], resamples: int, seed: int = 0, level: float = 0.95) -> list[float]:
+    """Percentile bootstrap CI of the mean over tasks (resampling tasks with replacement)."""
+    import numpy as np
+
+    data = np.asarray(values, dtype=float)
+    if len(data) == 0 or resamples <= 0:
+        return [float("nan"), float("nan")]
+    rng = np.random.default_rng(seed)
+    means = data[rng.integers(0, len(data), size=(resamples, len(data)))].mean(axis=1)
+    tail = (1 - level) / 2 * 100
+    return [float(np.percentile(means, tail)), float(np.percentile(means, 100 - tail))]
+
+
+def metrics_from(tasks: Sequence[Task], verdicts: Sequence[Verdict], ks: Sequence[int],
+                 bootstrap: int) -> dict[str, Any]:
+    """pass@k (mean over tasks of the unbiased estimator), bootstrap CIs, status counts and the per-task table."""
+    from codekiln.evaluate.passk import pass_at_k
+
+    rows = per_task_counts(tasks, verdicts)
+    n_min = min((n for _, n, _ in rows), default=0)
+    ks = usable_ks(ks, n_min) if n_min else []
+    per_task = []
+    for task_id, n, c in rows:
+        entry: dict[str, Any] = {"task_id": task_id, "n": n, "passed": c}
+        for k in ks:
+            entry[f"pass@{k}"] = float(pass_at_k(n, c, k))
+        per_task.append(entry)
+    out: dict[str, Any] = {}
+    for k in ks:
+        values = [e[f"pass@{k}"] for e in per_task]
+        out[f"pass@{k}"] = sum(values) / len(values)
+    out["ci"] = {f"pass@{k}": bootstrap_ci([e[f"pass@{k}"] for e in per_task], bootstrap) for k in ks}
+    out["ci_level"] = 0.95
+    out["tasks"] = len(rows)
+    out["samples"] = len(verdicts)
+    out["passed"] = sum(v.passed for v in verdicts)
+    out["tasks_solved"] = sum(1 for _, _, c in rows if c > 0)
+    out["status"] = dict(Counter(v.status for v in verdicts))
+    out["per_task"] = per_task
+    return out
+
+
+def evaluate_model(model: str, tasks: Sequence[Task], cfg: EvalConfig, sample_cfg: SampleConfig,
+                   verify_cfg: VerifyConfig, out_dir: Path, quiet: bool = False,
+                   examples: Sequence[Task] = ()) -> dict[str, Any]:
+    """Sample `cfg.n` programs per task from `model` at `cfg.temperature`, verify them, and compute pass@k.
+
+    `examples` are worked examples for `sample_cfg.shots` (the suite's train split).
+    """
+    from codekiln.sample.run import sample_tasks
+    from codekiln.verify.run import verify_samples
+
+    tasks = list(tasks)[: cfg.limit] if cfg.limit is not None else list(tasks)
+    if not tasks:
+        raise UserError("no tasks to evaluate")
+    ks = usable_ks(cfg.k, cfg.n)
+    if not ks:
+        raise UserError(f"pass@k needs k <= n: got k={cfg.k} with n={cfg.n}; raise --n or lower --k")
+    out_dir = Path(out_dir)
+    scfg = sample_cfg.model_copy(update={"model": model, "n": cfg.n, "temperature": cfg.temperature})
+    samples = sample_tasks(tasks, scfg, out_dir / "samples.jsonl", quiet=quiet, examples=examples)
+    verdicts = verify_samples(tasks, samples, verify_cfg, out_dir / "verdicts.jsonl", quiet=quiet)
+    metrics = metrics_from(tasks, verdicts, ks, cfg.bootstrap)
+    skipped = sorted(set(cfg.k) - set(ks))
+    metrics = {
+        **{k: v for k, v in metrics.items() if k.startswith("pass@")},
+        "model": model,
+        "sampled_by": samples[0].model if samples else model,
+        "n": cfg.n,
+        "k": ks,
+        **({"k_skipped": skipped} if skipped else {}),
+        "temperature": cfg.temperature,
+        "top_p": scfg.top_p,
+        "max_tokens": scfg.max_tokens,
+        "shots": scfg.shots,
+        "seed": scfg.seed,
+        "tokens": sum(int(s.meta.get("tokens", 0)) for s in samples),
+        **{k: v for k, v in metrics.items() if not k.startswith("pass@")},
+    }
+    write_json(out_dir / "metrics.json", metrics)
+    return metrics

@@ -108,11 +108,11 @@ def _header(manifest: dict[str, Any], rounds: list[RoundStats], final: int | Non
         diff = best.value - base.value
         rel = f" ({100 * diff / base.value:+.0f}% relative)" if base.value > 0 else ""
         outside = best.low > base.high or best.high < base.low
-        verdict = ("the intervals do not overlap" if outside else "the intervals overlap: not a clear difference")
+        verdict = ("95% intervals do not overlap" if outside else "95% intervals overlap: not a clear difference")
         kpis.append(f'<div class="kpi"><span>final model (round {final}), held-out pass@1</span><b>{_pct(best)}</b>'
                     f'<span>{_ci(best)}</span></div>')
         kpis.append(f'<div class="kpi"><span>change</span><b class="{"up" if diff > 0 else "down"}">'
-                    f'{100 * diff:+.1f} pts</b><span>{rel.strip()} {verdict}</span></div>')
+                    f'{100 * diff:+.1f} pts</b><span>{rel.strip(" ()")}{" · " if rel else ""}{verdict}</span></div>')
     commit = code.get("commit") or "not a git checkout"
     dirty = " (uncommitted changes)" if code.get("dirty") else ""
     meta = (f"model <b>{escape(str(model.get('spec', '?')))}</b> · tasks <b>{escape(str(data.get('tasks', '?')))}</b> "
@@ -140,7 +140,7 @@ def _passk_section(rounds: list[RoundStats]) -> str:
             series.append(Series(f"train pass@{k}", xs, [p.value if p else None for p in train],
                                  [(p.low, p.high) if p else None for p in train], dashed=True))
     chart = line_chart("passk", series, x_label="round (0 = base model)", y_label="pass@k", y_max=1.0, y_min=0.0,
-                       percent=True, x_ticks=xs, width=900, height=340)
+                       percent=True, x_ticks=xs, width=900, height=340, dodge=7.0)
     note = ("<p class=\"note\">Held-out: the evaluation split, never trained on, sampled by the round's model. "
             "Train: the round's own samples of the train split, drawn by the model the round started from "
             "(round R shows round R−1's model at the sampling temperature). Error bars: 95% bootstrap over tasks.</p>")

@@ -56,8 +56,11 @@ def _legend(names: Sequence[tuple[str, str]], x: float, y: float) -> str:
 
 def line_chart(chart_id: str, series: Sequence[Series], *, x_label: str, y_label: str, y_max: float | None = None,
                y_min: float | None = None, percent: bool = False, x_ticks: Sequence[float] | None = None,
-               width: int = 640, height: int = 300) -> str:
-    """Lines with markers and optional CI error bars; `percent` shows [0, 1] values as percentages."""
+               width: int = 640, height: int = 300, dodge: float = 0.0) -> str:
+    """Lines with markers and optional CI error bars; `percent` shows [0, 1] values as percentages.
+
+    `dodge` shifts each series sideways by that many pixels so intervals at the same x stay readable.
+    """
     left, right, top, bottom = 56, 16, 30, 44
     pw, ph = width - left - right, height - top - bottom
     xs = [x for s in series for x in s.x]
@@ -101,7 +104,12 @@ def line_chart(chart_id: str, series: Sequence[Series], *, x_label: str, y_label
     for i, s in enumerate(series):
         color = s.color or PALETTE[i % len(PALETTE)]
         legend.append((s.name, color))
-        pts = [(px(x), py(y), x, y) for x, y in zip(s.x, s.y, strict=True) if y is not None and math.isfinite(y)]
+        shift = (i - (len(series) - 1) / 2) * dodge  # side by side, so error bars at one x do not hide each other
+
+        def sx(x: float, shift: float = shift) -> float:
+            return px(x) + shift
+
+        pts = [(sx(x), py(y), x, y) for x, y in zip(s.x, s.y, strict=True) if y is not None and math.isfinite(y)]
         if len(pts) > 1:
             path = " ".join(f"{'M' if j == 0 else 'L'}{a:.1f},{b:.1f}" for j, (a, b, _, _) in enumerate(pts))
             dash = ' stroke-dasharray="5 4"' if s.dashed else ""
@@ -110,7 +118,7 @@ def line_chart(chart_id: str, series: Sequence[Series], *, x_label: str, y_label
             ci = s.ci[j] if j < len(s.ci) else None
             if ci and y is not None and all(math.isfinite(b) for b in ci):
                 a, b = py(ci[0]), py(ci[1])
-                cx = px(x)
+                cx = sx(x)
                 out.append(f'<path d="M{cx:.1f},{a:.1f}L{cx:.1f},{b:.1f}M{cx - 5:.1f},{a:.1f}L{cx + 5:.1f},{a:.1f}'
                            f'M{cx - 5:.1f},{b:.1f}L{cx + 5:.1f},{b:.1f}" stroke="{color}" stroke-width="1.5" '
                            f'class="ci"/>')
@@ -125,7 +133,7 @@ def line_chart(chart_id: str, series: Sequence[Series], *, x_label: str, y_label
 
 
 def grouped_bars(chart_id: str, groups: Sequence[str], series: Sequence[tuple[str, Sequence[float]]], *,
-                 y_label: str, width: int = 640, height: int = 300, log: bool = False) -> str:
+                 y_label: str, width: int = 640, height: int = 300) -> str:
     """Bars per group (e.g. funnel stages), one colour per series (e.g. round); values label the bars."""
     left, right, top, bottom = 56, 16, 30, 60
     pw, ph = width - left - right, height - top - bottom

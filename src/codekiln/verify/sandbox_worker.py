@@ -1,0 +1,441 @@
+"""The warm worker that runs inside the sandbox, and the plain-data codec both sides share.
+
+This file is stdlib-only and self-contained: the host starts it as `python -I -S -c <this source>` inside
+bubblewrap, where codekiln itself is not importable. The worker imports what programs need once
+(`preload`), then forks one child per program. The child drops to an unprivileged uid, sets rlimits,
+reads its program from fd 3, runs it, and sends plain data back on fd 4; the worker kills the child's
+whole process tree when the host says stop, when the child exits, or when the backstop deadline passes.
+
+Values cross the process boundary as tagged JSON (`encode_plain`/`decode_plain`): only None, bool, int,
+float, str, list, tuple, dict, set, frozenset, bytes and complex survive decoding. Nothing from the
+candidate is ever unpickled or unmarshalled by the host.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import select
+import signal
+import socket
+import struct
+import sys
+import time
+import traceback
+
+# fds inside the child: 0 stdin (/dev/null), 1 stdout, 2 stderr, 3 requests from the host, 4 messages to the host.
+REQ_FD = 3
+MSG_FD = 4
+MAX_FRAME = 64 * 1024 * 1024
+_HEADER = struct.Struct(">I")
+
+
+# ---------------------------------------------------------------- plain-data codec
+
+
+class Unplain(Exception):
+    """A value that is not plain data; `custom_eq` tells whether its class overrides __eq__ (a forgery hint)."""
+
+    def __init__(self, type_name: str, custom_eq: bool) -> None:
+        super().__init__(type_name)
+        self.type_name = type_name
+        self.custom_eq = custom_eq
+
+
+_SCALARS = (type(None), bool, int, float, str)
+
+
+def _tagged(value, depth):
+    if depth > 200:
+        raise Unplain("nesting deeper than 200", False)
+    kind = type(value)
+    if kind in _SCALARS:
+        return value
+    if kind is list:
+        return [_tagged(v, depth + 1) for v in value]
+    if kind is tuple:
+        return {"t": [_tagged(v, depth + 1) for v in value]}
+    if kind is dict:
+        return {"d": [[_tagged(k, depth + 1), _tagged(v, depth + 1)] for k, v in value.items()]}
+    if kind is set:
+        return {"s": [_tagged(v, depth + 1) for v in value]}
+    if kind is frozenset:
+        return {"f": [_tagged(v, depth + 1) for v in value]}
+    if kind is bytes:
+        return {"b": base64.b64encode(value).decode("ascii")}
+    if kind is complex:
+        return {"c": [value.real, value.imag]}
+    # Subclasses of builtins become the builtin: whatever their __eq__ says, the receiver compares plain data.
+    for base in (bool, int, float, str, bytes, list, tuple, dict, set, frozenset):
+        if isinstance(value, base):
+            return _tagged(base(value), depth)
+    custom_eq = getattr(type(value), "__eq__", object.__eq__) is not object.__eq__
+    raise Unplain(f"{kind.__module__}.{kind.__qualname__}", custom_eq)
+
+
+def encode_plain(value) -> str:
+    """Tagged JSON for a plain value; raises Unplain for anything else."""
+    try:
+        return json.dumps(_tagged(value, 0))
+    except RecursionError:
+        raise Unplain("self-referencing value", False) from None
+
+
+_TAGS = {
+    "t": tuple,
+    "s": set,
+    "f": frozenset,
+}
+
+
+def _untag(obj):
+    if len(obj) != 1:
+        raise ValueError("not a tagged value")
+    (tag, payload), = obj.items()
+    if tag in _TAGS and type(payload) is list:
+        return _TAGS[tag](payload)
+    if tag == "d" and type(payload) is list:
+        out = {}
+        for item in payload:
+            if type(item) is not list or len(item) != 2:
+                raise ValueError("bad dict item")
+            out[item[0]] = item[1]
+        return out
+    if tag == "b" and type(payload) is str:
+        return base64.b64decode(payload.encode("ascii"), validate=True)
+    if tag == "c" and type(payload) is list and len(payload) == 2:
+        return complex(float(payload[0]), float(payload[1]))
+    raise ValueError(f"unknown tag {tag!r}")
+
+
+def decode_plain(text):
+    """The plain value of tagged JSON; raises ValueError for anything malformed."""
+    try:
+        return json.loads(text, object_hook=_untag)
+    except (RecursionError, TypeError, OverflowError, UnicodeDecodeError) as err:
+        raise ValueError(f"malformed plain data: {type(err).__name__}") from None
+
+
+# ---------------------------------------------------------------- framing
+
+
+def write_frame(fd: int, obj) -> None:
+    data = json.dumps(obj).encode("utf-8")
+    data = _HEADER.pack(len(data)) + data
+    while data:
+        n = os.write(fd, data)
+        data = data[n:]
+
+
+def _read_exact(fd: int, n: int) -> bytes | None:
+    chunks = []
+    while n:
+        chunk = os.read(fd, min(n, 1 << 20))
+        if not chunk:
+            return None
+        chunks.append(chunk)
+        n -= len(chunk)
+    return b"".join(chunks)
+
+
+def read_frame(fd: int):
+    head = _read_exact(fd, _HEADER.size)
+    if head is None:
+        return None
+    (size,) = _HEADER.unpack(head)
+    if size > MAX_FRAME:
+        raise ValueError("frame too large")
+    body = _read_exact(fd, size)
+    if body is None:
+        return None
+    return json.loads(body)
+
+
+# ---------------------------------------------------------------- the child: runs one program
+
+
+def _error_info(err: BaseException) -> dict:
+    tb = traceback.format_exception(type(err), err, err.__traceback__)
+    return {"type": type(err).__name__, "msg": str(err)[:2000], "tb": "".join(tb[-8:])[-4000:]}
+
+
+def _send(obj) -> None:
+    write_frame(MSG_FD, obj)
+
+
+def _set_limits(limits: dict) -> None:
+    import resource
+
+    base_vm = 0
+    try:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith("VmSize:"):
+                    base_vm = int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    mem = base_vm + limits["memory_mb"] * 1024 * 1024
+    cpu = limits["cpu_s"]
+    for res, value in (
+        (resource.RLIMIT_AS, mem),
+        (resource.RLIMIT_DATA, mem),
+        (resource.RLIMIT_CPU, (cpu, cpu + 1)),
+        (resource.RLIMIT_FSIZE, limits["fsize_mb"] * 1024 * 1024),
+        (resource.RLIMIT_NOFILE, limits["nofile"]),
+        (resource.RLIMIT_NPROC, limits["nproc"]),
+        (resource.RLIMIT_CORE, 0),
+    ):
+        soft, hard = value if isinstance(value, tuple) else (value, value)
+        resource.setrlimit(res, (soft, hard))
+
+
+def _drop_privileges(uid: int) -> None:
+    os.setgroups([])
+    os.setresgid(uid, uid, uid)
+    os.setresuid(uid, uid, uid)
+
+
+def _no_new_privs() -> None:
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(38, 1, 0, 0, 0)  # PR_SET_NO_NEW_PRIVS
+
+
+def _child(job: dict, fds: list[int], workdir: str, sock_fd: int) -> None:
+    """Runs in the forked child. Never returns."""
+    try:
+        os.setsid()
+        import fcntl
+
+        devnull = os.open(os.devnull, os.O_RDONLY)
+        # Move the fds out of the way first so that no dup2 below overwrites a source still needed.
+        moved = [fcntl.fcntl(fd, fcntl.F_DUPFD, 64) for fd in (devnull, *fds)]
+        for src, dst in zip(moved, (0, 3, 4, 1, 2), strict=True):
+            os.dup2(src, dst)
+        os.closerange(MSG_FD + 1, 1 << 16)
+        signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+        os.chdir(workdir)
+        if job.get("uid") is not None:
+            _drop_privileges(job["uid"])
+        _no_new_privs()
+        setup = read_frame(REQ_FD)
+        if setup is None:
+            os._exit(0)
+        for name, data in (setup.get("files") or {}).items():
+            path = os.path.join(workdir, name)
+            os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+            with open(path, "wb") as fh:
+                fh.write(base64.b64decode(data))
+        _set_limits(job["limits"])
+        os.environ.clear()
+        os.environ.update({"HOME": workdir, "PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "TMPDIR": workdir})
+        sys.argv = ["candidate"]
+        if setup["mode"] == "serve":
+            _serve(setup)
+        else:
+            _exec(setup)
+    except BaseException:
+        pass
+    os._exit(0)
+
+
+def _flush() -> None:
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except BaseException:
+            pass
+
+
+def _exec(setup: dict) -> None:
+    """Run a whole program; it reports its result by calling __codekiln_send__(value)."""
+
+    def __codekiln_send__(value) -> None:
+        try:
+            text = encode_plain(value)
+        except Unplain as err:
+            _send({"kind": "unplain", "type": err.type_name, "custom_eq": err.custom_eq})
+            return
+        _send({"kind": "value", "value": text})
+
+    env = {"__name__": "__main__", "__codekiln_send__": __codekiln_send__}
+    try:
+        exec(compile(setup["source"], "<program>", "exec"), env)
+    except BaseException as err:  # noqa: B036 - SystemExit and MemoryError are results too
+        _flush()
+        if isinstance(err, SystemExit) and err.code in (None, 0):
+            os._exit(0)
+        _send({"kind": "error", **_error_info(err)})
+        os._exit(1)
+    _flush()
+    os._exit(0)
+
+
+def _serve(setup: dict) -> None:
+    """Load a program, then call its entry point for each request from the host and answer with plain data."""
+    env = {"__name__": "__candidate__"}
+    try:
+        exec(compile(setup["source"], "<candidate>", "exec"), env)
+        fn = env.get(setup["entry"])
+        if not callable(fn):
+            raise NameError(f"the program defines no function {setup['entry']!r}")
+    except BaseException as err:  # noqa: B036
+        _flush()
+        _send({"kind": "load_error", **_error_info(err)})
+        os._exit(1)
+    _send({"kind": "ready"})
+    while True:
+        request = read_frame(REQ_FD)
+        if request is None:
+            _flush()
+            os._exit(0)
+        args, kwargs = decode_plain(request["call"])
+        try:
+            result = fn(*args, **kwargs)
+            try:
+                answer = {"kind": "return", "value": encode_plain(result)}
+            except Unplain as err:
+                answer = {"kind": "unplain", "type": err.type_name, "custom_eq": err.custom_eq}
+        except BaseException as err:  # noqa: B036
+            answer = {"kind": "raise", **_error_info(err)}
+        _flush()
+        _send(answer)
+
+
+# ---------------------------------------------------------------- the worker loop
+
+
+def _recv_job(sock: socket.socket):
+    """Next control message and its fds; None when the host went away."""
+    head, fds, _, _ = socket.recv_fds(sock, _HEADER.size, 8)
+    if not head:
+        return None, []
+    while len(head) < _HEADER.size:
+        more = sock.recv(_HEADER.size - len(head))
+        if not more:
+            return None, fds
+        head += more
+    (size,) = _HEADER.unpack(head)
+    body = b""
+    while len(body) < size:
+        more = sock.recv(size - len(body))
+        if not more:
+            return None, fds
+        body += more
+    return json.loads(body), fds
+
+
+def _send_ctl(sock: socket.socket, obj) -> None:
+    data = json.dumps(obj).encode("utf-8")
+    sock.sendall(_HEADER.pack(len(data)) + data)
+
+
+def _sweep(pid: int, mode: str, uid) -> None:
+    """Kill the program's whole process tree, daemonized grandchildren included."""
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    if mode == "pidns":  # this worker is alone in its pid namespace with its children: kill them all
+        try:
+            os.kill(-1, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    elif uid is not None:  # every process of the program's own uid
+        killer = os.fork()
+        if killer == 0:
+            try:
+                os.setresuid(uid, uid, uid)
+                os.kill(-1, signal.SIGKILL)
+            finally:
+                os._exit(0)
+        os.waitpid(killer, 0)
+    else:
+        try:
+            os.killpg(pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+
+
+def _rmtree(path: str) -> None:
+    import shutil
+
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def _run_job(sock: socket.socket, job: dict, fds: list[int], mode: str, n: int) -> None:
+    uid = job.get("uid")
+    workdir = os.path.join(job["tmp"], f"w{n}")
+    os.mkdir(workdir, 0o700)
+    if uid is not None:
+        os.chown(workdir, uid, uid)
+    pid = os.fork()
+    if pid == 0:
+        _child(job, fds, workdir, sock.fileno())
+    for fd in fds:
+        os.close(fd)
+    pidfd = os.pidfd_open(pid)
+    deadline = time.monotonic() + job["limits"]["timeout_s"] + 2.0  # backstop; the host stops it first
+    timed_out = False
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            timed_out = True
+            break
+        ready, _, _ = select.select([pidfd, sock], [], [], left)
+        if pidfd in ready:
+            break
+        if sock in ready:
+            msg, extra = _recv_job(sock)
+            for fd in extra:
+                os.close(fd)
+            if msg is None:  # host gone
+                _sweep(pid, mode, uid)
+                os._exit(0)
+            if msg.get("op") == "stop" and msg.get("job") == job["job"]:
+                break
+    _sweep(pid, mode, uid)
+    _, status = os.waitpid(pid, 0)
+    os.close(pidfd)
+    _rmtree(workdir)
+    _send_ctl(sock, {"event": "exit", "job": job["job"], "code": os.waitstatus_to_exitcode(status),
+                     "backstop": timed_out})
+
+
+def main() -> None:
+    sock = socket.socket(fileno=int(os.environ.get("CODEKILN_SOCK_FD", "5")))
+    mode = os.environ.get("CODEKILN_SWEEP", "pidns")
+    for path in filter(None, os.environ.get("CODEKILN_PATH", "").split(os.pathsep)):
+        sys.path.append(path)
+    import ctypes  # noqa: F401 - the child needs these after dropping privileges
+    import fcntl  # noqa: F401
+    import resource  # noqa: F401
+    import shutil  # noqa: F401
+
+    loaded, failed = [], []
+    for name in filter(None, os.environ.get("CODEKILN_PRELOAD", "").split(",")):
+        try:
+            __import__(name)
+            loaded.append(name)
+        except Exception as err:  # a missing optional module is reported, not fatal
+            failed.append(f"{name}: {type(err).__name__}: {err}")
+    signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+    _send_ctl(sock, {"event": "ready", "pid": os.getpid(), "preloaded": loaded, "failed": failed})
+    n = 0
+    while True:
+        msg, fds = _recv_job(sock)
+        if msg is None:
+            os._exit(0)
+        if msg.get("op") != "run":
+            for fd in fds:
+                os.close(fd)
+            continue
+        n += 1
+        _run_job(sock, msg, fds, mode, n)
+
+
+if __name__ == "__main__":
+    main()

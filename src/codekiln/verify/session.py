@@ -1,0 +1,384 @@
+"""The host side of one sandbox worker (`Slot`) and of one program running in it (`Session`).
+
+A slot is one warm worker process (inside bubblewrap when available) connected by a Unix socket. For each
+program the host makes four pipes, hands the program's ends to the worker with SCM_RIGHTS, and talks to the
+program directly: requests in, framed JSON messages out, stdout and stderr captured up to a cap (then the
+read end is closed, so a flood ends in EPIPE instead of filling memory). The worker reports the program's
+exit on the socket after it has killed the program's whole process tree.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import queue
+import select
+import socket
+import subprocess
+import tempfile
+import threading
+import time
+from collections import deque
+from typing import Any
+
+from codekiln.verify import isolation
+from codekiln.verify.sandbox_worker import MAX_FRAME
+
+_HEADER_SIZE = 4
+_WORKER_SOURCE: str | None = None
+_uid_counter = itertools.count()
+
+
+def _worker_source() -> str:
+    global _WORKER_SOURCE
+    if _WORKER_SOURCE is None:
+        from codekiln.verify import sandbox_worker
+
+        with open(sandbox_worker.__file__, encoding="utf-8") as fh:
+            _WORKER_SOURCE = fh.read()
+    return _WORKER_SOURCE
+
+
+class _Spawner:
+    """Starts workers from one long-lived thread: bwrap's --die-with-parent fires when the *thread* that
+    started it ends, so workers must not be started from short-lived pool threads."""
+
+    def __init__(self) -> None:
+        self._jobs: queue.Queue[tuple[Any, queue.Queue[Any]]] = queue.Queue()
+        threading.Thread(target=self._loop, name="codekiln-sandbox-spawner", daemon=True).start()
+
+    def _loop(self) -> None:
+        while True:
+            fn, reply = self._jobs.get()
+            try:
+                reply.put((True, fn()))
+            except BaseException as err:  # noqa: B036 - handed back to the caller
+                reply.put((False, err))
+
+    def run(self, fn: Any) -> Any:
+        reply: queue.Queue[Any] = queue.Queue()
+        self._jobs.put((fn, reply))
+        ok, value = reply.get()
+        if not ok:
+            raise value
+        return value
+
+
+_spawner_lock = threading.Lock()
+_spawner: _Spawner | None = None
+
+
+def _spawn(fn: Any) -> Any:
+    global _spawner
+    with _spawner_lock:
+        if _spawner is None:
+            _spawner = _Spawner()
+    return _spawner.run(fn)
+
+
+class WorkerDied(Exception):
+    """The worker process went away (it is restarted on next use)."""
+
+
+class Slot:
+    """One warm worker. Not thread-safe: a Sandbox hands each slot to one thread at a time."""
+
+    def __init__(self, iso: isolation.Isolation, preload: tuple[str, ...], disk_mb: int) -> None:
+        self.iso = iso
+        self.preload = preload
+        self.disk_mb = disk_mb
+        # Each slot's programs run as their own uid (when root), so NPROC binds per slot.
+        self.uid = 200000 + (os.getpid() % 4096) * 64 + next(_uid_counter) % 64 if iso.drops_uid else None
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.sock: socket.socket | None = None
+        self._jobs = itertools.count(1)
+        self._tmp: tempfile.TemporaryDirectory[str] | None = None
+        self.preloaded: list[str] = []
+
+    # -- lifecycle
+    def start(self) -> None:
+        host, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        env = {"CODEKILN_SOCK_FD": str(child.fileno()), "CODEKILN_SWEEP": self.iso.sweep,
+               "CODEKILN_PRELOAD": ",".join(self.preload),
+               "CODEKILN_PATH": os.pathsep.join(isolation.python_paths()),
+               "PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "PYTHONHASHSEED": "0"}
+        python = isolation.real_python()
+        if self.iso.mode.startswith("bwrap"):
+            argv = isolation.bwrap_argv(python, self.disk_mb, env, self.iso.mode == "bwrap-root")
+            popen_env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin")}
+        else:
+            self._tmp = tempfile.TemporaryDirectory(prefix="codekiln-sandbox-")
+            os.chmod(self._tmp.name, 0o755)
+            argv, popen_env = [python], env
+        argv = argv + ["-I", "-S", "-c", _worker_source()]
+
+        def launch() -> subprocess.Popen[bytes]:
+            return subprocess.Popen(argv, pass_fds=[child.fileno()], stdin=subprocess.DEVNULL,
+                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=popen_env,
+                                    start_new_session=True)
+
+        self.proc = _spawn(launch)
+        child.close()
+        self.sock = host
+        ready = self.read_ctl(time.monotonic() + 120)
+        if ready is None or ready.get("event") != "ready":
+            self.kill()
+            raise WorkerDied("the sandbox worker did not start")
+        self.preloaded = ready.get("preloaded", [])
+        if ready.get("failed"):
+            import warnings
+
+            warnings.warn(f"codekiln sandbox: could not preload {ready['failed']}", isolation.IsolationWarning,
+                          stacklevel=2)
+
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None and self.sock is not None
+
+    def kill(self) -> None:
+        if self.sock is not None:
+            self.sock.close()
+            self.sock = None
+        if self.proc is not None:
+            try:
+                os.killpg(self.proc.pid, 9)
+            except (ProcessLookupError, PermissionError):
+                pass
+            self.proc.wait()
+            self.proc = None
+
+    def close(self) -> None:
+        self.kill()
+        if self._tmp is not None:
+            self._tmp.cleanup()
+            self._tmp = None
+
+    # -- control channel
+    def read_ctl(self, deadline: float) -> dict[str, Any] | None:
+        """One control message from the worker, or None when it died or the deadline passed."""
+        assert self.sock is not None
+        buf, need = b"", _HEADER_SIZE
+        while len(buf) < need:
+            left = deadline - time.monotonic()
+            if left <= 0 or not select.select([self.sock], [], [], left)[0]:
+                return None
+            chunk = self.sock.recv(need - len(buf))
+            if not chunk:
+                return None
+            buf += chunk
+            if need == _HEADER_SIZE and len(buf) == _HEADER_SIZE:
+                need += int.from_bytes(buf, "big")
+        return json.loads(buf[_HEADER_SIZE:])
+
+    def send_ctl(self, obj: dict[str, Any], fds: list[int] = ()) -> None:  # type: ignore[assignment]
+        assert self.sock is not None
+        data = json.dumps(obj).encode("utf-8")
+        data = len(data).to_bytes(_HEADER_SIZE, "big") + data
+        sent = socket.send_fds(self.sock, [data], list(fds)) if fds else self.sock.send(data)
+        if sent < len(data):
+            self.sock.sendall(data[sent:])
+
+    def open(self, setup: dict[str, Any], limits: dict[str, Any], deadline: float) -> Session:
+        """Start one program in this worker (restarting the worker first if it died)."""
+        if not self.alive():
+            self.kill()
+            self.start()
+        return Session(self, next(self._jobs), setup, limits, deadline)
+
+
+class Session:
+    """One program running in a slot: framed messages both ways, capped stdout/stderr, a wall-clock deadline."""
+
+    def __init__(self, slot: Slot, job: int, setup: dict[str, Any], limits: dict[str, Any], deadline: float) -> None:
+        self.slot = slot
+        self.job = job
+        self.deadline = deadline
+        self.cap = int(limits["output_bytes"])
+        self.timed_out = False
+        self.stopped = False  # the host asked the worker to kill the program
+        self.exit_code: int | None = None
+        self.worker_died = False
+        self.inbox: deque[dict[str, Any]] = deque()
+        self.bad_frame = False
+        self._msg_buf = bytearray()
+        self._out = {"stdout": bytearray(), "stderr": bytearray()}
+        self._pending = bytearray()
+        self._ctl_buf = b""
+        req_r, req_w = os.pipe()
+        msg_r, msg_w = os.pipe()
+        out_r, out_w = os.pipe()
+        err_r, err_w = os.pipe()
+        job_msg = {"op": "run", "job": job, "uid": slot.uid, "limits": limits,
+                   "tmp": slot._tmp.name if slot._tmp is not None else "/tmp"}
+        try:
+            slot.send_ctl(job_msg, [req_r, msg_w, out_w, err_w])
+        except OSError:
+            for fd in (req_r, req_w, msg_r, msg_w, out_r, out_w, err_r, err_w):
+                os.close(fd)
+            slot.kill()
+            raise WorkerDied("the sandbox worker went away") from None
+        for fd in (req_r, msg_w, out_w, err_w):
+            os.close(fd)
+        for fd in (req_w, msg_r, out_r, err_r):
+            os.set_blocking(fd, False)
+        self._fds: dict[str, int | None] = {"req": req_w, "msg": msg_r, "stdout": out_r, "stderr": err_r}
+        self.send(setup)
+
+    # -- I/O
+    def _close(self, name: str) -> None:
+        fd = self._fds.get(name)
+        if fd is not None:
+            os.close(fd)
+            self._fds[name] = None
+
+    def _pump(self, until: float) -> None:
+        """One round of select: read what is there, write what is pending, note exits and deadlines."""
+        reads = [fd for key, fd in self._fds.items() if fd is not None and key != "req"]
+        sock = self.slot.sock
+        if sock is not None and self.exit_code is None and not self.worker_died:
+            reads.append(sock.fileno())
+        writes = [self._fds["req"]] if self._pending and self._fds["req"] is not None else []
+        left = until - time.monotonic()
+        if left <= 0:
+            return
+        ready_r, ready_w, _ = select.select(reads, writes, [], left)
+        for fd in ready_w:
+            try:
+                n = os.write(fd, self._pending)
+                del self._pending[:n]
+            except BlockingIOError:
+                pass
+            except OSError:  # the program closed its end or died
+                self._pending.clear()
+                self._close("req")
+        for fd in ready_r:
+            if sock is not None and fd == sock.fileno():
+                self._read_ctl()
+            else:
+                self._read_pipe(fd)
+
+    def _read_pipe(self, fd: int) -> None:
+        name = next(k for k, v in self._fds.items() if v == fd)
+        try:
+            chunk = os.read(fd, 1 << 16)
+        except BlockingIOError:
+            return
+        if not chunk:
+            self._close(name)
+            return
+        if name == "msg":
+            self._msg_buf += chunk
+            self._parse_frames()
+        else:
+            buf = self._out[name]
+            buf += chunk[: max(0, self.cap - len(buf))]
+            if len(buf) >= self.cap:
+                buf += b"\n[output truncated]"
+                self._close(name)  # the program's next write gets EPIPE
+
+    def _parse_frames(self) -> None:
+        buf = self._msg_buf
+        while len(buf) >= _HEADER_SIZE:
+            size = int.from_bytes(buf[:_HEADER_SIZE], "big")
+            if size > MAX_FRAME:
+                self.bad_frame = True
+                self._close("msg")
+                return
+            if len(buf) < _HEADER_SIZE + size:
+                return
+            body = bytes(buf[_HEADER_SIZE:_HEADER_SIZE + size])
+            del buf[:_HEADER_SIZE + size]
+            try:
+                msg = json.loads(body)
+            except (ValueError, RecursionError):
+                msg = None
+            if not isinstance(msg, dict) or not isinstance(msg.get("kind"), str):
+                self.bad_frame = True
+                continue
+            self.inbox.append(msg)
+
+    def _read_ctl(self) -> None:
+        sock = self.slot.sock
+        assert sock is not None
+        try:
+            chunk = sock.recv(1 << 16)
+        except OSError:
+            chunk = b""
+        if not chunk:
+            self.worker_died = True
+            self.slot.kill()
+            return
+        self._ctl_buf += chunk
+        while len(self._ctl_buf) >= _HEADER_SIZE:
+            size = int.from_bytes(self._ctl_buf[:_HEADER_SIZE], "big")
+            if len(self._ctl_buf) < _HEADER_SIZE + size:
+                return
+            msg = json.loads(self._ctl_buf[_HEADER_SIZE:_HEADER_SIZE + size])
+            self._ctl_buf = self._ctl_buf[_HEADER_SIZE + size:]
+            if msg.get("event") == "exit" and msg.get("job") == self.job:
+                self.exit_code = int(msg["code"])
+                if msg.get("backstop"):
+                    self.timed_out = True
+
+    @property
+    def ended(self) -> bool:
+        return self.exit_code is not None or self.worker_died
+
+    def _drained(self) -> bool:
+        return self.ended and self._fds["msg"] is None
+
+    # -- API
+    def send(self, obj: dict[str, Any]) -> bool:
+        """Queue one request frame and write it; False if the program is gone or time ran out."""
+        data = json.dumps(obj).encode("utf-8")
+        self._pending += len(data).to_bytes(_HEADER_SIZE, "big") + data
+        while self._pending:
+            if self._fds["req"] is None or self.ended:
+                return False
+            if time.monotonic() >= self.deadline:
+                self.timed_out = True
+                return False
+            self._pump(self.deadline)
+        return True
+
+    def recv(self) -> dict[str, Any] | None:
+        """The next message from the program; None when it has ended (or timed out) with nothing more to say."""
+        while True:
+            if self.inbox:
+                return self.inbox.popleft()
+            if self._drained() or self.timed_out:
+                return None
+            if self.ended:  # the program is gone: read what is left in the pipe, without waiting on the clock
+                end = time.monotonic() + 5.0
+                while self._fds["msg"] is not None and not self.inbox and time.monotonic() < end:
+                    self._pump(end)
+                if not self.inbox:
+                    self._close("msg")  # something still holds the pipe open; give up on it
+                continue
+            if time.monotonic() >= self.deadline:
+                self.timed_out = True
+                return None
+            self._pump(self.deadline)
+
+    def finish(self) -> None:
+        """Stop the program if it still runs, wait for the worker's report, and close every pipe."""
+        if not self.ended and self.slot.sock is not None:
+            self.stopped = True
+            try:
+                self.slot.send_ctl({"op": "stop", "job": self.job})
+            except OSError:
+                self.worker_died = True
+        limit = time.monotonic() + 10.0
+        while not self.ended and time.monotonic() < limit:
+            self._pump(limit)
+        if not self.ended:  # a worker that does not answer is replaced
+            self.worker_died = True
+            self.slot.kill()
+        end = time.monotonic() + 2.0
+        while any(self._fds[k] is not None for k in ("stdout", "stderr", "msg")) and time.monotonic() < end:
+            self._pump(end)
+        for name in list(self._fds):
+            self._close(name)
+
+    def output(self, name: str) -> str:
+        return self._out[name].decode("utf-8", errors="replace")

@@ -1,17 +1,44 @@
-"""`codekiln train` (being built; see the issue for this stage)."""
+"""`codekiln train`: SFT or DPO(+NLL) with LoRA/IA3/prompt tuning/full fine-tuning, then export for llama.cpp."""
 
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
-from codekiln.errors import UserError
+from codekiln.config import TrainConfig, add_field_option
 
-HELP = "(train: not built yet)"
+HELP = "Train a model on curated SFT rows and/or preference pairs (TRL + PEFT) and export it for llama.cpp."
+
+FLAGS = [
+    ("--method", "method"), ("--peft", "peft"), ("--max-steps", "max_steps"), ("--epochs", "epochs"),
+    ("--lr", "learning_rate"), ("--batch-size", "batch_size"), ("--grad-accum", "grad_accum"),
+    ("--max-length", "max_length"), ("--threads", "threads"), ("--merge", "merge"), ("--beta", "beta"),
+    ("--nll-alpha", "nll_alpha"), ("--lora-r", "lora_r"), ("--lora-alpha", "lora_alpha"),
+    ("--lora-dropout", "lora_dropout"), ("--target-modules", "target_modules"), ("--save-steps", "save_steps"),
+    ("--seed", "seed"), ("--prompt-tokens", "prompt_tokens"), ("--gguf-dtype", "gguf_dtype"),
+]
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    pass
+    parser.add_argument("--model", default="smollm2-135m",
+                        help="Starting model: alias (smollm2-135m), .gguf file, Hugging Face folder, or a codekiln "
+                             "model folder from an earlier round (default: smollm2-135m).")
+    parser.add_argument("--sft", type=Path, default=None, help="SFT rows (JSONL, conversational prompt/completion).")
+    parser.add_argument("--pairs", type=Path, default=None, help="Preference pairs (JSONL, prompt/chosen/rejected).")
+    parser.add_argument("--out", type=Path, required=True, help="Model folder to write (rerun to resume).")
+    parser.add_argument("--config", type=Path, default=None,
+                        help="A run config YAML whose train section is the starting point for these flags.")
+    for flag, name in FLAGS:
+        add_field_option(parser, flag, TrainConfig, name)
+    parser.add_argument("--quiet", action="store_true", help="No progress bar.")
 
 
 def main(args: argparse.Namespace) -> int:
-    raise UserError("'codekiln train' is not available yet")
+    from codekiln.config import load_config, validate_section
+    from codekiln.train.run import train_model
+
+    base = load_config(args.config).train if args.config else TrainConfig()
+    cfg = validate_section(base, **{name: getattr(args, name) for _, name in FLAGS})
+    out = train_model(args.model, args.out, cfg, sft=args.sft, pairs=args.pairs, quiet=args.quiet)
+    print(out)
+    return 0

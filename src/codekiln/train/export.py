@@ -189,7 +189,9 @@ def write_gguf(hf_dir: Path, out: Path, dtype: str = "f16", tokenizer_gguf: Path
 def quantize_gguf(src: Path, out: Path, kind: str = "q8_0") -> Path:
     """Quantize a GGUF file with llama.cpp (written next to `out`, then renamed into place)."""
     import llama_cpp
+    from llama_cpp._logger import set_verbose
 
+    set_verbose(False)  # llama.cpp logs every tensor it quantizes
     ftypes = {"q8_0": llama_cpp.LLAMA_FTYPE_MOSTLY_Q8_0, "q4_0": llama_cpp.LLAMA_FTYPE_MOSTLY_Q4_0}
     params = llama_cpp.llama_model_quantize_default_params()
     params.ftype = ftypes[kind]

@@ -126,9 +126,12 @@ def _export(out_dir: Path, start: StartModel, cfg: TrainConfig) -> dict[str, str
 
 def _quiet_libraries() -> None:
     """Silence the libraries' own tqdm bars and info logs: codekiln shows one rich bar and writes a JSONL log."""
+    import warnings
+
     import datasets
     import transformers
 
+    warnings.filterwarnings("ignore", message=r".*(gradient_checkpointing|mtime).*")
     datasets.disable_progress_bars()
     transformers.utils.logging.disable_progress_bar()
     transformers.utils.logging.set_verbosity_error()

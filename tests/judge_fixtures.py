@@ -10,7 +10,7 @@ import json
 import re
 from collections.abc import Sequence
 
-from codekiln.sample.base import GenParams, Generation, Request
+from codekiln.sample.base import Generation, GenParams, Request
 
 
 def shown_responses(request: Request) -> dict[str, str]:

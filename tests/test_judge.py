@@ -1,7 +1,6 @@
 import json
 
 import pytest
-from judge_fixtures import BrokenBackend, CommentJudge, FirstPositionJudge, GreedyRambler, comment_rating
 
 from codekiln.config import JudgeConfig, VerifyConfig
 from codekiln.judge.budget import Budget, BudgetExceeded
@@ -10,6 +9,7 @@ from codekiln.judge.pairwise import mean_ratings, order_agreement, orderings, un
 from codekiln.judge.run import Judge, JudgeItem, Judgement
 from codekiln.records import Sample, Task, Verdict
 from codekiln.verify.judge import JudgeVerifier, combine_verdicts, judge_details, judge_tested
+from judge_fixtures import BrokenBackend, CommentJudge, FirstPositionJudge, GreedyRambler, comment_rating
 
 PLAIN = "def add(a, b):\n    return a + b"
 COMMENTED = 'def add(a, b):\n    """Sum of a and b."""\n    # plain addition\n    return a + b'

@@ -2,10 +2,10 @@ import json
 
 import pytest
 
+from codekiln.errors import UserError
 from codekiln.judge.parse import JudgeParseError, parse_judgement
 from codekiln.judge.prompt import answer_format, clip, judgement_schema, labels_for, render_judge_messages
 from codekiln.judge.rubrics import PREFERENCES, RUBRIC_VERSION, RUBRICS, get_rubric, rubric_text
-from codekiln.errors import UserError
 
 
 def ratings(parsed):

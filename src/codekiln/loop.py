@@ -51,6 +51,13 @@ def best_round(pass1: Sequence[float]) -> int | None:
     return max(range(1, len(pass1)), key=lambda r: (pass1[r], -r))
 
 
+def trainable(cfg: RunConfig, sft_rows: int, pairs: int) -> bool:
+    """Whether the curated data gives the training method something to learn from (see train_model's plan)."""
+    if cfg.train.method == "sft":
+        return bool(sft_rows or pairs)
+    return bool(pairs or (sft_rows and cfg.train.sft_warmup))
+
+
 def split_tasks(cfg: RunConfig) -> tuple[list[Task], list[Task]]:
     from codekiln.tasks.load import load_tasks
 
@@ -86,18 +93,19 @@ def run(cfg: RunConfig, quiet: bool = False, argv: Sequence[str] = ()) -> RunRes
                                                                         if resumed else ""))
         # Round 0: the baseline.
         model = cfg.sample.model
-        pass1 = [_evaluate(run_dir, cfg, 0, model, test_tasks, quiet)]
+        pass1 = [_evaluate(run_dir, cfg, 0, model, test_tasks, train_tasks, quiet)]
         stop_reason = f"finished {cfg.rounds} round(s)"
         for r in range(1, cfg.rounds + 1):
             rdir = run_dir.round_dir(r)
             samples = _sample(run_dir, cfg, r, model, train_tasks, quiet)
             verdicts = _verify(run_dir, cfg, r, train_tasks, samples, quiet)
             funnel = _curate(run_dir, cfg, r, train_tasks, test_tasks, samples, verdicts, quiet)
-            if not funnel["sft_rows"] and not funnel["pairs"]:
-                stop_reason = f"round {r} curated no training data (no sample of the train split passed)"
+            if not trainable(cfg, funnel["sft_rows"], funnel["pairs"]):
+                stop_reason = (f"round {r} curated nothing train.method={cfg.train.method} can train on "
+                               f"({funnel['sft_rows']} SFT rows, {funnel['pairs']} pairs)")
                 break
             model_dir = _train(run_dir, cfg, r, model, rdir, quiet)
-            pass1.append(_evaluate(run_dir, cfg, r, str(model_dir), test_tasks, quiet))
+            pass1.append(_evaluate(run_dir, cfg, r, str(model_dir), test_tasks, train_tasks, quiet))
             model = str(model_dir)  # the next round starts here; it is also the next DPO reference
             if should_stop(pass1, cfg.min_gain, cfg.patience):
                 stop_reason = (f"held-out pass@1 gained less than {cfg.min_gain:g} for {cfg.patience} round(s) "
@@ -159,7 +167,7 @@ def _sample(run_dir: RunDir, cfg: RunConfig, r: int, model: str, tasks: list[Tas
 
         started = time.time()
         sample_cfg = cfg.sample.model_copy(update={"model": model})
-        samples = sample_tasks(tasks, sample_cfg, out, round=r, quiet=quiet)
+        samples = sample_tasks(tasks, sample_cfg, out, round=r, quiet=quiet, examples=tasks)
         run_dir.mark_done(r, "sample", started, {"model": model, "samples": len(samples), "tasks": len(tasks)})
         run_dir.update_manifest()
         return samples
@@ -213,8 +221,9 @@ def _train(run_dir: RunDir, cfg: RunConfig, r: int, model: str, rdir: Path, quie
     return out
 
 
-def _evaluate(run_dir: RunDir, cfg: RunConfig, r: int, model: str, tasks: list[Task], quiet: bool) -> float:
-    """Held-out pass@1 of `model` (round 0: the base model)."""
+def _evaluate(run_dir: RunDir, cfg: RunConfig, r: int, model: str, tasks: list[Task], examples: list[Task],
+              quiet: bool) -> float:
+    """Held-out pass@1 of `model` (round 0: the base model); `examples` feed `sample.shots`."""
     out = run_dir.round_dir(r) / "eval"
     record = run_dir.done(r, "eval")
     if record is None:
@@ -223,7 +232,8 @@ def _evaluate(run_dir: RunDir, cfg: RunConfig, r: int, model: str, tasks: list[T
         started = time.time()
         sample_cfg = cfg.sample.model_copy(update={"model": model})
         eval_cfg = cfg.eval.model_copy(update={"limit": None})  # the loop already cut the split to eval.limit
-        metrics = evaluate_model(model, tasks, eval_cfg, sample_cfg, cfg.verify, out, quiet=quiet)
+        metrics = evaluate_model(model, tasks, eval_cfg, sample_cfg, cfg.verify, out, quiet=quiet,
+                                 examples=examples)
         summary = {"model": model, "pass@1": float(metrics["pass@1"]),
                    **{k: v for k, v in metrics.items() if k.startswith("pass@") and isinstance(v, int | float)}}
         record = run_dir.mark_done(r, "eval", started, summary)

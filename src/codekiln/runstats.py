@@ -5,7 +5,6 @@ the verdict status mix, and the training curves. The closing console table and t
 from __future__ import annotations
 
 import json
-import math
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -53,16 +52,14 @@ class RoundStats:
 
 
 def bootstrap_ci(values: Sequence[float], resamples: int = 1000, seed: int = 0) -> tuple[float, float]:
-    """95% percentile interval of the mean, resampling tasks with replacement."""
-    data = np.asarray(values, dtype=float)
-    if len(data) == 0:
-        return (math.nan, math.nan)
-    if resamples <= 0 or len(data) == 1:
-        mean = float(data.mean())
+    """95% percentile interval of the mean over tasks (the same estimate `evaluate_model` writes)."""
+    from codekiln.evaluate.run import bootstrap_ci as evaluate_ci
+
+    if len(values) == 1 or (resamples <= 0 and len(values)):
+        mean = float(np.mean(values))
         return (mean, mean)
-    rng = np.random.default_rng(seed)
-    means = data[rng.integers(0, len(data), size=(resamples, len(data)))].mean(axis=1)
-    return (float(np.percentile(means, 2.5)), float(np.percentile(means, 97.5)))
+    low, high = evaluate_ci(values, resamples, seed)
+    return (low, high)
 
 
 def passk_with_ci(verdicts: Sequence[Verdict], ks: Sequence[int], resamples: int = 1000,

@@ -99,7 +99,7 @@ def test_kill_mid_run_then_resume(setup):
     for name, text in before.items():  # nothing finished before the kill ran again
         assert after[name] == text, name
     assert (run / "round-1" / "samples.jsonl").read_bytes() == samples_before
-    stages = {f"round-0/done/eval.json"} | {f"round-{r}/done/{s}.json" for r in (1, 2)
+    stages = {"round-0/done/eval.json"} | {f"round-{r}/done/{s}.json" for r in (1, 2)
                                             for s in ("sample", "verify", "curate", "train", "eval")}
     assert set(after) == stages
     manifest = json.loads((run / "manifest.json").read_text())

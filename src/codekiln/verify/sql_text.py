@@ -8,6 +8,11 @@ from __future__ import annotations
 
 import re
 
+# Statement keywords other than SELECT/WITH; anything else unknown is left to SQLite to call a syntax error.
+STATEMENTS = frozenset(
+    "INSERT UPDATE DELETE REPLACE UPSERT CREATE DROP ALTER ATTACH DETACH PRAGMA VACUUM REINDEX ANALYZE BEGIN "
+    "COMMIT END ROLLBACK SAVEPOINT RELEASE EXPLAIN VALUES".split()
+)
 _WORD = re.compile(r"[A-Za-z_][A-Za-z_0-9]*")
 
 
@@ -64,16 +69,16 @@ def statement_problem(sql: str) -> str:
     if not tokens:
         return "the query is empty"
     first = tokens[0][0]
-    if first not in ("SELECT", "WITH", "("):
+    if first in STATEMENTS:
         return f"only a single SELECT (or WITH ... SELECT) query is allowed, got a statement starting with {first}"
     for k, (text, _depth) in enumerate(tokens):
         if text == ";" and any(t != ";" for t, _ in tokens[k + 1:]):
             return "only one statement is allowed, got several separated by ';'"
-    top = [t for t, d in tokens if d == 0]
-    for word in ("INSERT", "UPDATE", "DELETE", "REPLACE", "CREATE", "DROP", "ALTER", "ATTACH", "DETACH", "PRAGMA",
-                 "VACUUM", "REINDEX"):
-        if word in top and first == "WITH":
-            return f"only a query is allowed, got a WITH ... {word} statement"
+    if first == "WITH":  # the main statement is the first of these outside the CTEs' parentheses
+        main = next((t for t, d in tokens if d == 0 and t in ("SELECT", "VALUES", "INSERT", "UPDATE", "DELETE",
+                                                              "REPLACE")), "SELECT")
+        if main not in ("SELECT", "VALUES"):
+            return f"only a query is allowed, got a WITH ... {main} statement"
     return ""
 
 

@@ -1,0 +1,255 @@
+"""`curate_round`: verdicts in, training data out, with the funnel that shows what happened.
+
+Top to bottom: join samples with tasks and verdicts → filters (pool filters drop, quality filters decide
+who may be a good answer) → de-duplicate (against earlier rounds, then within the round; good and bad
+answers separately, best first) → decontaminate against the evaluation tasks → SFT rows (good answers,
+capped per task) and preference pairs (by the configured builder, capped per task).
+
+Every sample ends up in exactly one place: an SFT row, a pair, or `removed.jsonl` with the stage and reason
+that set it aside. Outputs, in `out_dir`: `sft.jsonl`, `pairs.jsonl` (TRL conversational formats),
+`removed.jsonl`, `programs.jsonl` (every program trained on, read by later rounds' cross-round dedup) and
+`funnel.json` (written last: its presence marks a finished curation).
+"""
+
+from __future__ import annotations
+
+import os
+from collections import Counter, defaultdict
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from codekiln.config import CurateConfig
+from codekiln.curate.decontam import EvalIndex
+from codekiln.curate.dedup import Deduper, Program
+from codekiln.curate.filters import apply_filters, get_filters
+from codekiln.curate.items import Item, join
+from codekiln.curate.normalize import normalize_text
+from codekiln.curate.pairs import Candidate, get_builder, pair_margin, pair_stats
+from codekiln.curate.sft import cap_per_task, sft_row
+from codekiln.errors import UserError
+from codekiln.progress import progress_bar
+from codekiln.records import Pair, Sample, Task, Verdict, iter_json_lines, write_json, write_jsonl
+from codekiln.sample.prompts import build_messages, reference_program, render_reply, task_text
+
+FUNNEL_STEPS = ("generated", "extracted", "verified_passing", "unique", "decontaminated", "used")
+SCOPES = ("task", "kind")
+
+
+def _scope(cfg: CurateConfig, task_id: str, kind: str, good: bool) -> tuple[str, bool]:
+    return (task_id if cfg.dedup_scope == "task" else kind, good)
+
+
+def load_previous(folders: Sequence[str | os.PathLike[str]], cfg: CurateConfig) -> list[Program]:
+    """Programs trained on in earlier rounds (their `programs.jsonl`), as known programs for dedup."""
+    programs: list[Program] = []
+    for folder in folders:
+        path = Path(folder) / "programs.jsonl"
+        if not path.exists():
+            raise UserError(f"--previous {folder}: not a curated folder (no programs.jsonl); give earlier curate --out folders")
+        for _, obj in iter_json_lines(path):
+            good = obj.get("role") != "rejected"
+            programs.append(Program(
+                id=f"{Path(folder).name}/{obj['sample_id']}",
+                scope=_scope(cfg, obj["task_id"], obj["kind"], good),
+                kind=obj["kind"],
+                code=obj["code"],
+            ))
+    return programs
+
+
+def _candidate(item: Item) -> Candidate:
+    return Candidate(item.sample_id, item.code, item.verdict.status, item.score,
+                     normalize_text(item.code, item.kind), item.index)
+
+
+def _removal(item: Item, stage: str, reason: str, **extra: Any) -> dict[str, Any]:
+    return {"sample_id": item.sample_id, "task_id": item.task.task_id, "kind": item.kind,
+            "status": item.verdict.status, "stage": stage, "reason": reason, **extra}
+
+
+def _check_config(cfg: CurateConfig) -> None:
+    if cfg.dedup_scope not in SCOPES:
+        raise UserError(f"curate.dedup_scope {cfg.dedup_scope!r} is not one of {list(SCOPES)}")
+    if not 0.0 < cfg.near_dup_threshold <= 1.0:
+        raise UserError(f"curate.near_dup_threshold must be in (0, 1], got {cfg.near_dup_threshold}")
+    if not 0.0 < cfg.decontam_threshold <= 1.0:
+        raise UserError(f"curate.decontam_threshold must be in (0, 1], got {cfg.decontam_threshold}")
+    if cfg.ngram < 1 or cfg.minhash_perm < 2 or cfg.shingle < 1:
+        raise UserError("curate.ngram and curate.shingle must be at least 1, curate.minhash_perm at least 2")
+
+
+def curate_round(
+    tasks: Sequence[Task],
+    samples: Sequence[Sample],
+    verdicts: Sequence[Verdict],
+    cfg: CurateConfig,
+    out_dir: str | os.PathLike[str],
+    eval_tasks: Sequence[Task] = (),
+    previous: Sequence[str | os.PathLike[str]] = (),
+    quiet: bool = False,
+) -> dict[str, Any]:
+    """Curate one round's verified samples into SFT rows and preference pairs; returns the funnel dict."""
+    _check_config(cfg)
+    filters = get_filters(cfg.filters)
+    builder = get_builder(cfg.pair_builder)
+    out = Path(out_dir)
+    items = join(tasks, samples, verdicts)
+    removed: dict[int, dict[str, Any]] = {}
+    good: set[int] = set()
+    quality_reason: dict[int, str] = {}
+
+    # 1. Filters.
+    for item in items:
+        pool_reason, q_reason = apply_filters(item, filters, cfg)
+        if pool_reason:
+            removed[item.index] = _removal(item, pool_reason.split(":", 1)[0], pool_reason)
+        elif q_reason:
+            quality_reason[item.index] = q_reason
+        else:
+            good.add(item.index)
+    extracted = [it for it in items if it.index not in removed]
+
+    # 2. De-duplication: earlier rounds first, then this round's programs best first.
+    deduper = Deduper(cfg.near_dup_threshold, cfg.minhash_perm, cfg.shingle)
+    known = load_previous(previous, cfg) if previous and cfg.dedup_across_rounds else []
+    deduper.add_known(known)
+    ordered = sorted(extracted, key=lambda it: (it.index not in good, -it.score, it.index))
+    programs = [Program(it.sample_id, _scope(cfg, it.task.task_id, it.kind, it.index in good), it.kind, it.code)
+                for it in ordered]
+    with progress_bar("curate: de-duplicate", len(programs), quiet) as bar:
+        dups = deduper.run(programs, on_progress=bar.advance)
+    for item, dup in zip(ordered, dups, strict=True):
+        if dup is not None:
+            stage = "seen-before" if dup.earlier else f"dedup-{dup.level}"
+            removed[item.index] = _removal(item, stage, dup.reason(), duplicate_of=dup.of)
+    unique = [it for it in ordered if it.index not in removed]
+
+    # 3. Decontamination against every evaluation task (prompts and references).
+    index = EvalIndex(eval_tasks, cfg.ngram, cfg.decontam_threshold) if cfg.decontaminate and eval_tasks else None
+    prompt_hits: dict[str, Any] = {}
+    if index is not None:
+        with progress_bar("curate: decontaminate", len(unique), quiet) as bar:
+            for item in unique:
+                tid = item.task.task_id
+                if tid not in prompt_hits:
+                    prompt_hits[tid] = index.check(task_text(item.task))
+                hit = prompt_hits[tid] or index.check(item.code)
+                if hit is not None:
+                    where = "the task prompt" if prompt_hits[tid] else "the program"
+                    removed[item.index] = _removal(item, "decontam", f"{where} {hit.reason()}",
+                                                   eval_task=hit.eval_task)
+                bar.advance()
+    clean = [it for it in unique if it.index not in removed]
+
+    # 4. SFT rows (good answers, best first, capped per task) and 5. pairs, task by task.
+    by_task: dict[str, list[Item]] = defaultdict(list)
+    for item in clean:
+        by_task[item.task.task_id].append(item)
+    task_of = {t.task_id: t for t in tasks}
+    sft_rows, pair_rows, program_rows = [], [], []
+    pairs_for_stats: list[tuple[str, Candidate, Candidate, float]] = []
+    used: set[int] = set()
+    reference_rows: Counter[str] = Counter()
+    tasks_no_good: Counter[str] = Counter()
+    for task_id in sorted(by_task, key=lambda t: min(it.index for it in by_task[t])):
+        task = task_of[task_id]
+        task_items = by_task[task_id]
+        ranked = sorted((it for it in task_items if it.index in good), key=lambda it: (-it.score, it.index))
+        kept, _ = cap_per_task(ranked, cfg.sft_per_task)
+        for item in kept:
+            used.add(item.index)
+            sft_rows.append(sft_row(task, item.code, {"task_id": task_id, "sample_id": item.sample_id,
+                                                      "kind": task.kind, "score": item.score, "origin": "sample"}))
+            program_rows.append({"task_id": task_id, "kind": task.kind, "sample_id": item.sample_id,
+                                 "role": "sft", "code": item.code})
+        good_c = [_candidate(it) for it in ranked]
+        if not ranked:
+            tasks_no_good[task.kind] += 1
+            ref = _reference_candidate(task, cfg, index)
+            if ref is not None:
+                good_c = [ref]
+                reference_rows[task.kind] += 1
+                sft_rows.append(sft_row(task, ref.code, {"task_id": task_id, "sample_id": ref.id,
+                                                         "kind": task.kind, "score": ref.score, "origin": "reference"}))
+        pool = sorted(good_c + [_candidate(it) for it in task_items if it.index not in good], key=lambda c: c.order)
+        by_id = {it.sample_id: it for it in task_items}
+        for chosen, rejected in builder(good_c, pool, cfg):
+            m = pair_margin(chosen, rejected)
+            pairs_for_stats.append((task_id, chosen, rejected, m))
+            pair_rows.append(Pair(
+                prompt=build_messages(task),
+                chosen=[{"role": "assistant", "content": render_reply(task, chosen.code)}],
+                rejected=[{"role": "assistant", "content": render_reply(task, rejected.code)}],
+                margin=round(m, 6),
+                source=cfg.pair_builder,
+                meta={"task_id": task_id, "kind": task.kind, "chosen_id": chosen.id, "rejected_id": rejected.id,
+                      "chosen_status": chosen.status, "rejected_status": rejected.status},
+            ))
+            for cand, role in ((chosen, "chosen"), (rejected, "rejected")):
+                if cand.id in by_id:
+                    used.add(by_id[cand.id].index)
+                program_rows.append({"task_id": task_id, "kind": task.kind, "sample_id": cand.id,
+                                     "role": role, "code": cand.code})
+
+    # 6. Anything left unused is listed with the reason it was not used.
+    for item in clean:
+        if item.index in used:
+            continue
+        if item.index in good:
+            removed[item.index] = _removal(item, "cap", f"beyond sft_per_task={cfg.sft_per_task} and not in a pair")
+        else:
+            removed[item.index] = _removal(item, quality_reason[item.index].split(":", 1)[0],
+                                           f"{quality_reason[item.index]}; not used as a rejected answer")
+
+    funnel = _funnel(items, removed, good, extracted, unique, clean, sft_rows, pair_rows)
+    funnel.update({
+        "pairs": {"builder": cfg.pair_builder, **pair_stats(pairs_for_stats)},
+        "removed_by_stage": dict(sorted(Counter(r["stage"] for r in removed.values()).items())),
+        "reference_as_chosen": {"enabled": cfg.reference_as_chosen, "tasks_without_good_answer": dict(tasks_no_good),
+                                "references_used": dict(reference_rows)},
+        "previous_programs": len(known),
+        "eval_texts_indexed": len(index) if index is not None else 0,
+        "config": cfg.model_dump(mode="json"),
+    })
+    assert len(used) + len(removed) == len(items), "every sample is used or listed as removed"
+    write_jsonl(out / "sft.jsonl", sft_rows)
+    write_jsonl(out / "pairs.jsonl", pair_rows)
+    write_jsonl(out / "removed.jsonl", [removed[i] for i in sorted(removed)])
+    write_jsonl(out / "programs.jsonl", program_rows)
+    write_json(out / "funnel.json", funnel)
+    return funnel
+
+
+def _reference_candidate(task: Task, cfg: CurateConfig, index: EvalIndex | None) -> Candidate | None:
+    """The task's reference as a chosen answer, when enabled, present and not itself contaminated."""
+    if not cfg.reference_as_chosen or not task.reference:
+        return None
+    code = reference_program(task)
+    if index is not None and (index.check(task_text(task)) or index.check(code)):
+        return None
+    return Candidate(f"{task.task_id}#reference", code, "passed", 1.0, normalize_text(code, task.kind), -1)
+
+
+def _funnel(items, removed, good, extracted, unique, clean, sft_rows, pair_rows) -> dict[str, Any]:
+    """Counts per task kind (and in total) at each funnel step, for the good answers' path."""
+    kinds: dict[str, dict[str, int]] = defaultdict(lambda: dict.fromkeys((*FUNNEL_STEPS, "pairs", "reference_rows"), 0))
+    for it in items:
+        kinds[it.kind]["generated"] += 1
+    for it in extracted:
+        kinds[it.kind]["extracted"] += 1
+        kinds[it.kind]["verified_passing"] += it.index in good
+    for it in unique:
+        kinds[it.kind]["unique"] += it.index in good
+    for it in clean:
+        kinds[it.kind]["decontaminated"] += it.index in good
+    for row in sft_rows:
+        kinds[row.meta["kind"]]["used" if row.meta["origin"] == "sample" else "reference_rows"] += 1
+    for pair in pair_rows:
+        kinds[pair.meta["kind"]]["pairs"] += 1
+    total = dict.fromkeys((*FUNNEL_STEPS, "pairs", "reference_rows"), 0)
+    for counts in kinds.values():
+        for key, value in counts.items():
+            total[key] += value
+    return {"steps": list(FUNNEL_STEPS), "total": total, "kinds": {k: kinds[k] for k in sorted(kinds)},
+            "sft_rows": len(sft_rows), "pairs_written": len(pair_rows), "removed": len(removed)}

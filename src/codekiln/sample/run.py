@@ -50,11 +50,14 @@ def sample_tasks(
     `sampler` lets a caller reuse a loaded model across calls (it is then not closed here).
     """
     out = Path(out)
+    ref = resolve_model(cfg.model)  # validates --model even when everything is already sampled
+    model_name = sampler.name if sampler is not None else ref.name
     wanted = {(t.task_id, i): sample_seed(cfg.seed, t.task_id, round, i) for t in tasks for i in range(cfg.n)}
     have: dict[tuple[str, int], Sample] = {}
     for s in read_jsonl_resumable(out, Sample):
         key = (s.task_id, _index(s.sample_id))
-        if s.round == round and wanted.get(key) == s.seed:
+        same_model = s.model == model_name or s.model.startswith(f"{model_name} (")
+        if s.round == round and wanted.get(key) == s.seed and same_model:
             have[key] = s
     todo = [(t, i) for t in tasks for i in range(cfg.n) if (t.task_id, i) not in have]
     if todo and cfg.temperature == 0 and cfg.n > 1 and not quiet:
@@ -62,7 +65,7 @@ def sample_tasks(
                       "(seeds differ, but greedy decoding ignores them); use --temperature > 0 for pass@k with k > 1")
     if todo:
         own = sampler is None
-        sampler = sampler or load_sampler(resolve_model(cfg.model), cfg)
+        sampler = sampler or load_sampler(ref, cfg)
         try:
             _generate(sampler, todo, cfg, out, round, quiet, examples, have, wanted, done=len(have))
         finally:

@@ -1,0 +1,226 @@
+"""Training on a tiny random chat model: what changes, the DPO+NLL loss by hand, resume, reruns, CLI errors."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from codekiln.cli import main as cli_main
+from codekiln.config import TrainConfig
+from codekiln.errors import UserError
+from train_fixtures import write_data
+
+torch = pytest.importorskip("torch")
+transformers = pytest.importorskip("transformers")
+pytest.importorskip("trl")
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from codekiln.train.tiny import build_tiny_model
+
+    return build_tiny_model(tmp_path_factory.mktemp("tiny") / "model")
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    return write_data(tmp_path_factory.mktemp("data"))
+
+
+@pytest.fixture(autouse=True)
+def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("CODEKILN_CACHE", str(tmp_path / "cache"))
+    return tmp_path / "cache"
+
+
+def small(**changes) -> TrainConfig:
+    base = dict(max_steps=2, batch_size=2, lora_r=4, lora_alpha=8, lora_dropout=0.0, learning_rate=5e-3,
+                save_steps=50, gguf_dtype="f32")
+    return TrainConfig(**{**base, **changes})
+
+
+class Snapshot(transformers.TrainerCallback):
+    """Copies of the trainable and the frozen parameters at the start and the end of training."""
+
+    def __init__(self) -> None:
+        self.begin: dict = {}
+        self.end: dict = {}
+        self.trainable: set[str] = set()
+        self.first_step: int | None = None
+
+    @staticmethod
+    def _take(model) -> dict:
+        return {name: p.detach().clone() for name, p in model.named_parameters()}
+
+    def on_train_begin(self, args, state, control, model=None, **kwargs):
+        self.begin = self._take(model)
+        self.trainable = {name for name, p in model.named_parameters() if p.requires_grad}
+        self.first_step = state.global_step
+
+    def on_train_end(self, args, state, control, model=None, **kwargs):
+        self.end = self._take(model)
+
+
+class StopAt(transformers.TrainerCallback):
+    """Simulates a kill right after optimizer step `step`."""
+
+    def __init__(self, step: int) -> None:
+        self.step = step
+
+    def on_step_end(self, args, state, control, **kwargs):
+        if state.global_step == self.step:
+            raise KeyboardInterrupt
+
+
+@pytest.mark.parametrize(("method", "peft"), [("sft", "lora"), ("dpo+nll", "lora"), ("sft", "ia3"),
+                                              ("dpo", "prompt"), ("sft", "full")])
+def test_trainable_parameters_change_and_frozen_ones_do_not(tiny, data, tmp_path, method, peft):
+    from codekiln.train.run import train_model
+
+    snap = Snapshot()
+    sft, pairs = data
+    out = train_model(str(tiny), tmp_path / "out", small(method=method, peft=peft), sft=sft, pairs=pairs,
+                      quiet=True, callbacks=[snap])
+    trainable = snap.trainable
+    frozen = set(snap.begin) - trainable
+    assert trainable
+    assert all(not torch.equal(snap.begin[n], snap.end[n]) for n in trainable if "lora_A" not in n)
+    assert all(torch.equal(snap.begin[n], snap.end[n]) for n in frozen)
+    if peft == "full":
+        assert not frozen
+    else:
+        numel = {n: p.numel() for n, p in snap.begin.items()}
+        assert sum(numel[n] for n in trainable) < sum(numel.values()) // 4
+    info = json.loads((out / "codekiln-model.json").read_text())
+    assert info["format"] == "codekiln-model/1" and info["steps"] == 2 and info["method"] == method
+    assert (out / "adapter").is_dir()
+    log = [json.loads(line) for line in (out / "train_log.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in log if "loss" in r] == [1, 2]
+    if method != "sft":
+        assert {"rewards/margins", "rewards/accuracies"} <= set(log[0])
+    prov = json.loads((out / "provenance.json").read_text())
+    assert prov["data_hash"] and prov["base_model_hash"] and prov["config"]["peft"] == peft
+
+
+def test_dpo_nll_loss_equals_hand_computation(tiny, data, tmp_path):
+    import torch.nn.functional as F
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from codekiln.train.data import read_pairs, to_dataset
+    from codekiln.train.dpo import build_dpo_trainer
+    from codekiln.train.peft_setup import peft_config
+
+    cfg = small(method="dpo+nll", beta=0.3, nll_alpha=0.7, precompute_ref=False)
+    model = AutoModelForCausalLM.from_pretrained(str(tiny))
+    tokenizer = AutoTokenizer.from_pretrained(str(tiny))
+    dataset = to_dataset(read_pairs(data[1]), "pairs")
+    trainer = build_dpo_trainer(model, tokenizer, dataset, cfg, tmp_path / "ckpt", peft_config(cfg))
+    policy = trainer.model
+    torch.manual_seed(1)
+    with torch.no_grad():  # move the policy away from the reference (LoRA B starts at zero)
+        for name, p in policy.named_parameters():
+            if "lora_B" in name:
+                p.normal_(0, 0.05)
+    policy.eval()
+    batch = next(iter(trainer.get_train_dataloader()))
+    with torch.no_grad():
+        got = trainer.compute_loss(policy, batch).item()
+
+        def per_token_logps(m):
+            logits = m(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits[:, :-1]
+            targets = batch["input_ids"][:, 1:]
+            logps = torch.log_softmax(logits.float(), -1).gather(-1, targets.unsqueeze(-1)).squeeze(-1)
+            return logps * batch["completion_mask"][:, 1:]
+
+        pol = per_token_logps(policy)
+        with policy.disable_adapter():
+            ref = per_token_logps(policy)
+    half = pol.shape[0] // 2
+    pc, pr = pol.sum(1)[:half], pol.sum(1)[half:]
+    rc, rr = ref.sum(1)[:half], ref.sum(1)[half:]
+    dpo = -F.logsigmoid(0.3 * ((pc - rc) - (pr - rr))).mean()
+    mask = batch["completion_mask"][:half, 1:].bool()
+    nll = -pol[:half][mask].mean()
+    expected = (dpo + 0.7 * nll).item()
+    assert abs(got - expected) < 1e-4 * max(1.0, abs(expected))
+    assert abs(dpo.item() - 0.6931) > 1e-4  # the policy really differs from the reference
+
+
+def test_resume_continues_from_the_last_checkpoint(tiny, data, tmp_path, cache, monkeypatch):
+    from trl import DPOTrainer
+
+    from codekiln.train.run import train_model
+
+    cfg = small(method="dpo+nll", max_steps=4, save_steps=2)
+    out = tmp_path / "out"
+    with pytest.raises(KeyboardInterrupt):
+        train_model(str(tiny), out, cfg, pairs=data[1], quiet=True, callbacks=[StopAt(3)])
+    assert (out / "checkpoints" / "checkpoint-2").is_dir()
+    assert not (out / "codekiln-model.json").exists()
+    assert len(list((cache / "ref_logps").glob("*.pt"))) == 1
+
+    def no_recompute(*args, **kwargs):
+        raise AssertionError("reference log-probs were recomputed instead of read from the cache")
+
+    monkeypatch.setattr(DPOTrainer, "compute_ref_log_probs", no_recompute)
+    snap = Snapshot()
+    train_model(str(tiny), out, cfg, pairs=data[1], quiet=True, callbacks=[snap])
+    assert snap.first_step == 2
+    info = json.loads((out / "codekiln-model.json").read_text())
+    assert info["steps"] == 4
+    log = [json.loads(line) for line in (out / "train_log.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in log if "loss" in r] == [1, 2, 3, 4]
+    assert not (out / "checkpoints").exists()
+
+
+def test_rerun_after_success_is_a_no_op_and_other_inputs_are_refused(tiny, data, tmp_path):
+    from codekiln.train.run import train_model
+
+    out = tmp_path / "out"
+    train_model(str(tiny), out, small(method="sft"), sft=data[0], quiet=True)
+    snap = Snapshot()
+    train_model(str(tiny), out, small(method="sft"), sft=data[0], quiet=True, callbacks=[snap])
+    assert snap.first_step is None  # nothing trained
+    with pytest.raises(UserError, match="other data, model or settings"):
+        train_model(str(tiny), out, small(method="sft", learning_rate=1e-3), sft=data[0], quiet=True)
+
+
+def test_preference_method_without_pairs_warms_up_on_sft_rows_or_explains(tiny, data, tmp_path):
+    from codekiln.train.run import train_model
+
+    out = train_model(str(tiny), tmp_path / "a", small(method="dpo+nll"), sft=data[0], quiet=True)
+    assert json.loads((out / "codekiln-model.json").read_text())["method"] == "sft"
+    with pytest.raises(UserError, match="needs preference pairs"):
+        train_model(str(tiny), tmp_path / "b", small(method="dpo+nll", sft_warmup=False), sft=data[0], quiet=True)
+
+
+@pytest.mark.parametrize(("argv", "message"), [
+    (["--peft", "qlora"], "needs a CUDA GPU"),
+    (["--method", "nope"], "unknown train.method 'nope'"),
+    (["--peft", "nope"], "unknown train.peft 'nope'"),
+    (["--model", "missing.gguf"], "does not exist"),
+    (["--model", "no-such-model"], "unknown model 'no-such-model'"),
+    (["--batch-size", "x"], None),
+])
+def test_cli_user_errors_are_one_line_and_exit_2(tiny, data, tmp_path, capsys, argv, message):
+    base = ["train", "--model", str(tiny), "--pairs", str(data[1]), "--out", str(tmp_path / "o"), "--quiet"]
+    if message is None:
+        with pytest.raises(SystemExit) as exc:
+            cli_main(base + argv)
+        assert exc.value.code == 2
+        return
+    assert cli_main(base + argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err and len(err.splitlines()) == 1
+
+
+def test_cli_trains_and_prints_the_model_folder(tiny, data, tmp_path, capsys):
+    out = tmp_path / "o"
+    code = cli_main(["train", "--model", str(tiny), "--sft", str(data[0]), "--out", str(out), "--method", "sft",
+                     "--max-steps", "1", "--batch-size", "2", "--lora-r", "2", "--gguf-dtype", "f32", "--quiet"])
+    assert code == 0
+    assert capsys.readouterr().out.strip() == str(out)
+    info = json.loads((out / "codekiln-model.json").read_text())
+    assert info["lora_gguf"] == "adapter.gguf" and Path(info["base_gguf"]).is_file()

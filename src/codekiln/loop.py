@@ -118,7 +118,7 @@ def run(cfg: RunConfig, quiet: bool = False, argv: Sequence[str] = ()) -> RunRes
             pass1=pass1, final=f"round-{final}/model" if final is not None else None,
             stop_reason=stop_reason, finished=now())
         report = _write_report(run_dir, quiet)
-    rounds = run_stats(run_dir.root, cfg.eval.bootstrap, cfg.seed)
+    rounds = run_stats(run_dir.root, cfg.eval.bootstrap)
     return RunResult(run_dir.root, rounds, final, stop_reason, report)
 
 
@@ -165,6 +165,7 @@ def _sample(run_dir: RunDir, cfg: RunConfig, r: int, model: str, tasks: list[Tas
     if run_dir.done(r, "sample") is None:
         from codekiln.sample.run import sample_tasks
 
+        _say(quiet, f"round {r} · sample {len(tasks)} train tasks × {cfg.sample.n} from {model}")
         started = time.time()
         sample_cfg = cfg.sample.model_copy(update={"model": model})
         samples = sample_tasks(tasks, sample_cfg, out, round=r, quiet=quiet, examples=tasks)
@@ -180,6 +181,7 @@ def _verify(run_dir: RunDir, cfg: RunConfig, r: int, tasks: list[Task], samples:
     if run_dir.done(r, "verify") is None:
         from codekiln.verify.run import verify_samples
 
+        _say(quiet, f"round {r} · verify {len(samples)} samples")
         started = time.time()
         verdicts = verify_samples(tasks, samples, cfg.verify, out, quiet=quiet)
         passed = sum(v.passed for v in verdicts)
@@ -196,6 +198,7 @@ def _curate(run_dir: RunDir, cfg: RunConfig, r: int, tasks: list[Task], eval_tas
     if record is None:
         from codekiln.curate.run import curate_round
 
+        _say(quiet, f"round {r} · curate")
         started = time.time()
         previous = [run_dir.round_dir(p) / "curated" for p in range(1, r)]
         funnel = curate_round(tasks, samples, verdicts, cfg.curate, out, eval_tasks=eval_tasks, previous=previous)
@@ -210,6 +213,7 @@ def _train(run_dir: RunDir, cfg: RunConfig, r: int, model: str, rdir: Path, quie
     if run_dir.done(r, "train") is None:
         from codekiln.train.run import train_model
 
+        _say(quiet, f"round {r} · train {cfg.train.method} from {model}")
         started = time.time()
         sft, pairs = rdir / "curated" / "sft.jsonl", rdir / "curated" / "pairs.jsonl"
         model_dir = train_model(model, out, cfg.train, sft=sft if _count(sft) else None,
@@ -229,6 +233,7 @@ def _evaluate(run_dir: RunDir, cfg: RunConfig, r: int, model: str, tasks: list[T
     if record is None:
         from codekiln.evaluate.run import evaluate_model
 
+        _say(quiet, f"round {r} · evaluate {model} on {len(tasks)} held-out tasks")
         started = time.time()
         sample_cfg = cfg.sample.model_copy(update={"model": model})
         eval_cfg = cfg.eval.model_copy(update={"limit": None})  # the loop already cut the split to eval.limit
@@ -245,6 +250,11 @@ def _write_report(run_dir: RunDir, quiet: bool) -> Path | None:
     from codekiln.report import write_report
 
     return write_report(run_dir.root)
+
+
+def _say(quiet: bool, text: str) -> None:
+    if not quiet:
+        console.print(f"[bold cyan]{text}[/bold cyan]")
 
 
 def _count(path: Path) -> int:

@@ -49,8 +49,7 @@ def write_report(root: Path, out: Path | None = None, examples: int = 4) -> Path
 
 def render_report(root: Path, examples: int = 4) -> str:
     manifest = _read_json(root / "manifest.json")
-    rounds = run_stats(root, int(_config(root).get("eval", {}).get("bootstrap", 1000)), int(manifest.get("seeds", {})
-                                                                                           .get("run", 0)))
+    rounds = run_stats(root, int(_config(root).get("eval", {}).get("bootstrap", 1000)))
     final = _final_round(manifest)
     body = [
         _header(manifest, rounds, final),

@@ -42,9 +42,10 @@ def make_run(root: Path) -> Path:
         write_jsonl(rd / "verdicts.jsonl", [
             Verdict(task_id=f"t/{i // 2}", sample_id=f"s{i}", status=s, passed=s == "passed")
             for i, s in enumerate(statuses)])
-        write_json(rd / "curated" / "funnel.json", {"generated": 8, "extracted": 7, "passing": 2 * r,
-                                                     "unique": 2 * r - 1, "decontaminated": 2 * r - 1,
-                                                     "used": 2 * r - 1, "by_kind": {"python": {}}})
+        steps = ["generated", "extracted", "verified_passing", "unique", "decontaminated", "used"]
+        total = dict(zip(steps, [8, 7, 2 * r, 2 * r - 1, 2 * r - 1, 2 * r - 1], strict=True))
+        write_json(rd / "curated" / "funnel.json", {"steps": steps, "total": {**total, "pairs": r},
+                                                     "kinds": {"python": total}, "sft_rows": 2 * r})
         write_jsonl(rd / "curated" / "pairs.jsonl", [{"prompt": "p", "chosen": "c", "rejected": "r"}] * r)
         write_jsonl(rd / "curated" / "sft.jsonl", [{"prompt": "p", "completion": "c"}] * (2 * r))
         write_jsonl(rd / "model" / "train_log.jsonl", [
@@ -86,6 +87,7 @@ def test_report_text(tmp_path):
     assert not re.search(r"""(src|href)\s*=\s*["'](https?:)?//""", html)
     assert "20.0%" in html and "70.0%" in html  # base and final held-out pass@1
     assert "+50.0 pts" in html and "+250% relative" in html
+    assert "verified_passing" in html and "<td>2</td><td>1</td><td>1</td><td>1</td>" in html  # round 1 funnel
     assert "&lt;b&gt;" in html and "<b>\n" not in html  # model code is escaped, never markup
     assert "(uncommitted changes)" in html
 

@@ -150,9 +150,12 @@ FUNNEL_SKIP = {"by_kind", "kinds", "per_kind", "stats", "pair_stats", "pairs_sta
 
 
 def _funnel_steps(funnel: dict[str, Any]) -> list[tuple[str, float]]:
-    """The funnel's numeric steps in their order (nested per-kind tables and stats are left out)."""
-    steps = funnel.get("steps") if isinstance(funnel.get("steps"), dict) else funnel
-    return [(k, float(v)) for k, v in steps.items()
+    """The funnel's steps in order with their totals: curate writes {"steps": [names], "total": {name: count}};
+    a flat {name: count} mapping is read too (nested tables and stats are left out)."""
+    if isinstance(funnel.get("steps"), list) and isinstance(funnel.get("total"), dict):
+        total = funnel["total"]
+        return [(name, float(total.get(name, 0))) for name in funnel["steps"]]
+    return [(k, float(v)) for k, v in funnel.items()
             if k not in FUNNEL_SKIP and isinstance(v, int | float) and not isinstance(v, bool)]
 
 

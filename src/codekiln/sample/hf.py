@@ -51,20 +51,25 @@ class HFSampler:
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
-        if ref.hf is None:
+        folder = ref.hf
+        if folder is None and ref.gguf is not None:
+            from codekiln.train.load import convert_gguf
+
+            folder = convert_gguf(ref.gguf)  # dequantized once into the cache (~1 min), then reused
+        if folder is None:
             raise UserError(f"backend transformers needs a Hugging Face model folder; {ref.spec!r} has none")
         torch.set_num_threads(max(1, cfg.threads))
         try:
-            self.tokenizer = AutoTokenizer.from_pretrained(str(ref.hf))
-            model = AutoModelForCausalLM.from_pretrained(str(ref.hf), dtype=torch.float32)
+            self.tokenizer = AutoTokenizer.from_pretrained(str(folder))
+            model = AutoModelForCausalLM.from_pretrained(str(folder), dtype=torch.float32)
         except (OSError, ValueError) as err:
-            raise UserError(f"transformers could not load {ref.hf}: {err}") from None
+            raise UserError(f"transformers could not load {folder}: {err}") from None
         if ref.adapter_hf is not None:
             from peft import PeftModel
 
             model = PeftModel.from_pretrained(model, str(ref.adapter_hf)).merge_and_unload()
         if not self.tokenizer.chat_template:
-            raise UserError(f"{ref.hf} has no chat template in its tokenizer; codekiln samples chat models")
+            raise UserError(f"{folder} has no chat template in its tokenizer; codekiln samples chat models")
         self.tokenizer.padding_side = "left"
         if self.tokenizer.pad_token_id is None:
             self.tokenizer.pad_token = self.tokenizer.eos_token

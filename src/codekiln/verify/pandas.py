@@ -91,6 +91,7 @@ def run_program(setup: str, code: str, result_name: str, test: str) -> dict[str,
         where = f" (line {lines[-1]} of the program)" if lines else ""
         return {"error": f"{type(err).__name__}: {err}{where}"}
     if test:
+        ns["__name__"] = "__tests__"  # test files often end with `if __name__ == "__main__": unittest.main()`
         exec(compile(test, "<tests>", "exec"), ns)
         suite = unittest.TestSuite()
         loader = unittest.TestLoader()

@@ -105,6 +105,14 @@ def _copy_tokenizer(writer: Any, base_gguf: Path) -> None:
         writer.add_key_value(key, field.contents(), main, sub)
 
 
+def _pre_tokenizer(data: dict[str, Any]) -> str:
+    """llama.cpp's name for the pre-tokenizer: GPT-2's regex when the tokenizer is plain byte-level BPE."""
+    pre = data.get("pre_tokenizer") or {}
+    if pre.get("type") == "ByteLevel" and pre.get("use_regex", True):
+        return "gpt-2"
+    return "default"
+
+
 def _tokenizer_from_hf(writer: Any, hf_dir: Path) -> None:
     """Byte-level BPE (gpt2-style) vocabulary, merges, special ids and chat template from tokenizer.json."""
     import gguf
@@ -125,7 +133,7 @@ def _tokenizer_from_hf(writer: Any, hf_dir: Path) -> None:
     merges = [m if isinstance(m, str) else " ".join(m) for m in model.get("merges", [])]
     cfg = json.loads((hf_dir / "tokenizer_config.json").read_text(encoding="utf-8"))
     writer.add_tokenizer_model("gpt2")
-    writer.add_tokenizer_pre("default")
+    writer.add_tokenizer_pre(_pre_tokenizer(data))
     writer.add_token_list(tokens)
     writer.add_token_types(types)
     writer.add_token_merges(merges)

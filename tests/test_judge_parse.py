@@ -94,6 +94,11 @@ def test_tolerant_multi_in_prose():
     assert ratings(parsed) == {"A": 7, "B": 3} and parsed.ratings["A"].rationale == "tidy code."
 
 
+def test_answer_cut_inside_its_rationale():
+    parsed = parse_judgement('{"A": {"rating": 3, "rationale": "The code is not very readable. The code', ["A"])
+    assert ratings(parsed) == {"A": 3} and parsed.ratings["A"].rationale.startswith("The code is not")
+
+
 def test_rationale_kept_from_tolerant_json():
     parsed = parse_judgement('Sure! {"A": {"rating": 9, "rationale": "uses a set"}} Hope this helps', ["A"])
     assert ratings(parsed) == {"A": 9} and parsed.ratings["A"].rationale == "uses a set"

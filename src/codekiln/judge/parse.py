@@ -92,8 +92,8 @@ def _balanced_objects(text: str) -> list[str]:
             depth -= 1
             if depth == 0:
                 spans.append(text[start : i + 1])
-    if depth and start >= 0:  # an answer cut off by max_tokens: close it
-        spans.append(text[start:] + "}" * depth)
+    if depth and start >= 0:  # an answer cut off by max_tokens: close its string and its objects
+        spans.append(text[start:] + quote + "}" * depth)
     return sorted(spans, key=len, reverse=True)
 
 

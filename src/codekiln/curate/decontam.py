@@ -6,8 +6,9 @@ text is contaminated by an evaluation text when it contains at least `threshold`
 distinct n-grams (containment, not Jaccard, so a copied prompt buried in a longer program is still caught).
 A few shared lines of boilerplate (`def f(x):`, `from typing import List`, `return result`) cover a small
 fraction of a real prompt's n-grams and are not flagged. Evaluation texts shorter than `ngram` tokens are
-matched as a whole when they have at least `max(4, ngram // 2)` tokens (short SQL queries); shorter ones are
-too generic to tell a copy from a coincidence and are skipped.
+too generic to tell a copy from a coincidence (`return len(string)`) and are skipped, except SQL references
+(gold queries are short; a copied one is the contamination that matters): those of at least
+`max(4, ngram // 2)` tokens are matched as a whole.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from dataclasses import dataclass
 
 from codekiln.curate.normalize import tokens
 from codekiln.records import Task
-from codekiln.sample.prompts import reference_program, task_text
+from codekiln.sample.prompts import task_text
 
 
 @dataclass(frozen=True)
@@ -52,12 +53,12 @@ class EvalIndex:
         min_short = max(4, ngram // 2)
         for task in eval_tasks:
             texts = [("prompt", task_text(task))]
-            if task.reference:
-                texts.append(("reference", reference_program(task)))
+            if task.reference:  # the reference alone: a HumanEval body is short next to its prompt
+                texts.append(("reference", task.reference))
             for field, text in texts:
                 toks = tokens(text)
-                n = ngram if len(toks) >= ngram else len(toks)
-                if n < min(ngram, min_short):
+                n = min(ngram, len(toks))
+                if n < ngram and (task.kind != "sql" or field != "reference" or n < min_short):
                     continue
                 grams = _grams(toks, n)
                 doc = len(self.docs)

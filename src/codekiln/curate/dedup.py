@@ -26,12 +26,17 @@ LEVELS = ("exact", "ast", "near")
 
 @dataclass(frozen=True)
 class Program:
-    """One program to de-duplicate: an id to report, the scope it is compared within, its kind and code."""
+    """One program to de-duplicate: an id to report, the scope it is compared within, its kind and code.
+
+    `text`, when given, is what the exact and near levels compare instead of `code` (a HumanEval-style body
+    without the task prompt every sample of the task shares); the AST level always parses `code`.
+    """
 
     id: str
     scope: Hashable
     kind: str
     code: str
+    text: str | None = None
 
 
 @dataclass(frozen=True)
@@ -47,7 +52,7 @@ class Duplicate:
         where = "a program of an earlier round" if self.earlier else "a program kept in this round"
         if self.level == "near":
             return f"near-duplicate (Jaccard ~{self.similarity:.2f}) of {where}: {self.of}"
-        what = "identical after whitespace/comment normalisation to" if self.level == "exact" else (
+        what = "identical after whitespace/comment/docstring normalisation to" if self.level == "exact" else (
             "the same Python program up to renaming/formatting/docstrings as"
         )
         return f"{what} {where}: {self.of}"
@@ -92,7 +97,7 @@ class Deduper:
         result: list[Duplicate | None] = [None] * len(chunk)
         texts: list[str] = []
         for i, p in enumerate(chunk):
-            text = normalize_text(p.code, p.kind)
+            text = normalize_text(p.code if p.text is None else p.text, p.kind)
             texts.append(text)
             if "exact" in self.levels:
                 key = (p.scope, digest(text))

@@ -49,7 +49,7 @@ def length(item: Item, cfg: CurateConfig) -> str | None:
 
 def status(item: Item, cfg: CurateConfig) -> str | None:
     if item.verdict.status not in cfg.keep_statuses:
-        return f"status {item.verdict.status}"
+        return f"{item.verdict.status} is not in keep_statuses"
     return None
 
 

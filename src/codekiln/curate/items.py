@@ -32,6 +32,11 @@ class Item:
     def score(self) -> float:
         return effective_score(self.verdict)
 
+    @property
+    def own_text(self) -> str:
+        """The part of the program the model wrote: a body appended to the task prompt is compared alone."""
+        return self.sample.completion if self.code != self.sample.completion else self.code
+
 
 def effective_score(verdict: Verdict) -> float:
     """The verdict's score; a pass that carries no score counts as 1.0 (pass=1 vs fail=0)."""

@@ -4,7 +4,7 @@ The MinHash is datasketch's (`datasketch.MinHash(num_perm, seed, scheme="affine3
 permutations, the same MurmurHash3 pre-mix, the same values (a test checks this against `update_batch`);
 it is only computed for a whole batch with numpy, one pass over all shingles per permutation, instead of
 one document at a time. The band/row split for a Jaccard threshold comes from datasketch's LSH optimiser
-(`MinHashLSH(threshold, num_perm, weights)`), weighted towards recall. The band tables themselves are plain
+(`datasketch.lsh._optimal_param`, what `MinHashLSH(threshold, num_perm, weights)` uses), weighted towards recall. The band tables themselves are plain
 dicts keyed by (scope, band, band hash) so that one index serves every task without cross-task lookups.
 Candidates are confirmed by the estimated Jaccard (the fraction of equal signature values).
 
@@ -18,7 +18,8 @@ import zlib
 from collections.abc import Hashable, Sequence
 
 import numpy as np
-from datasketch import MinHash, MinHashLSH
+from datasketch import MinHash
+from datasketch.lsh import _optimal_param
 from datasketch.minhash import _fmix
 
 from codekiln.curate.normalize import tokens
@@ -81,8 +82,7 @@ class Signer:
 
 def lsh_params(threshold: float, num_perm: int) -> tuple[int, int]:
     """(bands, rows per band) for the threshold, from datasketch's optimiser, weighted towards recall."""
-    lsh = MinHashLSH(threshold=threshold, num_perm=num_perm, weights=(0.3, 0.7))
-    return lsh.b, lsh.r
+    return _optimal_param(threshold, num_perm, 0.3, 0.7)
 
 
 class NearDupIndex:

@@ -1,8 +1,8 @@
 """Text and program normal forms used by de-duplication and decontamination.
 
 - `strip_comments(code, kind)`: comments removed per language, string literals left alone.
-- `normalize_text(code, kind)`: comments removed and every run of whitespace collapsed to one space; the
-  exact-duplicate key.
+- `normalize_text(code, kind)`: comments (and Python docstrings) removed and every run of whitespace
+  collapsed to one space; the exact-duplicate key and the text near-duplicates are measured on.
 - `tokens(text)`: word and punctuation tokens (lower-cased), for shingles and n-grams.
 - `python_fingerprint(code)`: a rename-insensitive normal form of a Python program, or None when it does not
   parse. The program is parsed, docstrings are dropped, and the tree is compiled; the fingerprint is the
@@ -31,6 +31,7 @@ _PY_STRING_OR_COMMENT = re.compile(
 _SQL_STRING_OR_COMMENT = re.compile(r"(?P<s>'(?:''|[^'])*'|\"(?:\"\"|[^\"])*\")|(?P<c>--[^\n]*|/\*.*?\*/)", re.DOTALL)
 _HTML_COMMENT = re.compile(r"<!--.*?-->", re.DOTALL)
 _CSS_JS_BLOCK_COMMENT = re.compile(r"/\*.*?\*/", re.DOTALL)
+_PY_DOCSTRING = re.compile(r"""^[ \t]*[rRuU]?(?:'{3}(?:\\.|[^\\])*?'{3}|"{3}(?:\\.|[^\\])*?"{3})[ \t]*$""", re.MULTILINE | re.DOTALL)
 _WS = re.compile(r"\s+")
 _TOKEN = re.compile(r"\w+|[^\w\s]")
 
@@ -52,8 +53,16 @@ def strip_comments(code: str, kind: str) -> str:
     return code
 
 
+def strip_docstrings(code: str) -> str:
+    """Python without statement-position triple-quoted strings (docstrings; they do nothing else there)."""
+    return _PY_DOCSTRING.sub("", code)
+
+
 def normalize_text(code: str, kind: str) -> str:
-    """Comments removed, whitespace runs collapsed to one space, ends stripped (SQL also lower-cased)."""
+    """Comments (and for Python docstrings) removed, whitespace runs collapsed to one space, ends stripped
+    (SQL also lower-cased)."""
+    if kind in PYTHON_KINDS:
+        code = strip_docstrings(code)
     text = _WS.sub(" ", strip_comments(code, kind)).strip()
     return text.lower() if kind == "sql" else text
 

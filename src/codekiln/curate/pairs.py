@@ -68,7 +68,7 @@ def correct_vs_incorrect(good: Sequence[Candidate], pool: Sequence[Candidate], c
 
 def best_vs_worst(good: Sequence[Candidate], pool: Sequence[Candidate], cfg: CurateConfig) -> list[Pairing]:
     best = sorted(good, key=lambda c: (-c.score, c.order))
-    worst = sorted(pool, key=lambda c: (c.score, c.order))
+    worst = sorted(pool, key=lambda c: (c.score, c.status == "passed", c.order))  # failing first on ties
     used: set[str] = set()
     out: list[Pairing] = []
     for c in best:

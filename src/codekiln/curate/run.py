@@ -47,15 +47,26 @@ def load_previous(folders: Sequence[str | os.PathLike[str]], cfg: CurateConfig) 
         path = Path(folder) / "programs.jsonl"
         if not path.exists():
             raise UserError(f"--previous {folder}: not a curated folder (no programs.jsonl); give earlier curate --out folders")
-        for _, obj in iter_json_lines(path):
-            good = obj.get("role") != "rejected"
-            programs.append(Program(
-                id=f"{Path(folder).name}/{obj['sample_id']}",
-                scope=_scope(cfg, obj["task_id"], obj["kind"], good),
-                kind=obj["kind"],
-                code=obj["code"],
-            ))
+        for number, obj in iter_json_lines(path):
+            try:
+                roles = obj["roles"]
+                sides = {role != "rejected" for role in roles}
+                programs.extend(
+                    Program(f"{Path(folder).name}/{obj['sample_id']}", _scope(cfg, obj["task_id"], obj["kind"], good),
+                            obj["kind"], obj["code"], obj.get("text"))
+                    for good in sorted(sides)
+                )
+            except (KeyError, TypeError):
+                raise UserError(f"{path}:{number}: not a programs.jsonl row (needs task_id, kind, sample_id, roles, code)") from None
     return programs
+
+
+def _program(used: dict[str, dict[str, Any]], task: Task, sample_id: str, role: str, code: str, text: str) -> None:
+    """Record a program trained on (once per sample, with every role it played) for later rounds' dedup."""
+    row = used.setdefault(sample_id, {"task_id": task.task_id, "kind": task.kind, "sample_id": sample_id,
+                                      "roles": [], "code": code, "text": text})
+    if role not in row["roles"]:
+        row["roles"].append(role)
 
 
 def _candidate(item: Item) -> Candidate:
@@ -115,8 +126,8 @@ def curate_round(
     known = load_previous(previous, cfg) if previous and cfg.dedup_across_rounds else []
     deduper.add_known(known)
     ordered = sorted(extracted, key=lambda it: (it.index not in good, -it.score, it.index))
-    programs = [Program(it.sample_id, _scope(cfg, it.task.task_id, it.kind, it.index in good), it.kind, it.code)
-                for it in ordered]
+    programs = [Program(it.sample_id, _scope(cfg, it.task.task_id, it.kind, it.index in good), it.kind, it.code,
+                        it.own_text) for it in ordered]
     with progress_bar("curate: de-duplicate", len(programs), quiet) as bar:
         dups = deduper.run(programs, on_progress=bar.advance)
     for item, dup in zip(ordered, dups, strict=True):
@@ -147,7 +158,8 @@ def curate_round(
     for item in clean:
         by_task[item.task.task_id].append(item)
     task_of = {t.task_id: t for t in tasks}
-    sft_rows, pair_rows, program_rows = [], [], []
+    sft_rows, pair_rows = [], []
+    programs_used: dict[str, dict[str, Any]] = {}
     pairs_for_stats: list[tuple[str, Candidate, Candidate, float]] = []
     used: set[int] = set()
     reference_rows: Counter[str] = Counter()
@@ -161,8 +173,7 @@ def curate_round(
             used.add(item.index)
             sft_rows.append(sft_row(task, item.code, {"task_id": task_id, "sample_id": item.sample_id,
                                                       "kind": task.kind, "score": item.score, "origin": "sample"}))
-            program_rows.append({"task_id": task_id, "kind": task.kind, "sample_id": item.sample_id,
-                                 "role": "sft", "code": item.code})
+            _program(programs_used, task, item.sample_id, "sft", item.code, item.own_text)
         good_c = [_candidate(it) for it in ranked]
         if not ranked:
             tasks_no_good[task.kind] += 1
@@ -189,8 +200,8 @@ def curate_round(
             for cand, role in ((chosen, "chosen"), (rejected, "rejected")):
                 if cand.id in by_id:
                     used.add(by_id[cand.id].index)
-                program_rows.append({"task_id": task_id, "kind": task.kind, "sample_id": cand.id,
-                                     "role": role, "code": cand.code})
+                text = by_id[cand.id].own_text if cand.id in by_id else cand.code
+                _program(programs_used, task, cand.id, role, cand.code, text)
 
     # 6. Anything left unused is listed with the reason it was not used.
     for item in clean:
@@ -216,7 +227,7 @@ def curate_round(
     write_jsonl(out / "sft.jsonl", sft_rows)
     write_jsonl(out / "pairs.jsonl", pair_rows)
     write_jsonl(out / "removed.jsonl", [removed[i] for i in sorted(removed)])
-    write_jsonl(out / "programs.jsonl", program_rows)
+    write_jsonl(out / "programs.jsonl", programs_used.values())
     write_json(out / "funnel.json", funnel)
     return funnel
 

@@ -66,7 +66,7 @@ def _scan(sql: str) -> list[tuple[str, int]]:
 def statement_problem(sql: str) -> str:
     """Why `sql` is not a single SELECT/WITH statement (empty string when it is one)."""
     tokens = _scan(sql)
-    if not tokens:
+    if all(t == ";" for t, _ in tokens):
         return "the query is empty"
     first = tokens[0][0]
     if first in STATEMENTS:

@@ -121,7 +121,7 @@ class Sandbox:
             try:
                 yield session
             finally:
-                session.finish()
+                session.finish(wait=not session.detach)
 
     def run(self, source: str, *, files: Mapping[str, bytes] | None = None, limits: Limits) -> RunResult:
         """Run a whole program; see `run_untrusted`."""
@@ -153,6 +153,9 @@ class Sandbox:
     def close(self) -> None:
         with self._lock:
             self._closed = True
+            for slot in self._all:
+                if slot.pending is not None:
+                    slot.pending.complete()
             for slot in self._all:
                 slot.close()
             self._all.clear()

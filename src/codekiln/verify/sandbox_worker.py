@@ -203,8 +203,8 @@ def _no_new_privs() -> None:
     libc.prctl(38, 1, 0, 0, 0)  # PR_SET_NO_NEW_PRIVS
 
 
-def _child(job: dict, fds: list[int], workdir: str, sock_fd: int) -> None:
-    """Runs in the forked child. Never returns."""
+def _child(uid, fds: list[int], workdir: str) -> None:
+    """Runs in the forked child: set up, wait for the program on fd 3, run it. Never returns."""
     try:
         os.setsid()
         import fcntl
@@ -218,9 +218,10 @@ def _child(job: dict, fds: list[int], workdir: str, sock_fd: int) -> None:
         signal.signal(signal.SIGPIPE, signal.SIG_DFL)
         signal.signal(signal.SIGINT, signal.SIG_DFL)
         os.chdir(workdir)
-        if job.get("uid") is not None:
-            _drop_privileges(job["uid"])
+        if uid is not None:
+            _drop_privileges(uid)
         _no_new_privs()
+        _warm_up()
         setup = read_frame(REQ_FD)
         if setup is None:
             os._exit(0)
@@ -229,7 +230,7 @@ def _child(job: dict, fds: list[int], workdir: str, sock_fd: int) -> None:
             os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
             with open(path, "wb") as fh:
                 fh.write(base64.b64decode(data))
-        _set_limits(job["limits"])
+        _set_limits(setup["limits"])
         os.environ.clear()
         os.environ.update({"HOME": workdir, "PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "TMPDIR": workdir})
         sys.argv = ["candidate"]
@@ -240,6 +241,24 @@ def _child(job: dict, fds: list[int], workdir: str, sock_fd: int) -> None:
     except BaseException:
         pass
     os._exit(0)
+
+
+def _warm_up() -> None:
+    """Touch what running a program touches, while waiting: the copy-on-write page faults happen now, not
+    on the clock of the program."""
+    env: dict = {}
+    exec(compile("def f(x, y=None):\n    return [x, (y, 1.5), {'a': x}]\nr = f(1)\n", "<warm-up>", "exec"), env)
+    decode_plain(encode_plain((env["r"], {"k": 1})))
+    json.loads(json.dumps({"kind": "return", "value": "x"}))
+
+
+def _code(setup: dict, filename: str):
+    """The program's code: compiled by the host (trusted, marshal) when it sent it, else compiled here."""
+    if setup.get("code"):
+        import marshal
+
+        return marshal.loads(base64.b64decode(setup["code"]))
+    return compile(setup["source"], filename, "exec")
 
 
 def _flush() -> None:
@@ -263,7 +282,7 @@ def _exec(setup: dict) -> None:
 
     env = {"__name__": "__main__", "__codekiln_send__": __codekiln_send__}
     try:
-        exec(compile(setup["source"], "<program>", "exec"), env)
+        exec(_code(setup, "<program>"), env)
     except BaseException as err:  # noqa: B036 - SystemExit and MemoryError are results too
         _flush()
         if isinstance(err, SystemExit) and err.code in (None, 0):
@@ -278,7 +297,7 @@ def _serve(setup: dict) -> None:
     """Load a program, then call its entry point for each request from the host and answer with plain data."""
     env = {"__name__": "__candidate__"}
     try:
-        exec(compile(setup["source"], "<candidate>", "exec"), env)
+        exec(_code(setup, "<candidate>"), env)
         fn = env.get(setup["entry"])
         if not callable(fn):
             raise NameError(f"the program defines no function {setup['entry']!r}")
@@ -328,9 +347,11 @@ def _recv_job(sock: socket.socket):
     return json.loads(body), fds
 
 
-def _send_ctl(sock: socket.socket, obj) -> None:
+def _send_ctl(sock: socket.socket, obj, fds=()) -> None:
     data = json.dumps(obj).encode("utf-8")
-    sock.sendall(_HEADER.pack(len(data)) + data)
+    data = _HEADER.pack(len(data)) + data
+    sent = socket.send_fds(sock, [data], list(fds)) if fds else 0
+    sock.sendall(data[sent:])
 
 
 def _sweep(pid: int, mode: str, uid) -> None:
@@ -360,60 +381,65 @@ def _sweep(pid: int, mode: str, uid) -> None:
             pass
 
 
-def _rmtree(path: str) -> None:
-    import shutil
+class _Standby:
+    """A child forked ahead of time, set up and waiting for its program: forking is off the critical path."""
 
-    shutil.rmtree(path, ignore_errors=True)
+    def __init__(self, uid, tmp: str, n: int) -> None:
+        self.workdir = os.path.join(tmp, f"w{n}")
+        os.mkdir(self.workdir, 0o700)
+        if uid is not None:
+            os.chown(self.workdir, uid, uid)
+        req_r, req_w = os.pipe()
+        msg_r, msg_w = os.pipe()
+        out_r, out_w = os.pipe()
+        err_r, err_w = os.pipe()
+        self.pid = os.fork()
+        if self.pid == 0:
+            _child(uid, [req_r, msg_w, out_w, err_w], self.workdir)
+        for fd in (req_r, msg_w, out_w, err_w):
+            os.close(fd)
+        self.host_fds = [req_w, msg_r, out_r, err_r]
+        self.pidfd = os.pidfd_open(self.pid)
 
 
-def _run_job(sock: socket.socket, job: dict, fds: list[int], mode: str, n: int) -> None:
-    uid = job.get("uid")
-    workdir = os.path.join(job["tmp"], f"w{n}")
-    os.mkdir(workdir, 0o700)
-    if uid is not None:
-        os.chown(workdir, uid, uid)
-    pid = os.fork()
-    if pid == 0:
-        _child(job, fds, workdir, sock.fileno())
-    for fd in fds:
-        os.close(fd)
-    pidfd = os.pidfd_open(pid)
-    deadline = time.monotonic() + job["limits"]["timeout_s"] + 2.0  # backstop; the host stops it first
-    timed_out = False
+def _supervise(sock: socket.socket, job: dict, child: _Standby, mode: str, uid) -> dict:
+    """Wait until the program ends, the host says stop, or the backstop deadline; then kill its tree."""
+    deadline = time.monotonic() + float(job["timeout_s"]) + 2.0  # backstop; the host stops it first
+    backstop = False
     while True:
         left = deadline - time.monotonic()
         if left <= 0:
-            timed_out = True
+            backstop = True
             break
-        ready, _, _ = select.select([pidfd, sock], [], [], left)
-        if pidfd in ready:
+        ready, _, _ = select.select([child.pidfd, sock], [], [], left)
+        if child.pidfd in ready:
             break
         if sock in ready:
             msg, extra = _recv_job(sock)
             for fd in extra:
                 os.close(fd)
             if msg is None:  # host gone
-                _sweep(pid, mode, uid)
+                _sweep(child.pid, mode, uid)
                 os._exit(0)
             if msg.get("op") == "stop" and msg.get("job") == job["job"]:
                 break
-    _sweep(pid, mode, uid)
-    _, status = os.waitpid(pid, 0)
-    os.close(pidfd)
-    _rmtree(workdir)
-    _send_ctl(sock, {"event": "exit", "job": job["job"], "code": os.waitstatus_to_exitcode(status),
-                     "backstop": timed_out})
+    _sweep(child.pid, mode, uid)
+    _, status = os.waitpid(child.pid, 0)
+    os.close(child.pidfd)
+    return {"event": "exit", "job": job["job"], "code": os.waitstatus_to_exitcode(status), "backstop": backstop}
 
 
 def main() -> None:
     sock = socket.socket(fileno=int(os.environ.get("CODEKILN_SOCK_FD", "5")))
     mode = os.environ.get("CODEKILN_SWEEP", "pidns")
+    uid = int(os.environ["CODEKILN_UID"]) if os.environ.get("CODEKILN_UID") else None
+    tmp = os.environ.get("CODEKILN_TMP", "/tmp")
     for path in filter(None, os.environ.get("CODEKILN_PATH", "").split(os.pathsep)):
         sys.path.append(path)
     import ctypes  # noqa: F401 - the child needs these after dropping privileges
     import fcntl  # noqa: F401
     import resource  # noqa: F401
-    import shutil  # noqa: F401
+    import shutil
 
     loaded, failed = [], []
     for name in filter(None, os.environ.get("CODEKILN_PRELOAD", "").split(",")):
@@ -422,19 +448,32 @@ def main() -> None:
             loaded.append(name)
         except Exception as err:  # a missing optional module is reported, not fatal
             failed.append(f"{name}: {type(err).__name__}: {err}")
+    import gc
+
+    gc.collect()
+    gc.freeze()  # fewer copy-on-write faults in forked children
     signal.signal(signal.SIGCHLD, signal.SIG_DFL)
-    _send_ctl(sock, {"event": "ready", "pid": os.getpid(), "preloaded": loaded, "failed": failed})
     n = 0
+    _send_ctl(sock, {"event": "ready", "pid": os.getpid(), "preloaded": loaded, "failed": failed})
     while True:
-        msg, fds = _recv_job(sock)
-        if msg is None:
-            os._exit(0)
-        if msg.get("op") != "run":
+        # The next child is forked and its host ends are handed over before the host asks for it.
+        standby = _Standby(uid, tmp, n)
+        _send_ctl(sock, {"event": "standby", "n": n}, standby.host_fds)
+        for fd in standby.host_fds:
+            os.close(fd)
+        while True:
+            msg, fds = _recv_job(sock)
             for fd in fds:
                 os.close(fd)
-            continue
+            if msg is None:
+                _sweep(standby.pid, mode, uid)
+                os._exit(0)
+            if msg.get("op") == "run":
+                break
+        report = _supervise(sock, msg, standby, mode, uid)
+        _send_ctl(sock, report)
+        shutil.rmtree(standby.workdir, ignore_errors=True)
         n += 1
-        _run_job(sock, msg, fds, mode, n)
 
 
 if __name__ == "__main__":

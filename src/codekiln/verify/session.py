@@ -95,6 +95,8 @@ class Slot:
         self._jobs = itertools.count(1)
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
         self.preloaded: list[str] = []
+        self.standby_fds: list[int] | None = None  # the host ends of the worker's next, already forked child
+        self.pending: Session | None = None  # a stopped session whose exit report is still on its way
 
     # -- lifecycle
     def start(self) -> None:
@@ -102,6 +104,7 @@ class Slot:
         env = {"CODEKILN_SOCK_FD": str(child.fileno()), "CODEKILN_SWEEP": self.iso.sweep,
                "CODEKILN_PRELOAD": ",".join(self.preload),
                "CODEKILN_PATH": os.pathsep.join(isolation.python_paths()),
+               "CODEKILN_UID": "" if self.uid is None else str(self.uid),
                "PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "PYTHONHASHSEED": "0"}
         python = isolation.real_python()
         if self.iso.mode.startswith("bwrap"):
@@ -110,7 +113,7 @@ class Slot:
         else:
             self._tmp = tempfile.TemporaryDirectory(prefix="codekiln-sandbox-")
             os.chmod(self._tmp.name, 0o755)
-            argv, popen_env = [python], env
+            argv, popen_env = [python], {**env, "CODEKILN_TMP": self._tmp.name}
         argv = argv + ["-I", "-S", "-c", _worker_source()]
 
         def launch() -> subprocess.Popen[bytes]:
@@ -121,7 +124,7 @@ class Slot:
         self.proc = _spawn(launch)
         child.close()
         self.sock = host
-        ready = self.read_ctl(time.monotonic() + 120)
+        ready, _ = self.read_ctl(time.monotonic() + 120)
         if ready is None or ready.get("event") != "ready":
             self.kill()
             raise WorkerDied("the sandbox worker did not start")
@@ -136,6 +139,11 @@ class Slot:
         return self.proc is not None and self.proc.poll() is None and self.sock is not None
 
     def kill(self) -> None:
+        self.pending = None
+        if self.standby_fds is not None:
+            for fd in self.standby_fds:
+                os.close(fd)
+            self.standby_fds = None
         if self.sock is not None:
             self.sock.close()
             self.sock = None
@@ -154,32 +162,54 @@ class Slot:
             self._tmp = None
 
     # -- control channel
-    def read_ctl(self, deadline: float) -> dict[str, Any] | None:
-        """One control message from the worker, or None when it died or the deadline passed."""
+    def read_ctl(self, deadline: float) -> tuple[dict[str, Any] | None, list[int]]:
+        """One control message from the worker and the fds sent with it; None when it died or time ran out."""
         assert self.sock is not None
-        buf, need = b"", _HEADER_SIZE
+        buf, need, fds = b"", _HEADER_SIZE, []
         while len(buf) < need:
             left = deadline - time.monotonic()
             if left <= 0 or not select.select([self.sock], [], [], left)[0]:
-                return None
-            chunk = self.sock.recv(need - len(buf))
+                break
+            try:
+                chunk, got, _, _ = socket.recv_fds(self.sock, need - len(buf), 8)
+            except OSError:
+                chunk, got = b"", []
+            fds += got
             if not chunk:
-                return None
+                break
             buf += chunk
             if need == _HEADER_SIZE and len(buf) == _HEADER_SIZE:
                 need += int.from_bytes(buf, "big")
-        return json.loads(buf[_HEADER_SIZE:])
+        if len(buf) < need or need == _HEADER_SIZE:
+            for fd in fds:
+                os.close(fd)
+            return None, []
+        return json.loads(buf[_HEADER_SIZE:]), fds
 
-    def send_ctl(self, obj: dict[str, Any], fds: list[int] = ()) -> None:  # type: ignore[assignment]
+    def send_ctl(self, obj: dict[str, Any]) -> None:
         assert self.sock is not None
         data = json.dumps(obj).encode("utf-8")
-        data = len(data).to_bytes(_HEADER_SIZE, "big") + data
-        sent = socket.send_fds(self.sock, [data], list(fds)) if fds else self.sock.send(data)
-        if sent < len(data):
-            self.sock.sendall(data[sent:])
+        self.sock.sendall(len(data).to_bytes(_HEADER_SIZE, "big") + data)
+
+    def take_standby(self, deadline: float) -> list[int]:
+        """The pipes of the worker's next child, waiting for its announcement if needed."""
+        while self.standby_fds is None:
+            msg, fds = self.read_ctl(deadline) if self.sock is not None else (None, [])
+            if msg is None:
+                self.kill()
+                raise WorkerDied("the sandbox worker went away")
+            if msg.get("event") == "standby" and len(fds) == 4:
+                self.standby_fds = fds
+            else:
+                for fd in fds:
+                    os.close(fd)
+        fds, self.standby_fds = self.standby_fds, None
+        return fds
 
     def open(self, setup: dict[str, Any], limits: dict[str, Any], deadline: float) -> Session:
         """Start one program in this worker (restarting the worker first if it died)."""
+        if self.pending is not None:
+            self.pending.complete()
         if not self.alive():
             self.kill()
             self.start()
@@ -200,28 +230,22 @@ class Session:
         self.worker_died = False
         self.inbox: deque[dict[str, Any]] = deque()
         self.bad_frame = False
+        self.detach = False  # finish without waiting for the exit report (set when the outcome is known)
         self._msg_buf = bytearray()
         self._out = {"stdout": bytearray(), "stderr": bytearray()}
         self._pending = bytearray()
-        self._ctl_buf = b""
-        req_r, req_w = os.pipe()
-        msg_r, msg_w = os.pipe()
-        out_r, out_w = os.pipe()
-        err_r, err_w = os.pipe()
-        job_msg = {"op": "run", "job": job, "uid": slot.uid, "limits": limits,
-                   "tmp": slot._tmp.name if slot._tmp is not None else "/tmp"}
+        fds = slot.take_standby(time.monotonic() + 30)
         try:
-            slot.send_ctl(job_msg, [req_r, msg_w, out_w, err_w])
+            slot.send_ctl({"op": "run", "job": job, "timeout_s": limits["timeout_s"]})
         except OSError:
-            for fd in (req_r, req_w, msg_r, msg_w, out_r, out_w, err_r, err_w):
+            for fd in fds:
                 os.close(fd)
             slot.kill()
             raise WorkerDied("the sandbox worker went away") from None
-        for fd in (req_r, msg_w, out_w, err_w):
-            os.close(fd)
-        for fd in (req_w, msg_r, out_r, err_r):
+        for fd in fds:
             os.set_blocking(fd, False)
-        self._fds: dict[str, int | None] = {"req": req_w, "msg": msg_r, "stdout": out_r, "stderr": err_r}
+        self._fds: dict[str, int | None] = dict(zip(("req", "msg", "stdout", "stderr"), fds, strict=True))
+        setup = {**setup, "limits": limits}
         self.send(setup)
 
     # -- I/O
@@ -298,27 +322,20 @@ class Session:
             self.inbox.append(msg)
 
     def _read_ctl(self) -> None:
-        sock = self.slot.sock
-        assert sock is not None
-        try:
-            chunk = sock.recv(1 << 16)
-        except OSError:
-            chunk = b""
-        if not chunk:
+        msg, fds = self.slot.read_ctl(time.monotonic() + 5.0)
+        if msg is None:
             self.worker_died = True
             self.slot.kill()
             return
-        self._ctl_buf += chunk
-        while len(self._ctl_buf) >= _HEADER_SIZE:
-            size = int.from_bytes(self._ctl_buf[:_HEADER_SIZE], "big")
-            if len(self._ctl_buf) < _HEADER_SIZE + size:
-                return
-            msg = json.loads(self._ctl_buf[_HEADER_SIZE:_HEADER_SIZE + size])
-            self._ctl_buf = self._ctl_buf[_HEADER_SIZE + size:]
-            if msg.get("event") == "exit" and msg.get("job") == self.job:
-                self.exit_code = int(msg["code"])
-                if msg.get("backstop"):
-                    self.timed_out = True
+        if msg.get("event") == "standby" and len(fds) == 4 and self.slot.standby_fds is None:
+            self.slot.standby_fds = fds
+            return
+        for fd in fds:
+            os.close(fd)
+        if msg.get("event") == "exit" and msg.get("job") == self.job:
+            self.exit_code = int(msg["code"])
+            if msg.get("backstop"):
+                self.timed_out = True
 
     @property
     def ended(self) -> bool:
@@ -360,14 +377,24 @@ class Session:
                 return None
             self._pump(self.deadline)
 
-    def finish(self) -> None:
-        """Stop the program if it still runs, wait for the worker's report, and close every pipe."""
+    def finish(self, wait: bool = True) -> None:
+        """Stop the program if it still runs; with `wait`, also collect the worker's report and the output.
+        Without it the slot collects them before its next program (the caller needs neither)."""
         if not self.ended and self.slot.sock is not None:
             self.stopped = True
             try:
                 self.slot.send_ctl({"op": "stop", "job": self.job})
             except OSError:
                 self.worker_died = True
+        if wait:
+            self.complete()
+        else:
+            self.slot.pending = self
+
+    def complete(self) -> None:
+        """Wait for the worker's exit report, drain the pipes, and close them."""
+        if self.slot.pending is self:
+            self.slot.pending = None
         limit = time.monotonic() + 10.0
         while not self.ended and time.monotonic() < limit:
             self._pump(limit)

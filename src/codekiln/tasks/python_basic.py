@@ -69,6 +69,8 @@ def parse_blocks(text: str, source: str) -> list[dict[str, str]]:
         if len(fields) != 3 or not sep1 or not sep2 or fields[2] not in DIFFICULTIES:
             raise SuiteFormatError(f"{source}: block {number} ({head!r}) is malformed")
         name, family, difficulty = fields
+        if f"def {name}(" not in prompt:
+            raise SuiteFormatError(f"{source}: block {number} ({name}): the prompt does not define {name}()")
         blocks.append({
             "name": name,
             "family": family,

@@ -132,17 +132,13 @@ def test_a_wrong_docstring_example_is_caught():
 @pytest.mark.slow
 def test_verifier_passes_every_reference_and_fails_a_stub():
     """Through the real sandboxed verifier: each reference passes; a `return None` body fails every task's tests."""
-    from codekiln.verify import get_verifier
+    from codekiln.verify.run import verify_samples
 
     tasks = load()
-    jobs = [(t, Sample(task_id=t.task_id, sample_id=f"{t.task_id}#ref", completion=t.reference)) for t in tasks]
-    jobs += [(t, Sample(task_id=t.task_id, sample_id=f"{t.task_id}#none",
-                        completion=f"def {t.entry_point}(*args, **kwargs):\n    return None\n")) for t in tasks]
-    verifier = get_verifier("python", VerifyConfig(workers=2))
-    try:
-        verdicts = verifier.verify(jobs)
-    finally:
-        verifier.close()
+    samples = [Sample(task_id=t.task_id, sample_id=f"{t.task_id}#ref", completion=t.reference) for t in tasks]
+    samples += [Sample(task_id=t.task_id, sample_id=f"{t.task_id}#none",
+                       completion=f"def {t.entry_point}(*args, **kwargs):\n    return None\n") for t in tasks]
+    verdicts = verify_samples(tasks, samples, VerifyConfig(workers=2), quiet=True)
     reference, stub = verdicts[: len(tasks)], verdicts[len(tasks):]
     assert [v.task_id for v in reference if v.status != "passed"] == []
     assert [v.task_id for v in stub if v.status != "failed"] == []

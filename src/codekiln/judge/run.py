@@ -26,6 +26,10 @@ from codekiln.progress import progress_bar
 from codekiln.sample.base import GenParams, Request, Sampler
 
 
+# The answer's JSON ends with "}}" (the last response's object, then the whole): stop there, no rambling after.
+STOP = "}}"
+
+
 @dataclass(frozen=True)
 class JudgeItem:
     """Responses to one instruction, rated together on each of `preferences`. `key` seeds the calls."""
@@ -153,11 +157,12 @@ class Judge:
                 break
             temperature = 0.0 if attempt == 0 else self.cfg.retry_temperature
             params = GenParams(temperature=temperature, top_p=0.95, max_tokens=self.cfg.reply_tokens)
-            settings = {"temperature": temperature, "max_tokens": self.cfg.reply_tokens, "prefill": self._prefill()}
+            settings = {"temperature": temperature, "max_tokens": self.cfg.reply_tokens, "prefill": self._prefill(),
+                        "stop": STOP}
             requests, keys = [], []
             for call in pending:
                 seed = call_seed(self.cfg.seed, items[call.item].key, call.preference, call.run, attempt)
-                requests.append(Request(messages=call.messages, seed=seed, prefill=self._prefill()))
+                requests.append(Request(messages=call.messages, seed=seed, prefill=self._prefill(), stop=(STOP,)))
                 keys.append(cache_key(self.model_name, RUBRIC_VERSION, call.messages, seed, settings))
             replies = self._generate(requests, keys, params)
             still = []
@@ -208,6 +213,8 @@ class Judge:
                     self.budget.charge(0)
                     continue
                 text, n_tokens = generations[j].text, generations[j].n_tokens
+                if generations[j].finish == "stop" and not text.rstrip().endswith(STOP):
+                    text += STOP  # the stop string is not part of the reply; it closes the answer's JSON
                 prompt_chars = sum(len(m["content"]) for m in requests[i].messages)
                 self.budget.charge(n_tokens + prompt_chars // 4)  # prompt tokens estimated at 4 chars each
                 self.calls += 1

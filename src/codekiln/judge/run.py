@@ -22,9 +22,8 @@ from codekiln.judge.pairwise import mean_ratings, order_agreement, orderings, un
 from codekiln.judge.parse import JudgeParseError, parse_judgement
 from codekiln.judge.prompt import labels_for, render_judge_messages
 from codekiln.judge.rubrics import PREFERENCES, RUBRIC_VERSION, get_rubric
-from codekiln.progress import progress_bar
+from codekiln.progress import Bar, progress_bar
 from codekiln.sample.base import GenParams, Request, Sampler
-
 
 # The answer's JSON ends with "}}" (the last response's object, then the whole): stop there, no rambling after.
 STOP = "}}"
@@ -150,7 +149,7 @@ class Judge:
     def _prefill(self) -> str:
         return '{"A": {"rating": ' if self.cfg.prefill and getattr(self.sampler, "supports_prefill", False) else ""
 
-    def _run_calls(self, items: Sequence[JudgeItem], calls: list[_Call], bar: object) -> None:
+    def _run_calls(self, items: Sequence[JudgeItem], calls: list[_Call], bar: Bar) -> None:
         pending = list(calls)
         for attempt in range(self.cfg.retries + 1):
             if not pending:
@@ -175,10 +174,10 @@ class Judge:
                     continue
                 call.ratings = [float(parsed.ratings[label].rating) for label in labels]
                 call.rationales = [parsed.ratings[label].rationale for label in labels]
-                bar.advance()  # type: ignore[attr-defined]
+                bar.advance()
             pending = still
         for _ in pending:
-            bar.advance()  # type: ignore[attr-defined]
+            bar.advance()
 
     def _generate(self, requests: list[Request], keys: list[str], params: GenParams) -> list[str]:
         """Replies for requests: from the cache, else from the model in batches, each reply cached at once."""

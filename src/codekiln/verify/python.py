@@ -90,6 +90,8 @@ class CandidateProxy:
         reply = session.recv() if session.send({"call": payload}) else None
         if reply is None:
             raise self._ended(session)
+        if session.bad_frame:
+            raise self._fail("invalid", "the candidate wrote malformed frames to the result channel")
         kind = reply.get("kind")
         if kind == "return":
             try:

@@ -1,0 +1,8 @@
+# ruff: noqa
+# expect: memory
+# why: allocates ever larger blocks until the address-space limit stops it
+def add(a, b):
+    hog, size = [], 1 << 20
+    while True:
+        hog.append(bytearray(size))
+        size *= 2

@@ -1,0 +1,218 @@
+"""The sandbox primitive: `run_untrusted` / `Sandbox.run` statuses, values, limits, and isolation.
+
+Every program here is written as hostile code would be and runs only inside the sandbox.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import time
+
+import pytest
+
+from codekiln.verify import isolation
+from codekiln.verify.sandbox import Limits, Sandbox, run_untrusted
+from codekiln.verify.sandbox_worker import Unplain, decode_plain, encode_plain
+
+FAST = Limits(timeout_s=3.0, memory_mb=256)
+# The live (non-zombie) processes in the program's pid namespace; killed ones may linger as zombies briefly.
+LIVE = """
+import os
+def state(p):
+    try:
+        return open(f"/proc/{p}/stat").read().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return "gone"
+__codekiln_send__(sorted(int(p) for p in os.listdir("/proc") if p.isdigit() and state(p) not in ("Z", "gone")))
+"""
+
+
+@pytest.fixture(scope="module")
+def sandbox():
+    with Sandbox(workers=1) as sb:
+        yield sb
+
+
+def _host_pids_of(uid: int) -> list[int]:
+    out = subprocess.run(["ps", "-o", "pid=", "-u", str(uid)], capture_output=True, text=True).stdout
+    return [int(p) for p in out.split()]
+
+
+def test_plain_values_round_trip(sandbox):
+    value = {"a": (1, 2.5, None, True), 3: {1, 2}, "b": [b"\x00x", frozenset({"z"}), complex(1, -2)],
+             "big": 10**30, "inf": float("inf")}
+    result = sandbox.run(f"inf = float('inf')\n__codekiln_send__({value!r})", limits=FAST)
+    assert result.status == "ok" and result.sent
+    assert result.value == value
+    assert type(result.value["a"]) is tuple
+
+
+def test_codec_rejects_what_is_not_plain():
+    class Obj:
+        def __eq__(self, other):
+            return True
+
+    with pytest.raises(Unplain) as err:
+        encode_plain([1, Obj()])
+    assert err.value.custom_eq
+    for bad in ('{"x": 1}', '{"t": 1}', '{"d": [[1]]}', '{"s": [[1]]}', "[" * 100000 + "]" * 100000):
+        with pytest.raises(ValueError):
+            decode_plain(bad)
+
+
+def test_statuses(sandbox):
+    assert sandbox.run("x = 1", limits=FAST).status == "ok"
+    err = sandbox.run("raise ValueError('boom')", limits=FAST)
+    assert err.status == "error" and "ValueError: boom" in err.error
+    assert sandbox.run("import sys; sys.exit(3)", limits=FAST).status == "error"
+    start = time.monotonic()
+    slow = sandbox.run("while True:\n    pass", limits=Limits(timeout_s=1.0))
+    assert slow.status == "timeout" and time.monotonic() - start < 10
+    assert sandbox.run("x = bytearray(2 * 1024**3)", limits=FAST).status == "memory"
+    killed = sandbox.run("import os, signal; os.kill(os.getpid(), signal.SIGSEGV)", limits=FAST)
+    assert killed.status == "killed"
+    unplain = sandbox.run("__codekiln_send__(object())", limits=FAST)
+    assert unplain.status == "error" and "not plain data" in unplain.error
+
+
+def test_files_stdout_and_cap(sandbox):
+    result = sandbox.run("import os\nprint(open('db/data.txt').read(), os.getcwd())\n"
+                         "__codekiln_send__(sorted(os.listdir('.')))",
+                         files={"db/data.txt": b"hello"}, limits=FAST)
+    assert result.status == "ok" and result.value == ["db"]
+    assert result.stdout.startswith("hello ")
+    flood = sandbox.run("import sys\nfor _ in range(10000):\n    sys.stdout.write('x' * 10000)",
+                        limits=Limits(timeout_s=3.0, output_bytes=1000))
+    assert len(flood.stdout) <= 1000 + len("\n[output truncated]")
+    assert flood.status in ("error", "killed")  # a broken pipe ends the flood, not the verifier's memory
+    with pytest.raises(ValueError):
+        sandbox.run("pass", files={"../escape": b""}, limits=FAST)
+
+
+def test_preload_imports_before_fork():
+    with Sandbox(workers=1, preload=("json", "sqlite3", "no_such_module_xyz")) as sb:
+        with pytest.warns(isolation.IsolationWarning, match="no_such_module_xyz"):
+            sb.start()
+        result = sb.run("import sys\n__codekiln_send__(['sqlite3' in sys.modules, 'csv' in sys.modules])",
+                        limits=FAST)
+    assert result.value == [True, False]
+
+
+def test_run_untrusted_shared_pool():
+    assert run_untrusted("__codekiln_send__(6 * 7)", limits=FAST).value == 42
+
+
+pytestmark_bwrap = pytest.mark.skipif(isolation.detect().mode == "none", reason="needs bubblewrap")
+
+
+@pytestmark_bwrap
+def test_no_secrets_no_network_no_host_files(sandbox, tmp_path, monkeypatch):
+    secret = tmp_path / "secret.txt"
+    secret.write_text("s3cret")
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1)
+    port = listener.getsockname()[1]
+    monkeypatch.setenv("CODEKILN_TEST_TOKEN", "s3cret")
+    program = f"""
+import os, socket
+out = {{}}
+for path in ({str(secret)!r}, "/root/.bash_history", "/etc/shadow"):
+    try:
+        out[path] = open(path).read()
+    except OSError as err:
+        out[path] = type(err).__name__
+try:
+    socket.create_connection(("127.0.0.1", {port}), timeout=1)
+    out["net"] = "connected"
+except OSError as err:
+    out["net"] = type(err).__name__
+for path in ("/usr/pwned", {str(tmp_path / "pwned")!r}, "/pwned"):
+    try:
+        open(path, "w").write("x")
+        out[path] = "written"
+    except OSError as err:
+        out[path] = type(err).__name__
+out["env"] = dict(os.environ)
+out["uid"] = os.getuid()
+__codekiln_send__(out)
+"""
+    with Sandbox(workers=1) as fresh:  # started after the secret went into the environment
+        result = fresh.run(program, limits=FAST)
+    listener.close()
+    assert result.status == "ok", result.error
+    out = result.value
+    assert "s3cret" not in repr(out)
+    assert out["net"] != "connected"
+    assert all(out[p] != "written" for p in ("/usr/pwned", str(tmp_path / "pwned"), "/pwned"))
+    assert not (tmp_path / "pwned").exists()
+    assert set(out["env"]) <= {"HOME", "PATH", "LANG", "TMPDIR", "LC_CTYPE"}
+    if os.geteuid() == 0:
+        assert out["uid"] != 0
+
+
+@pytestmark_bwrap
+def test_parent_survives_and_daemons_die(sandbox):
+    hit = sandbox.run("import os\nos.kill(os.getppid(), 9)", limits=FAST)
+    assert hit.status in ("error", "killed")
+    daemon = """
+import os, time
+if os.fork() == 0:
+    os.setsid()
+    if os.fork() == 0:
+        while True:
+            time.sleep(0.05)
+    os._exit(0)
+time.sleep(0.2)
+__codekiln_send__(len([p for p in os.listdir('/proc') if p.isdigit()]))
+"""
+    result = sandbox.run(daemon, limits=FAST)
+    assert result.status == "ok" and result.value >= 4  # init, worker, program, daemon
+    after = sandbox.run(LIVE, limits=FAST)
+    assert len(after.value) == 3  # init, worker, this program: the daemon is gone
+    with sandbox.slot() as slot:
+        if slot.uid is not None:
+            assert len(_host_pids_of(slot.uid)) == 1  # only the standby child for the next program
+
+
+@pytestmark_bwrap
+def test_fork_bomb_is_contained(sandbox):
+    bomb = """
+import os
+n = 0
+try:
+    while True:
+        if os.fork() == 0:
+            import time
+            time.sleep(30)
+        n += 1
+except OSError:
+    pass
+__codekiln_send__(n)
+"""
+    result = sandbox.run(bomb, limits=Limits(timeout_s=3.0, nproc=16))
+    assert result.status == "ok"
+    if os.geteuid() == 0:
+        assert result.value < 16
+    after = sandbox.run(LIVE, limits=FAST)
+    assert len(after.value) == 3  # init, worker, this program
+
+
+def test_fallback_warns_when_bwrap_is_missing(monkeypatch):
+    monkeypatch.setattr(isolation.shutil, "which", lambda name: None)
+    with pytest.warns(isolation.IsolationWarning, match="bubblewrap"):
+        iso = isolation.detect.__wrapped__(64)
+    assert iso.mode == "none"
+
+
+def test_fallback_mode_still_runs_with_limits(monkeypatch):
+    iso = isolation.Isolation("none", ("test",))
+    monkeypatch.setattr(isolation, "detect", lambda *a: iso)
+    with Sandbox(workers=1) as sb:
+        ok = sb.run("import os\n__codekiln_send__(os.getcwd())", limits=FAST)
+        slow = sb.run("while True:\n    pass", limits=Limits(timeout_s=1.0))
+        mem = sb.run("x = bytearray(2 * 1024**3)", limits=FAST)
+    assert ok.status == "ok" and "codekiln-sandbox-" in ok.value
+    assert slow.status == "timeout" and mem.status == "memory"

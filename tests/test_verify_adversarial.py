@@ -1,0 +1,84 @@
+"""The adversarial corpus (tests/adversarial/*.py): every trick must be contained and never pass.
+
+Each file is a completion for `add(a, b)`; its header lists the acceptable statuses. The corpus runs in one
+verifier (2 workers) under limits that keep this machine safe, followed by a correct control sample, so the
+verifier must survive everything before it.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from codekiln.config import VerifyConfig
+from codekiln.records import STATUSES, Sample, Task
+from codekiln.verify.python import PythonVerifier
+
+CORPUS = Path(__file__).parent / "adversarial"
+TASK = Task(
+    task_id="adv/add",
+    kind="python",
+    prompt='def add(a, b):\n    """Return a + b."""\n',
+    entry_point="add",
+    test="def check(candidate):\n    assert candidate(2, 3) == 5\n    assert candidate(-1, 1) == 0\n"
+    "    assert abs(candidate(0.5, 0.25) - 0.75) < 1e-9\n",
+)
+
+
+def _expected(path: Path) -> set[str]:
+    for line in path.read_text().splitlines():
+        if line.startswith("# expect:"):
+            statuses = set(line.split(":", 1)[1].split())
+            assert statuses <= set(STATUSES), path
+            return statuses
+    raise AssertionError(f"{path} has no '# expect:' line")
+
+
+def _sandbox_uids() -> set[int]:
+    out = subprocess.run(["ps", "-eo", "uid="], capture_output=True, text=True, check=True).stdout
+    return {int(u) for u in out.split() if int(u) >= 200000}
+
+
+@pytest.fixture(scope="module")
+def corpus_verdicts():
+    files = sorted(CORPUS.glob("*.py"))
+    jobs = [(TASK, Sample(task_id=TASK.task_id, completion=f.read_text(), sample_id=f.stem)) for f in files]
+    jobs.append((TASK, Sample(task_id=TASK.task_id, completion="def add(a, b):\n    return a + b\n",
+                              sample_id="control-after")))
+    verifier = PythonVerifier(VerifyConfig(workers=2, timeout_s=1.5, memory_mb=256))
+    try:
+        verdicts = verifier.verify(jobs)
+    finally:
+        verifier.close()
+    return files, {v.sample_id: v for v in verdicts}
+
+
+def test_corpus_is_complete():
+    names = {f.stem for f in CORPUS.glob("*.py")}
+    for trick in ("exit_zero_at_load", "os_exit_in_call", "atexit_trick", "excepthook", "del_systemexit",
+                  "patch_builtins", "always_equal", "frame_walk", "kill_parent", "fork_bomb", "memory_bomb",
+                  "stdout_flood", "disk_fill", "loop_catching", "signal_ignoring", "daemon_grandchild"):
+        assert trick in names
+
+
+def test_every_trick_gets_its_verdict(corpus_verdicts):
+    files, verdicts = corpus_verdicts
+    wrong = {}
+    for f in files:
+        v = verdicts[f.stem]
+        if v.status not in _expected(f):
+            wrong[f.stem] = (v.status, v.feedback[:200])
+    assert not wrong
+    passed = {name for name, v in verdicts.items() if v.passed}
+    assert passed == {"correct_control", "control-after"}
+
+
+def test_nothing_is_left_running(corpus_verdicts):
+    assert not _sandbox_uids()  # no process of any sandbox uid survives (daemons, fork bombs)
+
+
+def test_flood_output_is_capped(corpus_verdicts):
+    _, verdicts = corpus_verdicts
+    assert len(verdicts["stdout_flood"].feedback) <= 2000

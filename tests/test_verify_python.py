@@ -1,0 +1,140 @@
+"""The python verifier: statuses, trusted helpers, swallowed faults, and HumanEval's canonical solutions."""
+
+from __future__ import annotations
+
+import pytest
+
+from codekiln.config import VerifyConfig
+from codekiln.errors import UserError
+from codekiln.records import Sample, Task
+from codekiln.tasks.humaneval import bundled_humaneval_path, read_humaneval
+from codekiln.verify.python import PythonVerifier
+
+TASK = Task(task_id="t/div", kind="python", entry_point="div",
+            prompt='def div(a, b):\n    """a // b; ValueError when b is 0."""\n',
+            test="def check(candidate):\n    assert candidate(7, 2) == 3\n    assert candidate(a=9, b=3) == 3\n"
+                 "    try:\n        candidate(1, 0)\n    except ValueError:\n        pass\n"
+                 "    else:\n        raise AssertionError('no ValueError')\n")
+
+
+@pytest.fixture(scope="module")
+def verifier():
+    v = PythonVerifier(VerifyConfig(workers=2, timeout_s=2.0, memory_mb=256))
+    yield v
+    v.close()
+
+
+def _verdicts(verifier, task, completions):
+    jobs = [(task, Sample(task_id=task.task_id, completion=c, sample_id=str(i))) for i, c in enumerate(completions)]
+    return verifier.verify(jobs)
+
+
+def test_statuses(verifier):
+    completions = [
+        "    if b == 0:\n        raise ValueError('zero')\n    return a // b\n",  # passed
+        "    return a / b\n",  # failed: 3.5 != 3
+        "    return a // b\n",  # failed: ZeroDivisionError where ValueError is expected
+        "    return a //\n",  # syntax_error
+        "    return undefined_name\n",  # runtime_error
+        "    while True:\n        pass\n",  # timeout
+        "    return [0] * (10 ** 10)\n",  # memory
+        "",  # empty body: returns None
+    ]
+    got = [v.status for v in _verdicts(verifier, TASK, completions)]
+    assert got == ["passed", "failed", "runtime_error", "syntax_error", "runtime_error", "timeout", "memory",
+                   "failed"]
+
+
+def test_feedback_names_the_failing_assert(verifier):
+    (v,) = _verdicts(verifier, TASK, ["    return a / b\n"])
+    assert "assert candidate(7, 2) == 3" in v.feedback and v.score == 0.0
+
+
+def test_whole_function_completion_and_verdict_fields(verifier):
+    (v,) = _verdicts(verifier, TASK, ["import math\ndef div(a, b):\n    if not b:\n        raise ValueError\n"
+                                      "    return math.floor(a / b)\n"])
+    assert v.passed and v.score == 1.0 and v.task_id == "t/div" and v.sample_id == "0" and v.duration_s > 0
+
+
+def test_a_check_that_swallows_faults_still_fails(verifier):
+    task = Task(task_id="t/swallow", kind="python", entry_point="f", prompt="def f(x):\n",
+                test="def check(candidate):\n    try:\n        candidate(1)\n    except BaseException:\n        pass\n")
+    got = [v.status for v in _verdicts(verifier, task, ["    while True:\n        pass\n",
+                                                         "    import os\n    os._exit(0)\n",
+                                                         "    return 1\n"])]
+    assert got == ["timeout", "invalid", "passed"]
+
+
+def test_a_check_that_never_calls_the_candidate_does_not_pass(verifier):
+    task = Task(task_id="t/nocall", kind="python", entry_point="f", prompt="def f(x):\n",
+                test="def check(candidate):\n    assert True\n")
+    (v,) = _verdicts(verifier, task, ["    return 1\n"])
+    assert v.status == "failed"
+
+
+def test_broken_task_is_a_user_error(verifier):
+    task = Task(task_id="t/broken", kind="python", entry_point="f", prompt="def f(x):\n",
+                test="def check(candidate:\n")
+    with pytest.raises(UserError, match="t/broken"):
+        _verdicts(verifier, task, ["    return 1\n"])
+
+
+def test_results_come_back_in_job_order_with_callbacks(verifier):
+    seen = []
+    jobs = [(TASK, Sample(task_id=TASK.task_id, completion="    return a // b\n" if i % 2 else "    return 0\n",
+                          sample_id=str(i))) for i in range(6)]
+    out = verifier.verify(jobs, on_verdict=lambda i, v: seen.append((i, v.sample_id)))
+    assert [v.sample_id for v in out] == [str(i) for i in range(6)]
+    assert sorted(seen) == [(i, str(i)) for i in range(6)]
+
+
+HUMANEVAL = read_humaneval(bundled_humaneval_path())
+OFF_BY_ONE = '''
+def __kiln_off_by_one(f):
+    def g(*args, **kwargs):
+        r = f(*args, **kwargs)
+        if isinstance(r, bool):
+            return not r
+        if isinstance(r, (int, float)):
+            return r + 1
+        if isinstance(r, str):
+            return r + "x"
+        if isinstance(r, (list, tuple)):
+            return r[:-1] if r else type(r)([0])
+        if isinstance(r, dict):
+            return {**r, "__off": 1}
+        if r is None:
+            return 0
+        return r
+    return g
+{name} = __kiln_off_by_one({name})
+'''
+
+
+def test_helpers_from_the_prompt_exist_on_the_trusted_side(verifier):
+    """HumanEval/32's check calls `poly`, /38 `encode_cyclic`, /50 `encode_shift`, /33 the entry point by name."""
+    tasks = {t.task_id: t for t in HUMANEVAL}
+    picked = [tasks[f"HumanEval/{i}"] for i in (32, 33, 38, 50)]
+    jobs = [(t, Sample(task_id=t.task_id, completion=t.reference or "", sample_id="c")) for t in picked]
+    assert all(v.passed for v in verifier.verify(jobs))
+
+
+@pytest.mark.slow
+def test_humaneval_canonical_pass_and_broken_variants_fail():
+    jobs = []
+    for t in HUMANEVAL:
+        jobs.append((t, Sample(task_id=t.task_id, completion=t.reference or "", sample_id="canonical")))
+        jobs.append((t, Sample(task_id=t.task_id, completion="", sample_id="empty")))
+        jobs.append((t, Sample(task_id=t.task_id, completion="    return None\n", sample_id="none")))
+        jobs.append((t, Sample(task_id=t.task_id, completion=(t.reference or "") + OFF_BY_ONE.replace(
+            "{name}", t.entry_point or ""), sample_id="off-by-one")))
+    verifier = PythonVerifier(VerifyConfig(workers=2, timeout_s=10.0))
+    try:
+        verdicts = verifier.verify(jobs)
+    finally:
+        verifier.close()
+    canonical = [v for v in verdicts if v.sample_id == "canonical"]
+    assert len(canonical) == 164 and all(v.passed for v in canonical), [
+        (v.task_id, v.feedback) for v in canonical if not v.passed]
+    broken = [v for v in verdicts if v.sample_id != "canonical" and v.passed]
+    assert not broken, [(v.task_id, v.sample_id) for v in broken]

@@ -76,6 +76,8 @@ def test_unknown_preference_in_config_is_a_user_error():
 
     with pytest.raises(UserError, match="unknown judge preference"):
         Judge(CommentJudge(), JudgeConfig(preferences=["speed"]))
+    with pytest.raises(UserError, match=r"unknown judge preference\(s\) \['readable'\]"):
+        Judge(CommentJudge(), JudgeConfig(weights={"readable": 2.0}))
 
 
 # -- retries, invalid answers, backend failures ------------------------------------------------------------

@@ -83,7 +83,7 @@ class Judge:
 
     def __init__(self, sampler: Sampler, cfg: JudgeConfig, cache: JudgeCache | None = None,
                  budget: Budget | None = None, block: int = 8) -> None:
-        unknown = [p for p in cfg.preferences if p not in PREFERENCES]
+        unknown = [p for p in [*cfg.preferences, *cfg.weights] if p not in PREFERENCES]
         if unknown:
             raise UserError(f"unknown judge preference(s) {unknown}; choose from {list(PREFERENCES)}")
         self.sampler = sampler

@@ -28,6 +28,14 @@ SEED = 1
 _MIX = np.uint64(0x9E3779B97F4A7C15)
 
 
+class _TokenHashes(dict):
+    """token -> CRC32 of its UTF-8 text, computed on first use (lookups then stay in C)."""
+
+    def __missing__(self, tok: str) -> int:
+        h = self[tok] = zlib.crc32(tok.encode("utf-8", "surrogatepass"))
+        return h
+
+
 class Signer:
     """Computes MinHash signatures (num_perm uint32 values) of texts' token k-shingles."""
 
@@ -38,46 +46,52 @@ class Signer:
         self.shingle = max(1, shingle)
         self.seed = seed
         self.a, self.b = MinHash(num_perm=num_perm, seed=seed, scheme="affine32").permutations
-        self._token_hash: dict[str, int] = {}
+        self._token_hash = _TokenHashes()
 
-    def shingle_hashes(self, text: str) -> np.ndarray:
-        """Distinct 32-bit hashes of the text's token k-shingles (a text shorter than k is one shingle)."""
-        cache = self._token_hash
-        ids = []
-        for tok in tokens(text):
-            h = cache.get(tok)
-            if h is None:
-                h = cache[tok] = zlib.crc32(tok.encode("utf-8", "surrogatepass"))
-            ids.append(h)
-        if not ids:
-            ids = [0]
+    def _shingles(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+        """32-bit hashes of every text's token k-shingles, concatenated, and where each text's run starts.
+
+        Token hashes are looked up per token (cached CRC32); shingles are mixed for the whole batch at once.
+        A text shorter than k tokens is padded to one shingle.
+        """
+        lookup = self._token_hash.__getitem__
+        k = self.shingle
+        ids: list[int] = []
+        lengths = np.empty(len(texts), dtype=np.int64)
+        for d, text in enumerate(texts):
+            toks = tokens(text)
+            ids.extend(map(lookup, toks))
+            if len(toks) < k:
+                ids.extend([0] * (k - len(toks)))
+            lengths[d] = max(len(toks), k)
         arr = np.asarray(ids, dtype=np.uint64)
-        k = min(self.shingle, len(arr))
         n = len(arr) - k + 1
         mixed = arr[:n].copy()
         for j in range(1, k):
             mixed = (mixed * _MIX) ^ arr[j : j + n]
         mixed ^= mixed >> np.uint64(29)
         mixed = (mixed * _MIX) >> np.uint64(32)
-        return np.unique(mixed.astype(np.uint32))
-
-    def signatures_of_hashes(self, parts: Sequence[np.ndarray]) -> np.ndarray:
-        """A (len(parts), num_perm) uint32 array: the MinHash of each array of 32-bit shingle hashes."""
-        if not parts:
-            return np.zeros((0, self.num_perm), dtype=np.uint32)
-        lengths = np.fromiter((len(p) for p in parts), dtype=np.int64, count=len(parts))
-        if (lengths == 0).any():
-            raise ValueError("every document needs at least one shingle")
+        # keep the positions whose k tokens all belong to one text
         starts = np.concatenate(([0], np.cumsum(lengths)[:-1]))
-        hv = _fmix(np.concatenate(parts).astype(np.uint32), 32)
-        out = np.empty((len(parts), self.num_perm), dtype=np.uint32)
-        for i in range(self.num_perm):
-            out[:, i] = np.minimum.reduceat(self.a[i] * hv + self.b[i], starts)
-        return out
+        doc = np.repeat(np.arange(len(texts)), lengths)[:n]
+        valid = (np.arange(n) - starts[doc]) <= (lengths[doc] - k)
+        per_doc = lengths - k + 1
+        return mixed[valid].astype(np.uint32), np.concatenate(([0], np.cumsum(per_doc)[:-1]))
+
+    def shingle_hashes(self, text: str) -> np.ndarray:
+        """Distinct 32-bit hashes of one text's token k-shingles."""
+        return np.unique(self._shingles([text])[0])
 
     def signatures(self, texts: Sequence[str]) -> np.ndarray:
         """A (len(texts), num_perm) uint32 array of MinHash signatures of the texts."""
-        return self.signatures_of_hashes([self.shingle_hashes(t) for t in texts])
+        if not texts:
+            return np.zeros((0, self.num_perm), dtype=np.uint32)
+        hv, starts = self._shingles(texts)
+        hv = _fmix(hv, 32)
+        out = np.empty((len(texts), self.num_perm), dtype=np.uint32)
+        for i in range(self.num_perm):
+            out[:, i] = np.minimum.reduceat(self.a[i] * hv + self.b[i], starts)
+        return out
 
 
 def lsh_params(threshold: float, num_perm: int) -> tuple[int, int]:

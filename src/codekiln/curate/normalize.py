@@ -4,19 +4,19 @@
 - `normalize_text(code, kind)`: comments (and Python docstrings) removed and every run of whitespace
   collapsed to one space; the exact-duplicate key and the text near-duplicates are measured on.
 - `tokens(text)`: word and punctuation tokens (lower-cased), for shingles and n-grams.
-- `python_fingerprint(code)`: a rename-insensitive normal form of a Python program, or None when it does not
-  parse. The program is parsed, docstrings are dropped, and the tree is compiled; the fingerprint is the
-  bytecode of every code object, its constants, and its global/attribute names with every name the module
-  itself binds (functions, classes, top-level variables, imports) replaced by its binding order. Local
-  variables and arguments are addressed by slot in bytecode, so their names never enter the fingerprint.
-  Formatting, comments, docstrings and consistent renaming therefore do not change it; a different
-  operator, constant, call or control flow does. Compiling is done by CPython's C compiler, which keeps
-  this level fast (no Python-level tree walk over expressions).
+- `python_fingerprint(code)`: a rename-insensitive normal form of a Python program's AST, or None when it
+  does not parse. CPython's compiler turns the AST into bytecode (it is only compiled, never run); the
+  fingerprint is the bytecode of every code object, its constants, and its global/attribute names with
+  every name the module itself binds (functions, classes, top-level variables, imports) replaced by its
+  binding order. Local variables and arguments are addressed by slot in bytecode, so their names never
+  enter the fingerprint, and line numbers are not part of it. Formatting, comments, docstrings and
+  consistent renaming therefore do not change it; a different operator, constant, call or control flow
+  does. Parsing and compiling in C keeps this level fast (no Python-level walk over the tree).
 """
 
 from __future__ import annotations
 
-import ast
+import dis
 import hashlib
 import re
 import warnings
@@ -31,7 +31,7 @@ _PY_STRING_OR_COMMENT = re.compile(
 _SQL_STRING_OR_COMMENT = re.compile(r"(?P<s>'(?:''|[^'])*'|\"(?:\"\"|[^\"])*\")|(?P<c>--[^\n]*|/\*.*?\*/)", re.DOTALL)
 _HTML_COMMENT = re.compile(r"<!--.*?-->", re.DOTALL)
 _CSS_JS_BLOCK_COMMENT = re.compile(r"/\*.*?\*/", re.DOTALL)
-_PY_DOCSTRING = re.compile(r"""^[ \t]*[rRuU]?(?:'{3}(?:\\.|[^\\])*?'{3}|"{3}(?:\\.|[^\\])*?"{3})[ \t]*$""", re.MULTILINE | re.DOTALL)
+_PY_DOCSTRING = re.compile(r"""^(?P<indent>[ \t]*)[rRuU]?(?:'{3}(?:\\.|[^\\])*?'{3}|"{3}(?:\\.|[^\\])*?"{3})[ \t]*$""", re.MULTILINE | re.DOTALL)
 _WS = re.compile(r"\s+")
 _TOKEN = re.compile(r"\w+|[^\w\s]")
 
@@ -76,73 +76,57 @@ def digest(text: str) -> str:
     return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
 
 
-_SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
+_CO_OPTIMIZED = 0x1  # set on function code objects (not on module or class bodies)
+_BINDING_OPS = frozenset((dis.opmap["STORE_NAME"], dis.opmap["STORE_GLOBAL"]))
+_EXTENDED_ARG = dis.opmap["EXTENDED_ARG"]
 
 
-def _drop_docstrings(body: list[ast.stmt], scope_body: bool = True) -> None:
-    """Remove docstrings from a module/def/class body and from every def or class nested anywhere below it.
+def _module_bindings(module: CodeType) -> dict[str, str]:
+    """Names the module binds at top level (defs, classes, assignments, imports), mapped to `_g0`, `_g1`, ...
 
-    Inside if/for/try blocks a leading string is not a docstring, but defs nested there still have one.
+    Read straight from the module's bytecode (STORE_NAME/STORE_GLOBAL and their name index), which is a few
+    instructions long; `dis.get_instructions` would cost more than compiling.
     """
-    if scope_body and body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant) and (
-        isinstance(body[0].value.value, str)
-    ):
-        del body[0]
-        if not body:
-            body.append(ast.Pass())
-    for stmt in body:
-        if isinstance(stmt, _SCOPES):
-            _drop_docstrings(stmt.body)
-            continue
-        for name in ("body", "orelse", "finalbody"):
-            inner = getattr(stmt, name, None)
-            if isinstance(inner, list) and inner and isinstance(inner[0], ast.stmt):
-                _drop_docstrings(inner, scope_body=False)
-        for handler in getattr(stmt, "handlers", None) or ():
-            _drop_docstrings(handler.body, scope_body=False)
-
-
-def _module_bindings(body: list[ast.stmt]) -> dict[str, str]:
-    """Names the module binds at top level (defs, classes, assignments, imports), mapped to `_g0`, `_g1`, ..."""
     names: dict[str, str] = {}
-
-    def bind(name: str) -> None:
-        if name not in names:
-            names[name] = f"_g{len(names)}"
-
-    for stmt in body:
-        if isinstance(stmt, _SCOPES):
-            bind(stmt.name)
-        elif isinstance(stmt, ast.Import | ast.ImportFrom):
-            for alias in stmt.names:
-                if alias.name != "*":
-                    bind((alias.asname or alias.name).split(".")[0])
-        elif isinstance(stmt, ast.Assign | ast.AnnAssign | ast.AugAssign):
-            targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]
-            for target in targets:
-                for node in ast.walk(target):
-                    if isinstance(node, ast.Name):
-                        bind(node.id)
+    raw = module.co_code
+    ext = 0
+    for i in range(0, len(raw) - 1, 2):
+        op, arg = raw[i], raw[i + 1] | ext
+        ext = arg << 8 if op == _EXTENDED_ARG else 0
+        if op in _BINDING_OPS and arg < len(module.co_names):
+            name = module.co_names[arg]
+            if name not in names:
+                names[name] = f"_g{len(names)}"
     return names
 
 
-def _code_form(code: CodeType, rename: dict[str, str]) -> tuple:
-    consts = tuple(
-        _code_form(c, rename) if isinstance(c, CodeType) else (type(c).__name__, repr(c)) for c in code.co_consts
-    )
-    names = tuple(rename.get(n, n) for n in code.co_names)
-    return (code.co_code, names, consts, code.co_argcount, code.co_kwonlyargcount, code.co_posonlyargcount)
+def _code_form(code: CodeType, rename: dict[str, str], out: list[str]) -> None:
+    """Append the parts of a code object (and, recursively, the code objects it holds) that define it."""
+    consts = list(code.co_consts)
+    if code.co_flags & _CO_OPTIMIZED and not code.co_name.startswith("<") and consts and isinstance(consts[0], str):
+        consts[0] = None  # a named function's first constant is its docstring (or None when it has none)
+    out.append(code.co_code.hex())
+    out.append(repr([rename.get(n, n) for n in code.co_names]))
+    out.append(f"{code.co_argcount},{code.co_kwonlyargcount},{code.co_posonlyargcount},{len(consts)}")
+    for c in consts:
+        if isinstance(c, CodeType):
+            _code_form(c, rename, out)
+        else:
+            out.append(f"{type(c).__name__}:{c!r}")
 
 
 def python_fingerprint(code: str) -> str | None:
-    """Rename-insensitive fingerprint of a Python program (see the module docstring); None if it does not parse."""
+    """Rename-insensitive fingerprint of a Python program (see the module docstring); None if it does not parse.
+
+    Compiles (never runs) the code. Triple-quoted docstrings are blanked to `0` first (a constant statement
+    the compiler drops); other function docstrings are dropped from the constants.
+    """
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            tree = ast.parse(code)
-            _drop_docstrings(tree.body)
-            rename = _module_bindings(tree.body)
-            compiled = compile(tree, "<curate>", "exec", dont_inherit=True)
-    except (SyntaxError, ValueError, RecursionError, MemoryError, TypeError):
+            compiled = compile(_PY_DOCSTRING.sub(r"\g<indent>0", code), "<curate>", "exec", dont_inherit=True)
+    except (SyntaxError, ValueError, RecursionError, MemoryError, TypeError, OverflowError):
         return None
-    return digest(repr(_code_form(compiled, rename)))
+    parts: list[str] = []
+    _code_form(compiled, _module_bindings(compiled), parts)
+    return digest("\x00".join(parts))

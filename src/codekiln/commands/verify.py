@@ -46,6 +46,17 @@ def read_samples(path: str, task_ids: set[str]) -> list:
     return samples
 
 
+def check_limits(cfg: VerifyConfig) -> None:
+    from codekiln.errors import UserError
+
+    if cfg.workers < 1:
+        raise UserError(f"--workers must be 1 or more, got {cfg.workers}")
+    if cfg.timeout_s <= 0:
+        raise UserError(f"--timeout must be more than 0 seconds, got {cfg.timeout_s}")
+    if cfg.memory_mb < 32:
+        raise UserError(f"--memory-mb must be at least 32, got {cfg.memory_mb}")
+
+
 def _print_summary(verdicts: list, out: str) -> None:
     from codekiln.evaluate.passk import default_ks, pass_at_k_table
     from codekiln.records import STATUSES
@@ -75,6 +86,7 @@ def main(args: argparse.Namespace) -> int:
         raise UserError(f"--samples {args.samples}: no such file")
     cfg = validate_section(VerifyConfig(), workers=args.workers, timeout_s=args.timeout_s,
                            memory_mb=args.memory_mb)
+    check_limits(cfg)
     tasks = load_tasks(args.tasks)
     samples = read_samples(args.samples, {t.task_id for t in tasks})
     verdicts = verify_samples(tasks, samples, cfg, out=Path(args.out), quiet=args.quiet)

@@ -1,7 +1,8 @@
 """`codekiln run` end to end with a tiny random model through the real stages, killed mid-run and resumed.
 
 The tiny model writes garbage, so no sample passes; `curate.reference_as_chosen` turns each task's reference into
-the chosen side of a pair (the real pair builder does this), which gives the trainer real pairs to learn from.
+the chosen side of a pair against the model's own (failing) samples, and the `nonempty` filter is left out so
+garbage counts as a rejected answer: the real pair builder then gives the trainer real pairs to learn from.
 """
 
 import json
@@ -55,7 +56,7 @@ rounds: 2
 min_gain: -1.0   # never stop early here; the stopping rule is exercised by test_rerun_with_stricter_rule
 sample: {{model: {model}, n: 2, max_tokens: 12, temperature: 1.0, batch_size: 4}}
 verify: {{workers: 1, timeout_s: 5}}
-curate: {{reference_as_chosen: true, decontaminate: false}}
+curate: {{reference_as_chosen: true, decontaminate: false, filters: [status, length]}}
 train: {{max_steps: 2, batch_size: 2, save_steps: 1, max_length: 128, lora_r: 4, lora_alpha: 8}}
 eval: {{n: 1, bootstrap: 50}}
 """)

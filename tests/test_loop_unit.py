@@ -144,3 +144,16 @@ def test_cli_report_missing_run_is_one_line(tmp_path):
     out = subprocess.run([sys.executable, "-m", "codekiln.cli", "report", str(tmp_path / "nope")],
                          capture_output=True, text=True, cwd=tmp_path)
     assert out.returncode == 2 and "not a run folder" in out.stderr and "Traceback" not in out.stderr
+
+
+def test_cli_run_overrides_after_options_reach_the_config(tmp_path):
+    # A wrong key after the options must be reported as a config error (so it was parsed as an override).
+    out = subprocess.run([sys.executable, "-m", "codekiln.cli", "run", "--quiet", "--name", "x", "rounds=1",
+                          "train.nope=1"], capture_output=True, text=True, cwd=tmp_path)
+    assert out.returncode == 2 and "train.nope" in out.stderr and "Traceback" not in out.stderr
+    out = subprocess.run([sys.executable, "-m", "codekiln.cli", "run", "--quiet", "--bogus"],
+                         capture_output=True, text=True, cwd=tmp_path)
+    assert out.returncode == 2 and "--bogus" in out.stderr
+    out = subprocess.run([sys.executable, "-m", "codekiln.cli", "tasks", "list", "extra=1"],
+                         capture_output=True, text=True, cwd=tmp_path)
+    assert out.returncode == 2 and "unrecognized arguments: extra=1" in out.stderr

@@ -35,7 +35,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, extra = parser.parse_known_args(argv)
+    # A command may take trailing positionals after its options (`run CONFIG --quiet a.b=v`): it names the list in
+    # EXTRA_ARGS. argparse (3.11) does not route positionals that come after options.
+    dest = getattr(args._module, "EXTRA_ARGS", None)
+    if extra and dest is None:
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    if extra:
+        getattr(args, dest).extend(extra)
     try:
         return int(args._module.main(args) or 0)
     except UserError as err:

@@ -35,8 +35,10 @@ def summary_table(rounds: list[RoundStats], final_round: int | None) -> Table:
 def print_summary(result) -> None:  # result: codekiln.loop.RunResult
     console = Console()
     console.print(summary_table(result.rounds, result.final_round))
-    console.print(f"stopped: {result.stop_reason}")
+    lines = [f"stopped: {result.stop_reason}"]
     if result.final_round is not None:
-        console.print(f"final model: {result.root / 'final'} (round {result.final_round}; use it as --model)")
+        lines.append(f"final model: {result.root / 'final'} (round {result.final_round}; use it as --model)")
     if result.report is not None:
-        console.print(f"report: {result.report}")
+        lines.append(f"report: {result.report}")
+    for line in lines:  # whole lines, never wrapped: paths are copied from here
+        console.print(line, soft_wrap=True, markup=False, highlight=False)

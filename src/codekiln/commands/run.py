@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+EXTRA_ARGS = "items"  # key=value overrides may also follow the options (see cli.py)
 HELP = ("Run the loop: evaluate the base model, then rounds of sample → verify → curate → train → evaluate, "
         "resumable; ends with a table and report.html.")
 
@@ -24,6 +25,9 @@ def split_items(items: list[str]) -> tuple[str | None, list[str]]:
     """The config file (the one item without '=', which must come first) and the key=value overrides."""
     from codekiln.errors import UserError
 
+    options = [i for i in items if i.startswith("-")]
+    if options:
+        raise UserError(f"unknown option {options[0]!r}; see codekiln run --help")
     paths = [i for i in items if "=" not in i]
     if len(paths) > 1:
         raise UserError(f"expected at most one config file, got {paths}; overrides are key=value")

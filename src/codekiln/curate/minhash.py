@@ -5,7 +5,8 @@ permutations, the same MurmurHash3 pre-mix, the same values (a test checks this 
 it is only computed for a whole batch with numpy, one pass over all shingles per permutation, instead of
 one document at a time. The band/row split for a Jaccard threshold comes from datasketch's LSH optimiser
 (`datasketch.lsh._optimal_param`, what `MinHashLSH(threshold, num_perm, weights)` uses), weighted towards recall. The band tables themselves are plain
-dicts keyed by (scope, band, band hash) so that one index serves every task without cross-task lookups.
+dicts keyed by a hash of (scope, band, band hash) so that one index serves every task without cross-task
+lookups.
 Candidates are confirmed by the estimated Jaccard (the fraction of equal signature values).
 
 Shingles are k consecutive tokens. A token is hashed once per run (CRC32 of its text, cached) and a shingle's
@@ -110,7 +111,9 @@ class NearDupIndex:
         self.bands, self.rows = lsh_params(threshold, num_perm)
         rng = np.random.RandomState(SEED)
         self._band_mult = rng.randint(1, 2**62, size=self.rows, dtype=np.uint64) | np.uint64(1)
-        self._tables: dict[tuple[Hashable, int, int], list[int]] = {}
+        # hash((scope, band number, band hash)) -> slot, or list of slots; a rare hash collision only adds a
+        # candidate, which the Jaccard check then rejects. Ints instead of tuples keep 1M programs in memory.
+        self._tables: dict[int, int | list[int]] = {}
         self._sigs: list[np.ndarray] = []
         self._keys: list[Hashable] = []
 
@@ -124,7 +127,8 @@ class NearDupIndex:
         seen: set[int] = set()
         best: tuple[int, float] | None = None
         for j, band in enumerate(bands.tolist()):
-            for slot in self._tables.get((scope, j, band), ()):
+            found = self._tables.get(hash((scope, j, band)))
+            for slot in (found,) if isinstance(found, int) else found or ():
                 if slot in seen:
                     continue
                 seen.add(slot)
@@ -137,5 +141,13 @@ class NearDupIndex:
         slot = len(self._keys)
         self._keys.append(key)
         self._sigs.append(sig)
+        tables = self._tables
         for j, band in enumerate(bands.tolist()):
-            self._tables.setdefault((scope, j, band), []).append(slot)
+            key = hash((scope, j, band))
+            found = tables.get(key)
+            if found is None:
+                tables[key] = slot
+            elif isinstance(found, int):
+                tables[key] = [found, slot]
+            else:
+                found.append(slot)

@@ -100,13 +100,13 @@ def run_codekiln(method: str, model: str, data: Path, out: Path, a: argparse.Nam
 def worker(a: argparse.Namespace) -> None:
     from codekiln.train.load import resolve_start
 
-    start = resolve_start(a.model)  # conversion cached beforehand; not timed
     data = Path(a.data) / ("sft.jsonl" if a.method == "sft" else "pairs.jsonl")
     timer = _timer()
     out = Path(tempfile.mkdtemp(prefix="ck-train-bench-"))
-    t0 = time.perf_counter()
+    hf_dir = resolve_start(a.model).hf_dir if a.mode == "trl" else None  # plain TRL starts from the HF folder
+    t0 = time.perf_counter()  # codekiln's model resolution (hashing the GGUF, cache lookup) is timed
     if a.mode == "trl":
-        run_trl(a.method, start.hf_dir, data, out, a, timer)
+        run_trl(a.method, hf_dir, data, out, a, timer)
     else:
         run_codekiln(a.method, a.model, data, out, a, timer)
     total = time.perf_counter() - t0
@@ -135,6 +135,7 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=4)
     parser.add_argument("--tasks", type=int, default=16, help="Training rows (from python-basic's train split).")
     parser.add_argument("--methods", default="sft,dpo+nll")
+    parser.add_argument("--repeats", type=int, default=1, help="Runs per mode (alternating order); the fastest counts.")
     parser.add_argument("--out", default="benchmarks/results/train_throughput.json")
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--mode", help=argparse.SUPPRESS)
@@ -154,7 +155,8 @@ def main() -> None:
     write_training_data(data_dir, tasks)
     results = []
     for method in a.methods.split(","):
-        for mode in ("trl", "codekiln"):
+        order = ["trl", "codekiln", "codekiln", "trl"] * a.repeats
+        for mode in order[: 2 * a.repeats]:
             cmd = [sys.executable, __file__, "--worker", "--mode", mode, "--method", method, "--data", str(data_dir),
                    "--model", a.model, "--steps", str(a.steps), "--batch-size", str(a.batch_size)]
             proc = subprocess.run(cmd, capture_output=True, text=True, env=_cold_ref_cache())
@@ -167,8 +169,12 @@ def main() -> None:
           f"{a.steps} steps, 1 thread")
     print(f"{'method':8} {'run':9} {'s/step':>7} {'tok/s':>7} {'peak GB':>8} {'total s':>8} | "
           f"{'anchor s/step':>13} {'anchor tok/s':>12} {'anchor GB':>9} | ratio s/step")
-    by = {(r["method"], r["mode"]): r for r in results}
-    for r in results:
+    by: dict[tuple[str, str], dict] = {}
+    for r in results:  # the fastest run of each (method, mode): the least disturbed by other load on the machine
+        key = (r["method"], r["mode"])
+        if key not in by or r["total_s"] < by[key]["total_s"]:
+            by[key] = r
+    for r in by.values():
         anchor = ANCHORS.get(r["method"], {})
         ratio = r["s_per_step"] / anchor["s_per_step"] if anchor.get("s_per_step") else float("nan")
         tok_anchor = anchor.get("tok_s")

@@ -46,7 +46,7 @@ def test_smollm2_lora_adapter_gguf_moves_llama_cpp_like_pytorch(tmp_path):
 
     def llama_logits(lora: str | None):
         llm = llama_cpp.Llama(model_path=info["base_gguf"], lora_path=lora, n_ctx=512, n_threads=1, verbose=False,
-                              logits_all=False)
+                              logits_all=True)
         try:
             llm.eval(ids)
             return np.array(llm.scores[len(ids) - 1])

@@ -15,10 +15,11 @@ from pathlib import Path
 from typing import Any
 
 from codekiln.config import TrainConfig
-from codekiln.errors import UserError
+from codekiln.errors import ConfigError, UserError
 from codekiln.records import write_json
 from codekiln.train import data as D
 from codekiln.train.dpo import PREFERENCE_METHODS, build_dpo_trainer, loss_setup
+from codekiln.train.export import DTYPES
 from codekiln.train.load import MODEL_FORMAT, MODEL_JSON, StartModel, cache_root, merge_adapter, resolve_start
 from codekiln.train.peft_setup import count_parameters, peft_config, quantization_kwargs
 from codekiln.train.sft import build_sft_trainer
@@ -153,6 +154,8 @@ def train_model(model: str, out_dir: Path, cfg: TrainConfig, sft: Path | None = 
     torch.set_num_threads(cfg.threads)
     _quiet_libraries()
     peft_cfg = peft_config(cfg)  # validates the name (and refuses QLoRA without a GPU) before any slow work
+    if cfg.gguf_dtype not in DTYPES:
+        raise ConfigError(f"unknown train.gguf_dtype {cfg.gguf_dtype!r}; choose from {list(DTYPES)}")
     method, rows = _plan(cfg, sft, pairs)
     start = resolve_start(model)
     prov = _provenance(model, start, method, rows, cfg)

@@ -177,3 +177,39 @@ def test_cli_missing_file_exits_2(tmp_path, capsys):
     args[2] = f"--verdicts={tmp_path / 'missing.jsonl'}"
     assert main(["curate", *args, "--out", str(tmp_path / "o"), "--quiet"]) == 2
     assert "no such file" in capsys.readouterr().err
+
+
+def test_humaneval_samples_without_ids_join_verdicts_by_position(tmp_path):
+    samples = [Sample(T2.task_id, T2.reference), Sample(T2.task_id, "    return 0.0")]
+    verdicts = [Verdict(T2.task_id, f"{T2.task_id}#0", "passed", True),
+                Verdict(T2.task_id, f"{T2.task_id}#1", "failed", False)]
+    funnel = curate_round([T2], samples, verdicts, CurateConfig(), tmp_path, quiet=True)
+    assert funnel["total"]["used"] == 1 and funnel["pairs"]["count"] == 1
+    pair = read_jsonl_dicts(tmp_path / "pairs.jsonl")[0]
+    assert (pair["chosen_id"], pair["rejected_id"]) == (f"{T2.task_id}#0", f"{T2.task_id}#1")
+    with pytest.raises(UserError, match="matched by position"):
+        curate_round([T2], samples, verdicts[:1], CurateConfig(), tmp_path, quiet=True)
+
+
+def test_funnel_is_per_kind(tmp_path):
+    from codekiln.records import Task
+
+    sql = Task("sql/0", "sql", "How many singers are older than 30?", split="train",
+               schema="CREATE TABLE singer(id INT, age INT)", reference="SELECT count(*) FROM singer WHERE age > 30")
+    rows = [
+        (Sample(sql.task_id, "SELECT count(*) FROM singer WHERE age > 30", "q0"), "passed"),
+        (Sample(sql.task_id, "select COUNT(*)\nfrom singer -- all of them\nwhere age > 30", "q1"), "passed"),  # exact dup
+        (Sample(sql.task_id, "SELECT count(*) FROM singer", "q2"), "failed"),
+        (Sample(sql.task_id, "The answer is four.", "q3"), "syntax_error"),  # not code
+        (Sample(T2.task_id, T2.reference, "p0"), "passed"),
+    ]
+    samples = [s for s, _ in rows]
+    verdicts = [Verdict(s.task_id, s.sample_id, st, st == "passed") for s, st in rows]
+    funnel = curate_round([sql, T2], samples, verdicts, CurateConfig(), tmp_path, quiet=True)
+    assert funnel["kinds"]["sql"] == {"generated": 4, "extracted": 3, "verified_passing": 2, "unique": 1,
+                                      "decontaminated": 1, "used": 1, "pairs": 1, "reference_rows": 0}
+    assert funnel["kinds"]["python"]["used"] == 1 and funnel["total"]["generated"] == 5
+    removed = {r["sample_id"]: r["stage"] for r in read_jsonl_dicts(tmp_path / "removed.jsonl")}
+    assert removed == {"q1": "dedup-exact", "q3": "nonempty"}
+    sft = read_jsonl_dicts(tmp_path / "sft.jsonl")
+    assert sft[0]["completion"][0]["content"] == "```sql\nSELECT count(*) FROM singer WHERE age > 30\n```"

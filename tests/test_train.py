@@ -225,3 +225,20 @@ def test_cli_trains_and_prints_the_model_folder(tiny, data, tmp_path, capsys):
     assert capsys.readouterr().out.strip() == str(out)
     info = json.loads((out / "codekiln-model.json").read_text())
     assert info["lora_gguf"] == "adapter.gguf" and Path(info["base_gguf"]).is_file()
+
+
+def test_sft_loss_covers_only_the_assistant_reply(tiny, data, tmp_path):
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from codekiln.train.data import read_sft, to_dataset
+    from codekiln.train.sft import build_sft_trainer
+
+    rows = read_sft(data[0])
+    tokenizer = AutoTokenizer.from_pretrained(str(tiny))
+    model = AutoModelForCausalLM.from_pretrained(str(tiny))
+    trainer = build_sft_trainer(model, tokenizer, to_dataset(rows, "rows"), small(method="sft"), tmp_path / "c")
+    batch = next(iter(trainer.get_train_dataloader()))
+    for ids, labels in zip(batch["input_ids"], batch["labels"], strict=True):
+        trained = tokenizer.decode(ids[labels != -100])
+        assert trained.startswith("```python\ndef f") and "return x + " in trained
+        assert "careful programmer" not in trained and "Return x plus" not in trained

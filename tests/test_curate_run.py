@@ -213,3 +213,12 @@ def test_funnel_is_per_kind(tmp_path):
     assert removed == {"q1": "dedup-exact", "q3": "nonempty"}
     sft = read_jsonl_dicts(tmp_path / "sft.jsonl")
     assert sft[0]["completion"][0]["content"] == "```sql\nSELECT count(*) FROM singer WHERE age > 30\n```"
+
+
+def test_cli_decontaminates_against_the_other_splits_of_tasks(tmp_path):
+    args = write_inputs(tmp_path)
+    held_out = EVAL[3]  # a sample of T2 copies this task's prompt and reference
+    write_jsonl(tmp_path / "tasks.jsonl", [T0, T1, T2, held_out])
+    assert main(["curate", *args, "--out", str(tmp_path / "o"), "--quiet"]) == 0
+    removed = {r["sample_id"]: r for r in read_jsonl_dicts(tmp_path / "o" / "removed.jsonl")}
+    assert removed[f"{T2.task_id}#r0s1"]["eval_task"] == held_out.task_id

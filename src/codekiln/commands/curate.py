@@ -37,7 +37,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--verdicts", required=True, help="Verdict JSONL from `codekiln verify`.")
     parser.add_argument("--out", required=True, help="Folder to write sft.jsonl, pairs.jsonl, removed.jsonl, funnel.json.")
     parser.add_argument("--eval-tasks", action="append", default=[], metavar="T",
-                        help="Evaluation tasks to decontaminate against (suite, NAME:SPLIT or file); repeatable.")
+                        help="Evaluation tasks to decontaminate against (suite, NAME:SPLIT or file); repeatable. "
+                             "Tasks of --tasks outside the train split that no sample answers are always included.")
     parser.add_argument("--previous", nargs="+", action="extend", default=[], metavar="DIR",
                         help="Earlier rounds' curate --out folders: programs trained on there are not used again.")
     parser.add_argument("--config", default=None, metavar="FILE", help="A codekiln YAML config whose curate section gives the defaults.")
@@ -68,7 +69,8 @@ def _print_summary(funnel: dict, out: str) -> None:
                       f"rejected status {p['rejected_status']}")
     else:
         console.print(f"pairs ({p['builder']}): none")
-    console.print(f"removed by stage: {funnel['removed_by_stage']}")
+    console.print(f"removed by stage: {funnel['removed_by_stage']} (decontaminated against "
+                  f"{funnel['eval_texts_indexed']} evaluation prompts/references)")
     ref = funnel["reference_as_chosen"]
     if ref["enabled"]:
         console.print(f"reference_as_chosen is ON: task references used as chosen for {ref['references_used']}")
@@ -87,7 +89,10 @@ def main(args: argparse.Namespace) -> int:
     tasks = load_tasks(args.tasks)
     samples = read_jsonl(args.samples, Sample)
     verdicts = read_jsonl(args.verdicts, Verdict)
-    eval_tasks = [t for spec in args.eval_tasks for t in load_tasks(spec)]
+    sampled = {s.task_id for s in samples}
+    # The other splits of --tasks (test/val tasks nothing was sampled for here) are evaluation tasks too.
+    held_out = [t for t in tasks if t.split != "train" and t.task_id not in sampled]
+    eval_tasks = held_out + [t for spec in args.eval_tasks for t in load_tasks(spec)]
     funnel = curate_round(tasks, samples, verdicts, cfg, args.out, eval_tasks=eval_tasks,
                           previous=args.previous, quiet=args.quiet)
     _print_summary(funnel, args.out)

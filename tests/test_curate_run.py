@@ -222,3 +222,9 @@ def test_cli_decontaminates_against_the_other_splits_of_tasks(tmp_path):
     assert main(["curate", *args, "--out", str(tmp_path / "o"), "--quiet"]) == 0
     removed = {r["sample_id"]: r for r in read_jsonl_dicts(tmp_path / "o" / "removed.jsonl")}
     assert removed[f"{T2.task_id}#r0s1"]["eval_task"] == held_out.task_id
+
+
+def test_curating_evaluation_tasks_is_a_user_error(tmp_path):
+    samples, verdicts = data()
+    with pytest.raises(UserError, match="also evaluation tasks"):
+        curate_round([T0, T1, T2], samples, verdicts, CurateConfig(), tmp_path, eval_tasks=[T0], quiet=True)

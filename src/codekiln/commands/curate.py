@@ -56,11 +56,12 @@ def _print_summary(funnel: dict, out: str) -> None:
 
     console = Console(stderr=True)
     table = Table(title="curation funnel (good answers)")
-    table.add_column("kind")
+    table.add_column("step")
+    kinds = [*funnel["kinds"], "total"]
+    for kind in kinds:
+        table.add_column(kind, justify="right")
     for step in (*funnel["steps"], "pairs"):
-        table.add_column(step, justify="right")
-    for kind, counts in (*funnel["kinds"].items(), ("total", funnel["total"])):
-        table.add_row(kind, *(str(counts[s]) for s in (*funnel["steps"], "pairs")))
+        table.add_row(step, *(str((funnel["total"] if k == "total" else funnel["kinds"][k])[step]) for k in kinds))
     console.print(table)
     p = funnel["pairs"]
     if p["count"]:

@@ -106,6 +106,10 @@ def curate_round(
     builder = get_builder(cfg.pair_builder)
     out = Path(out_dir)
     items = join(tasks, samples, verdicts)
+    both = {it.task.task_id for it in items} & {t.task_id for t in eval_tasks}
+    if both:
+        raise UserError(f"{len(both)} task(s) being curated are also evaluation tasks (e.g. {sorted(both)[0]!r}); "
+                        "every sample would be removed as contamination: keep evaluation tasks out of training")
     removed: dict[int, dict[str, Any]] = {}
     good: set[int] = set()
     quality_reason: dict[int, str] = {}

@@ -154,8 +154,8 @@ class Sandbox:
         with self._lock:
             self._closed = True
             for slot in self._all:
-                if slot.pending is not None:
-                    slot.pending.complete()
+                for session in list(slot.pending):
+                    session.complete()
             for slot in self._all:
                 slot.close()
             self._all.clear()

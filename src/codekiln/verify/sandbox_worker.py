@@ -27,7 +27,8 @@ import traceback
 # fds inside the child: 0 stdin (/dev/null), 1 stdout, 2 stderr, 3 requests from the host, 4 messages to the host.
 REQ_FD = 3
 MSG_FD = 4
-MAX_FRAME = 64 * 1024 * 1024
+MAX_FRAME = 16 * 1024 * 1024
+PRELOADED: list[str] = []
 _HEADER = struct.Struct(">I")
 
 
@@ -164,17 +165,20 @@ def _send(obj) -> None:
     write_frame(MSG_FD, obj)
 
 
-def _set_limits(limits: dict) -> None:
-    import resource
-
-    base_vm = 0
+def _vm_size() -> int:
     try:
         with open("/proc/self/status") as fh:
             for line in fh:
                 if line.startswith("VmSize:"):
-                    base_vm = int(line.split()[1]) * 1024
+                    return int(line.split()[1]) * 1024
     except OSError:
         pass
+    return 0
+
+
+def _set_limits(limits: dict, base_vm: int) -> None:
+    import resource
+
     mem = base_vm + limits["memory_mb"] * 1024 * 1024
     cpu = limits["cpu_s"]
     for res, value in (
@@ -221,8 +225,12 @@ def _child(uid, fds: list[int], workdir: str) -> None:
         if uid is not None:
             _drop_privileges(uid)
         _no_new_privs()
+        os.environ.clear()
+        os.environ.update({"HOME": workdir, "PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "TMPDIR": workdir})
+        sys.argv = ["candidate"]
         _warm_up()
-        setup = read_frame(REQ_FD)
+        base_vm = _vm_size()
+        setup = read_frame(REQ_FD)  # the program: from here on, only the program's own time counts
         if setup is None:
             os._exit(0)
         for name, data in (setup.get("files") or {}).items():
@@ -230,10 +238,7 @@ def _child(uid, fds: list[int], workdir: str) -> None:
             os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
             with open(path, "wb") as fh:
                 fh.write(base64.b64decode(data))
-        _set_limits(setup["limits"])
-        os.environ.clear()
-        os.environ.update({"HOME": workdir, "PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "TMPDIR": workdir})
-        sys.argv = ["candidate"]
+        _set_limits(setup["limits"], base_vm)
         if setup["mode"] == "serve":
             _serve(setup)
         else:
@@ -248,6 +253,11 @@ def _warm_up() -> None:
     on the clock of the program."""
     env: dict = {}
     exec(compile("def f(x, y=None):\n    return [x, (y, 1.5), {'a': x}]\nr = f(1)\n", "<warm-up>", "exec"), env)
+    for name in PRELOADED:
+        module = sys.modules.get(name)
+        if module is not None:
+            for value in list(vars(module).values()):  # refcount touches: the pages are copied now
+                del value
     decode_plain(encode_plain((env["r"], {"k": 1})))
     json.loads(json.dumps({"kind": "return", "value": "x"}))
 
@@ -354,37 +364,13 @@ def _send_ctl(sock: socket.socket, obj, fds=()) -> None:
     sock.sendall(data[sent:])
 
 
-def _sweep(pid: int, mode: str, uid) -> None:
-    """Kill the program's whole process tree, daemonized grandchildren included."""
-    try:
-        os.kill(pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
-    if mode == "pidns":  # this worker is alone in its pid namespace with its children: kill them all
-        try:
-            os.kill(-1, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-    elif uid is not None:  # every process of the program's own uid
-        killer = os.fork()
-        if killer == 0:
-            try:
-                os.setresuid(uid, uid, uid)
-                os.kill(-1, signal.SIGKILL)
-            finally:
-                os._exit(0)
-        os.waitpid(killer, 0)
-    else:
-        try:
-            os.killpg(pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
-
-
-class _Standby:
+class _Child:
     """A child forked ahead of time, set up and waiting for its program: forking is off the critical path."""
 
     def __init__(self, uid, tmp: str, n: int) -> None:
+        self.uid = uid
+        self.job = None
+        self.deadline = 0.0
         self.workdir = os.path.join(tmp, f"w{n}")
         os.mkdir(self.workdir, 0o700)
         if uid is not None:
@@ -402,44 +388,117 @@ class _Standby:
         self.pidfd = os.pidfd_open(self.pid)
 
 
-def _supervise(sock: socket.socket, job: dict, child: _Standby, mode: str, uid) -> dict:
-    """Wait until the program ends, the host says stop, or the backstop deadline; then kill its tree."""
-    deadline = time.monotonic() + float(job["timeout_s"]) + 2.0  # backstop; the host stops it first
-    backstop = False
-    while True:
-        left = deadline - time.monotonic()
-        if left <= 0:
-            backstop = True
-            break
-        ready, _, _ = select.select([child.pidfd, sock], [], [], left)
-        if child.pidfd in ready:
-            break
-        if sock in ready:
-            msg, extra = _recv_job(sock)
-            for fd in extra:
-                os.close(fd)
-            if msg is None:  # host gone
-                _sweep(child.pid, mode, uid)
+class _Worker:
+    """The worker's event loop: hands out standby children, supervises the running one, cleans up.
+
+    With two uids per slot (root), the next child is forked while the current one runs, under the other
+    uid, and a finished program's tree is killed by uid; without, the tree is killed by `kill(-1)` in the
+    worker's own pid namespace (or by process group), and the next child is forked only after that.
+    """
+
+    def __init__(self, sock: socket.socket, mode: str, uids, tmp: str) -> None:
+        self.sock = sock
+        self.mode = mode
+        self.uids = uids  # None, or two uids used in turn
+        self.tmp = tmp
+        self.n = 0
+        self.standby = None
+        self.running = None
+
+    def _fork_standby(self) -> None:
+        uid = self.uids[self.n % 2] if self.uids else None
+        self.standby = _Child(uid, self.tmp, self.n)
+        self.n += 1
+        _send_ctl(self.sock, {"event": "standby"}, self.standby.host_fds)
+        for fd in self.standby.host_fds:
+            os.close(fd)
+
+    def _sweep(self, child: _Child) -> None:
+        """Kill the program's whole process tree, daemonized grandchildren included."""
+        try:
+            os.kill(child.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        if child.uid is not None and self.uids:  # every process of the program's uid (the standby has the other)
+            killer = os.fork()
+            if killer == 0:
+                try:
+                    os.setresuid(child.uid, child.uid, child.uid)
+                    os.kill(-1, signal.SIGKILL)
+                except BaseException:
+                    pass
                 os._exit(0)
-            if msg.get("op") == "stop" and msg.get("job") == job["job"]:
-                break
-    _sweep(child.pid, mode, uid)
-    _, status = os.waitpid(child.pid, 0)
-    os.close(child.pidfd)
-    return {"event": "exit", "job": job["job"], "code": os.waitstatus_to_exitcode(status), "backstop": backstop}
+            os.waitpid(killer, 0)
+        elif self.mode == "pidns":  # alone in this pid namespace with the program: kill everything else
+            try:
+                os.kill(-1, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        else:
+            try:
+                os.killpg(child.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+
+    def _finish(self, backstop: bool) -> None:
+        child, self.running = self.running, None
+        self._sweep(child)
+        _, status = os.waitpid(child.pid, 0)
+        os.close(child.pidfd)
+        _send_ctl(self.sock, {"event": "exit", "job": child.job, "code": os.waitstatus_to_exitcode(status),
+                              "backstop": backstop})
+        import shutil
+
+        shutil.rmtree(child.workdir, ignore_errors=True)
+        if self.standby is None:
+            self._fork_standby()
+
+    def _on_message(self, msg) -> None:
+        op = msg.get("op")
+        if op == "run" and self.running is None and self.standby is not None:
+            self.running, self.standby = self.standby, None
+            self.running.job = msg["job"]
+            self.running.deadline = time.monotonic() + float(msg["timeout_s"]) + 2.0  # the host stops it first
+            if self.uids:
+                self._fork_standby()
+        elif op == "stop" and self.running is not None and self.running.job == msg.get("job"):
+            self._finish(backstop=False)
+
+    def loop(self) -> None:
+        self._fork_standby()
+        while True:
+            waits = [self.sock]
+            timeout = None
+            if self.running is not None:
+                waits.append(self.running.pidfd)
+                timeout = max(0.0, self.running.deadline - time.monotonic())
+            ready, _, _ = select.select(waits, [], [], timeout)
+            if self.running is not None and (self.running.pidfd in ready or not ready):
+                self._finish(backstop=not ready)
+                continue
+            if self.sock in ready:
+                msg, fds = _recv_job(self.sock)
+                for fd in fds:
+                    os.close(fd)
+                if msg is None:  # the host went away: leave nothing behind
+                    for child in (self.running, self.standby):
+                        if child is not None:
+                            self._sweep(child)
+                    os._exit(0)
+                self._on_message(msg)
 
 
 def main() -> None:
     sock = socket.socket(fileno=int(os.environ.get("CODEKILN_SOCK_FD", "5")))
     mode = os.environ.get("CODEKILN_SWEEP", "pidns")
-    uid = int(os.environ["CODEKILN_UID"]) if os.environ.get("CODEKILN_UID") else None
+    uids = [int(u) for u in os.environ.get("CODEKILN_UIDS", "").split(",") if u] or None
     tmp = os.environ.get("CODEKILN_TMP", "/tmp")
     for path in filter(None, os.environ.get("CODEKILN_PATH", "").split(os.pathsep)):
         sys.path.append(path)
     import ctypes  # noqa: F401 - the child needs these after dropping privileges
     import fcntl  # noqa: F401
     import resource  # noqa: F401
-    import shutil
+    import shutil  # noqa: F401
 
     loaded, failed = [], []
     for name in filter(None, os.environ.get("CODEKILN_PRELOAD", "").split(",")):
@@ -448,32 +507,14 @@ def main() -> None:
             loaded.append(name)
         except Exception as err:  # a missing optional module is reported, not fatal
             failed.append(f"{name}: {type(err).__name__}: {err}")
+    PRELOADED.extend(loaded)
     import gc
 
     gc.collect()
     gc.freeze()  # fewer copy-on-write faults in forked children
     signal.signal(signal.SIGCHLD, signal.SIG_DFL)
-    n = 0
     _send_ctl(sock, {"event": "ready", "pid": os.getpid(), "preloaded": loaded, "failed": failed})
-    while True:
-        # The next child is forked and its host ends are handed over before the host asks for it.
-        standby = _Standby(uid, tmp, n)
-        _send_ctl(sock, {"event": "standby", "n": n}, standby.host_fds)
-        for fd in standby.host_fds:
-            os.close(fd)
-        while True:
-            msg, fds = _recv_job(sock)
-            for fd in fds:
-                os.close(fd)
-            if msg is None:
-                _sweep(standby.pid, mode, uid)
-                os._exit(0)
-            if msg.get("op") == "run":
-                break
-        report = _supervise(sock, msg, standby, mode, uid)
-        _send_ctl(sock, report)
-        shutil.rmtree(standby.workdir, ignore_errors=True)
-        n += 1
+    _Worker(sock, mode, uids, tmp).loop()
 
 
 if __name__ == "__main__":

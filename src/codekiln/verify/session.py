@@ -88,15 +88,18 @@ class Slot:
         self.iso = iso
         self.preload = preload
         self.disk_mb = disk_mb
-        # Each slot's programs run as their own uid (when root), so NPROC binds per slot.
-        self.uid = 200000 + (os.getpid() % 4096) * 64 + next(_uid_counter) % 64 if iso.drops_uid else None
+        # Each slot's programs run as two uids of their own, in turn (when root): NPROC binds per program, and
+        # the next program's child waits under one uid while the current program's tree is killed by the other.
+        base = 200000 + ((os.getpid() % 8192) * 64 + next(_uid_counter) % 32 * 2) if iso.drops_uid else None
+        self.uids: tuple[int, int] | None = (base, base + 1) if base is not None else None
         self.proc: subprocess.Popen[bytes] | None = None
         self.sock: socket.socket | None = None
         self._jobs = itertools.count(1)
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
         self.preloaded: list[str] = []
         self.standby_fds: list[int] | None = None  # the host ends of the worker's next, already forked child
-        self.pending: Session | None = None  # a stopped session whose exit report is still on its way
+        self.pending: list[Session] = []  # stopped sessions whose exit report is still on its way
+        self.exits: dict[int, dict[str, Any]] = {}  # exit reports by job, until their session reads them
 
     # -- lifecycle
     def start(self) -> None:
@@ -104,7 +107,7 @@ class Slot:
         env = {"CODEKILN_SOCK_FD": str(child.fileno()), "CODEKILN_SWEEP": self.iso.sweep,
                "CODEKILN_PRELOAD": ",".join(self.preload),
                "CODEKILN_PATH": os.pathsep.join(isolation.python_paths()),
-               "CODEKILN_UID": "" if self.uid is None else str(self.uid),
+               "CODEKILN_UIDS": ",".join(map(str, self.uids or ())),
                "PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "PYTHONHASHSEED": "0"}
         python = isolation.real_python()
         if self.iso.mode.startswith("bwrap"):
@@ -139,7 +142,10 @@ class Slot:
         return self.proc is not None and self.proc.poll() is None and self.sock is not None
 
     def kill(self) -> None:
-        self.pending = None
+        for session in self.pending:
+            session.close_pipes()
+        self.pending = []
+        self.exits.clear()
         if self.standby_fds is not None:
             for fd in self.standby_fds:
                 os.close(fd)
@@ -191,6 +197,16 @@ class Slot:
         data = json.dumps(obj).encode("utf-8")
         self.sock.sendall(len(data).to_bytes(_HEADER_SIZE, "big") + data)
 
+    def dispatch(self, msg: dict[str, Any], fds: list[int]) -> None:
+        """File a worker report: a new standby child's pipes, or a program's exit."""
+        if msg.get("event") == "standby" and len(fds) == 4 and self.standby_fds is None:
+            self.standby_fds = fds
+            return
+        for fd in fds:
+            os.close(fd)
+        if msg.get("event") == "exit":
+            self.exits[int(msg["job"])] = msg
+
     def take_standby(self, deadline: float) -> list[int]:
         """The pipes of the worker's next child, waiting for its announcement if needed."""
         while self.standby_fds is None:
@@ -198,18 +214,19 @@ class Slot:
             if msg is None:
                 self.kill()
                 raise WorkerDied("the sandbox worker went away")
-            if msg.get("event") == "standby" and len(fds) == 4:
-                self.standby_fds = fds
-            else:
-                for fd in fds:
-                    os.close(fd)
+            self.dispatch(msg, fds)
         fds, self.standby_fds = self.standby_fds, None
         return fds
 
     def open(self, setup: dict[str, Any], limits: dict[str, Any], deadline: float) -> Session:
         """Start one program in this worker (restarting the worker first if it died)."""
-        if self.pending is not None:
-            self.pending.complete()
+        for session in list(self.pending):  # stopped earlier; close what has been reported
+            if session.job in self.exits:
+                self.exits.pop(session.job)
+                session.close_pipes()
+                self.pending.remove(session)
+        if len(self.pending) > 4:  # a worker that stopped reporting is replaced
+            self.kill()
         if not self.alive():
             self.kill()
             self.start()
@@ -327,14 +344,14 @@ class Session:
             self.worker_died = True
             self.slot.kill()
             return
-        if msg.get("event") == "standby" and len(fds) == 4 and self.slot.standby_fds is None:
-            self.slot.standby_fds = fds
-            return
-        for fd in fds:
-            os.close(fd)
-        if msg.get("event") == "exit" and msg.get("job") == self.job:
-            self.exit_code = int(msg["code"])
-            if msg.get("backstop"):
+        self.slot.dispatch(msg, fds)
+        self._take_exit()
+
+    def _take_exit(self) -> None:
+        report = self.slot.exits.pop(self.job, None)
+        if report is not None:
+            self.exit_code = int(report["code"])
+            if report.get("backstop"):
                 self.timed_out = True
 
     @property
@@ -379,22 +396,22 @@ class Session:
 
     def finish(self, wait: bool = True) -> None:
         """Stop the program if it still runs; with `wait`, also collect the worker's report and the output.
-        Without it the slot collects them before its next program (the caller needs neither)."""
+        Without it the slot closes the pipes once the report comes (the caller needs neither)."""
+        self._take_exit()
         if not self.ended and self.slot.sock is not None:
             self.stopped = True
             try:
                 self.slot.send_ctl({"op": "stop", "job": self.job})
             except OSError:
                 self.worker_died = True
-        if wait:
+        if wait or self.ended:
             self.complete()
         else:
-            self.slot.pending = self
+            self.slot.pending.append(self)
 
     def complete(self) -> None:
         """Wait for the worker's exit report, drain the pipes, and close them."""
-        if self.slot.pending is self:
-            self.slot.pending = None
+        self._take_exit()
         limit = time.monotonic() + 10.0
         while not self.ended and time.monotonic() < limit:
             self._pump(limit)
@@ -404,6 +421,9 @@ class Session:
         end = time.monotonic() + 2.0
         while any(self._fds[k] is not None for k in ("stdout", "stderr", "msg")) and time.monotonic() < end:
             self._pump(end)
+        self.close_pipes()
+
+    def close_pipes(self) -> None:
         for name in list(self._fds):
             self._close(name)
 

@@ -183,6 +183,10 @@ def test_rerun_after_success_is_a_no_op_and_other_inputs_are_refused(tiny, data,
     snap = Snapshot()
     train_model(str(tiny), out, small(method="sft"), sft=data[0], quiet=True, callbacks=[snap])
     assert snap.first_step is None  # nothing trained
+    train_model(str(tiny), out, small(method="sft", threads=2, merge=True), sft=data[0], quiet=True, callbacks=[snap])
+    assert snap.first_step is None  # threads do not change the weights; --merge only adds the merged exports
+    info = json.loads((out / "codekiln-model.json").read_text())
+    assert info["merged_gguf"] == "model.gguf" and (out / "model.gguf").is_file() and (out / "merged").is_dir()
     with pytest.raises(UserError, match="other data, model or settings"):
         train_model(str(tiny), out, small(method="sft", learning_rate=1e-3), sft=data[0], quiet=True)
 

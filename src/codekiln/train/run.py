@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shutil
 from importlib import metadata
 from pathlib import Path
@@ -23,6 +24,9 @@ from codekiln.train.export import DTYPES
 from codekiln.train.load import MODEL_FORMAT, MODEL_JSON, StartModel, cache_root, merge_adapter, resolve_start
 from codekiln.train.peft_setup import count_parameters, peft_config, quantization_kwargs
 from codekiln.train.sft import build_sft_trainer
+
+# Settings that do not change the trained weights: a resumed or repeated run may change them.
+RUN_ONLY_FIELDS = {"threads", "save_steps", "num_processes", "merge", "gguf_dtype"}
 
 
 def _plan(cfg: TrainConfig, sft: Path | None, pairs: Path | None) -> tuple[str, list[dict[str, Any]]]:
@@ -58,7 +62,7 @@ def _versions() -> dict[str, str]:
 
 def _provenance(model: str, start: StartModel, method: str, rows: list[dict[str, Any]], cfg: TrainConfig) -> dict:
     identity = {"base_model_hash": start.model_hash, "data_hash": D.rows_hash(rows), "method": method,
-                "config": cfg.model_dump(mode="json")}
+                "config": cfg.model_dump(mode="json", exclude=RUN_ONLY_FIELDS)}
     key = hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()
     return {"run_key": key, "model": model, "base_hf": str(start.hf_dir), "rows": len(rows), **identity,
             "versions": _versions()}
@@ -125,6 +129,15 @@ def _export(out_dir: Path, start: StartModel, cfg: TrainConfig) -> dict[str, str
     return files
 
 
+def _complete_exports(out_dir: Path, start: StartModel, cfg: TrainConfig) -> Path:
+    """A finished model folder asked for again with --merge: add the merged folder and GGUF it lacks."""
+    info = json.loads((out_dir / MODEL_JSON).read_text(encoding="utf-8"))
+    if cfg.merge and not info.get("merged_gguf"):
+        info.update({k: v for k, v in _export(out_dir, start, cfg).items() if v is not None})
+        write_json(out_dir / MODEL_JSON, info)
+    return out_dir
+
+
 def _quiet_libraries() -> None:
     """Silence the libraries' own tqdm bars and info logs: codekiln shows one rich bar and writes a JSONL log."""
     import warnings
@@ -154,13 +167,15 @@ def train_model(model: str, out_dir: Path, cfg: TrainConfig, sft: Path | None = 
     torch.set_num_threads(cfg.threads)
     _quiet_libraries()
     peft_cfg = peft_config(cfg)  # validates the name (and refuses QLoRA without a GPU) before any slow work
+    if cfg.merge and cfg.peft == "prompt":
+        raise UserError("prompt tuning learns virtual tokens, which cannot be merged into the weights; drop --merge")
     if cfg.gguf_dtype not in DTYPES:
         raise ConfigError(f"unknown train.gguf_dtype {cfg.gguf_dtype!r}; choose from {list(DTYPES)}")
     method, rows = _plan(cfg, sft, pairs)
     start = resolve_start(model)
     prov = _provenance(model, start, method, rows, cfg)
     if _check_out_dir(out_dir, prov):
-        return out_dir
+        return _complete_exports(out_dir, start, cfg)
     out_dir.mkdir(parents=True, exist_ok=True)
     write_json(out_dir / "provenance.json", prov)
 
@@ -179,10 +194,18 @@ def train_model(model: str, out_dir: Path, cfg: TrainConfig, sft: Path | None = 
     trainer.remove_callback(PrinterCallback)  # the JSONL log and the rich bar replace its printed dicts
     last = get_last_checkpoint(str(checkpoints)) if checkpoints.is_dir() else None
     truncate_log(out_dir / "train_log.jsonl", int(last.rsplit("-", 1)[-1]) if last else 0)
+    quiet_tqdm = {"TQDM_DISABLE": "1"} if quiet else {}  # TRL's reference-log-prob pass uses plain tqdm
+    saved_env = {key: os.environ.get(key) for key in quiet_tqdm}
+    os.environ.update(quiet_tqdm)
     try:
         trainer.train(resume_from_checkpoint=last)
     finally:
         progress.close()
+        for key, value in saved_env.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
     trainer.save_model(str(out_dir / "adapter"))
     tokenizer.save_pretrained(str(out_dir / "adapter"))
     trainable, total = count_parameters(trainer.model)

@@ -162,3 +162,14 @@ def test_cli_sample_writes_samples_and_reports_bad_input(tiny, tmp_path, capsys)
     assert cli_main([*argv[:2], str(tmp_path / "nope.gguf"), *argv[3:]]) == 2
     assert "no such model" in capsys.readouterr().err
     assert cli_main(["sample", "--tasks", "no-such-suite", "--out", str(out), "--quiet"]) == 2
+
+
+@pytest.mark.slow
+def test_smollm2_writes_the_requested_function(tmp_path):
+    from codekiln.tasks import load_tasks
+
+    tasks = load_tasks("humaneval")[:2]
+    samples = sample_tasks(tasks, SampleConfig(n=1, temperature=0.0, max_tokens=160), tmp_path / "s.jsonl", quiet=True)
+    assert all(s.raw.startswith("```python\n") for s in samples)
+    assert all(f"def {t.entry_point}(" in s.completion for t, s in zip(tasks, samples, strict=True))
+    assert samples[0].model.startswith("smollm2-135m (as Q8_0")

@@ -62,7 +62,7 @@ def corpus_verdicts():
     jobs = [(TASK, Sample(task_id=TASK.task_id, completion=f.read_text(), sample_id=f.stem)) for f in files]
     jobs.append((TASK, Sample(task_id=TASK.task_id, completion="def add(a, b):\n    return a + b\n",
                               sample_id="control-after")))
-    verifier = PythonVerifier(VerifyConfig(workers=2, timeout_s=1.5, memory_mb=256))
+    verifier = PythonVerifier(VerifyConfig(workers=2, timeout_s=3.0, memory_mb=256))
     try:
         verdicts = verifier.verify(jobs)
         leftovers = _leftovers(verifier)

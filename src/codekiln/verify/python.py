@@ -72,6 +72,17 @@ class CandidateProxy:
         self.__name__ = name
         self.fault: CandidateFault | None = None
         self.calls = 0
+        self.loaded = False
+
+    def ensure_loaded(self) -> None:
+        """Read the program's load report (it comes before the first answer: the first call is sent without
+        waiting for it, which saves a round trip)."""
+        if self.loaded:
+            return
+        first = self._session.recv()
+        if first is None or first.get("kind") != "ready":
+            raise self._fail(*_load_failure(self._session, first))
+        self.loaded = True
 
     def _fail(self, status: str, message: str) -> CandidateFault:
         if self.fault is None:
@@ -87,7 +98,9 @@ class CandidateProxy:
             raise TypeError(f"the test passed a non-plain argument ({err.type_name}) to the candidate") from None
         self.calls += 1
         session = self._session
-        reply = session.recv() if session.send({"call": payload}) else None
+        sent = session.send({"call": payload})
+        self.ensure_loaded()
+        reply = session.recv() if sent else None
         if reply is None:
             raise self._ended(session)
         if session.bad_frame:
@@ -132,6 +145,22 @@ def _exit_status(session: Session) -> tuple[str, str]:
     if code is not None and code < 0:
         return "runtime_error", f"the candidate's process was killed by signal {-code}"
     return "runtime_error", f"the candidate's process exited with code {code}"
+
+
+def _load_failure(session: Session, first: dict[str, Any] | None) -> tuple[str, str]:
+    if first is None:
+        if session.timed_out:
+            return "timeout", "wall-clock limit reached while loading the program"
+        return _exit_status(session)
+    if first.get("kind") != "load_error":
+        return "invalid", f"the program broke the load protocol (sent {first.get('kind')!r})"
+    name = str(first.get("type"))
+    text = f"{name}: {first.get('msg', '')}\n{first.get('tb', '')}".strip()
+    if name in _EXIT_TYPES:
+        return "invalid", f"the program raised {name} while loading, instead of defining the function"
+    if name == "MemoryError":
+        return "memory", text
+    return "runtime_error", text
 
 
 def _clip(text: str) -> str:
@@ -232,9 +261,6 @@ class PythonVerifier:
         setup = {"mode": "serve", "source": program, "entry": task.entry_point,
                  "code": base64.b64encode(marshal.dumps(compiled)).decode("ascii")}
         with self.sandbox.session(setup, self.limits) as session:
-            first = session.recv()
-            if first is None or first.get("kind") != "ready":
-                return self._load_failure(session, first)
             proxy = CandidateProxy(session, task.entry_point or "candidate")
             check = code.check_function(proxy)
             status, feedback = self._run_check(check, proxy, code)
@@ -244,22 +270,6 @@ class PythonVerifier:
             if stderr:
                 feedback = f"{feedback}\nstderr: {stderr[-500:]}"
         return status, feedback
-
-    @staticmethod
-    def _load_failure(session: Session, first: dict[str, Any] | None) -> tuple[str, str]:
-        if first is None:
-            if session.timed_out:
-                return "timeout", "wall-clock limit reached while loading the program"
-            return _exit_status(session)
-        if first.get("kind") != "load_error":
-            return "invalid", f"the program broke the load protocol (sent {first.get('kind')!r})"
-        name = str(first.get("type"))
-        text = f"{name}: {first.get('msg', '')}\n{first.get('tb', '')}".strip()
-        if name in _EXIT_TYPES:
-            return "invalid", f"the program raised {name} while loading, instead of defining the function"
-        if name == "MemoryError":
-            return "memory", text
-        return "runtime_error", text
 
     @staticmethod
     def _run_check(check: Callable[[Any], Any], proxy: CandidateProxy, code: _TaskCode) -> tuple[str, str]:
@@ -280,6 +290,10 @@ class PythonVerifier:
         if proxy.fault is not None:  # the test swallowed a fault: the fault still decides
             return proxy.fault.status, proxy.fault.message
         if proxy.calls == 0:
+            try:
+                proxy.ensure_loaded()
+            except CandidateFault as fault:
+                return fault.status, fault.message
             return "failed", "the check never called the candidate"
         return "passed", ""
 

@@ -207,6 +207,7 @@ def test_preference_method_without_pairs_warms_up_on_sft_rows_or_explains(tiny, 
     (["--model", "missing.gguf"], "does not exist"),
     (["--model", "no-such-model"], "unknown model 'no-such-model'"),
     (["--gguf-dtype", "q3"], "unknown train.gguf_dtype"),
+    (["--peft", "prompt", "--merge"], "cannot be merged"),
     (["--batch-size", "x"], None),
 ])
 def test_cli_user_errors_are_one_line_and_exit_2(tiny, data, tmp_path, capsys, argv, message):

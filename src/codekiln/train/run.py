@@ -167,6 +167,9 @@ def train_model(model: str, out_dir: Path, cfg: TrainConfig, sft: Path | None = 
     torch.set_num_threads(cfg.threads)
     _quiet_libraries()
     peft_cfg = peft_config(cfg)  # validates the name (and refuses QLoRA without a GPU) before any slow work
+    if cfg.num_processes > 1 and int(os.environ.get("WORLD_SIZE", "1")) != cfg.num_processes:
+        raise UserError(f"train.num_processes={cfg.num_processes} needs one process per device: run "
+                        f"`accelerate launch --num_processes {cfg.num_processes} -m codekiln.cli train ...`")
     if cfg.merge and cfg.peft == "prompt":
         raise UserError("prompt tuning learns virtual tokens, which cannot be merged into the weights; drop --merge")
     if cfg.gguf_dtype not in DTYPES:

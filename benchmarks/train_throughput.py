@@ -79,8 +79,10 @@ def run_trl(method: str, hf: Path, data: Path, out: Path, a: argparse.Namespace,
         trainer = SFTTrainer(model=model, args=SFTConfig(**common, completion_only_loss=True), train_dataset=dataset,
                              processing_class=tokenizer, peft_config=lora, callbacks=[timer])
     else:
+        # the same rule codekiln applies: precompute reference log-probs when training sees every pair
+        precompute = a.steps * a.batch_size >= len(rows)
         args = DPOConfig(**common, loss_type=["sigmoid", "sft"], loss_weights=[1.0, 1.0], beta=0.1,
-                         precompute_ref_log_probs=True, precompute_ref_batch_size=a.batch_size * 2)
+                         precompute_ref_log_probs=precompute, precompute_ref_batch_size=a.batch_size * 2)
         trainer = DPOTrainer(model=model, args=args, train_dataset=dataset, processing_class=tokenizer,
                              peft_config=lora, callbacks=[timer])
     trainer.remove_callback(PrinterCallback)

@@ -201,7 +201,7 @@ class TrainConfig(Section):
     prompt_tokens: int = 20
     """Virtual tokens learned by prompt tuning (peft=prompt)."""
     precompute_ref: bool = True
-    """Compute the DPO reference log-probs once before training and cache them on disk (by model and data hash)."""
+    """Compute the DPO reference log-probs once before training and cache them on disk (by model and data hash); skipped when training sees fewer pairs than the data holds."""
     merge: bool = False
     """Also write the merged model (base + adapter) as a plain Hugging Face folder `merged/` and a merged GGUF."""
     gguf_dtype: str = "q8_0"

@@ -192,7 +192,12 @@ def train_model(model: str, out_dir: Path, cfg: TrainConfig, sft: Path | None = 
     else:
         ref_key = hashlib.sha256(f"{start.model_hash}|{prov['data_hash']}|{cfg.max_length}|{cfg.peft}".encode())
         ref_cache = cache_root() / "ref_logps" / f"{ref_key.hexdigest()[:24]}.pt"
-        trainer = build_dpo_trainer(policy, tokenizer, dataset, cfg, checkpoints, peft_cfg, hooks, ref_cache)
+        # Precomputing costs one forward pass over every pair; it saves work only when training sees every
+        # pair at least once (or when the cache already holds them).
+        seen = cfg.max_steps * cfg.batch_size * cfg.grad_accum if cfg.max_steps > 0 else cfg.epochs * len(rows)
+        precompute = cfg.precompute_ref and (ref_cache.exists() or seen >= len(rows))
+        trainer = build_dpo_trainer(policy, tokenizer, dataset, cfg.model_copy(update={"precompute_ref": precompute}),
+                                    checkpoints, peft_cfg, hooks, ref_cache)
 
     trainer.remove_callback(PrinterCallback)  # the JSONL log and the rich bar replace its printed dicts
     last = get_last_checkpoint(str(checkpoints)) if checkpoints.is_dir() else None

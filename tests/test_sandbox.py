@@ -5,6 +5,7 @@ Every program here is written as hostile code would be and runs only inside the 
 
 from __future__ import annotations
 
+import errno
 import os
 import socket
 import subprocess
@@ -12,7 +13,7 @@ import time
 
 import pytest
 
-from codekiln.verify import isolation
+from codekiln.verify import isolation, seccomp
 from codekiln.verify.sandbox import Limits, Sandbox, run_untrusted
 from codekiln.verify.sandbox_worker import Unplain, decode_plain, encode_plain
 
@@ -222,3 +223,25 @@ def test_fallback_mode_still_runs_with_limits(monkeypatch):
         mem = sb.run("x = bytearray(2 * 1024**3)", limits=FAST)
     assert ok.status == "ok" and "codekiln-sandbox-" in ok.value
     assert slow.status == "timeout" and mem.status == "memory"
+
+
+@pytest.mark.skipif(seccomp.filter_bpf() is None, reason="needs pyseccomp and libseccomp2")
+def test_seccomp_denies_namespaces_and_keeps_threads(sandbox):
+    program = """
+import ctypes, os, threading
+libc = ctypes.CDLL(None, use_errno=True)
+out = {}
+for name, call in (("unshare", lambda: libc.unshare(0x10000000)), ("clone3", lambda: libc.syscall(435, 0, 0)),
+                   ("mount", lambda: libc.mount(b"none", b"/tmp", b"tmpfs", 0, None))):
+    out[name] = (call(), ctypes.get_errno())
+box = []
+thread = threading.Thread(target=lambda: box.append(1))
+thread.start()
+thread.join()
+out["thread"] = box
+__codekiln_send__(out)
+"""
+    result = sandbox.run(program, limits=FAST)
+    assert result.status == "ok", result.error
+    assert result.value["unshare"] == (-1, errno.EPERM) and result.value["mount"] == (-1, errno.EPERM)
+    assert result.value["clone3"] == (-1, errno.ENOSYS) and result.value["thread"] == [1]

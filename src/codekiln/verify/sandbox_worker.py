@@ -29,6 +29,7 @@ REQ_FD = 3
 MSG_FD = 4
 MAX_FRAME = 16 * 1024 * 1024
 PRELOADED: list[str] = []
+SECCOMP = b""  # the seccomp filter children install, as raw BPF
 _HEADER = struct.Struct(">I")
 
 
@@ -207,6 +208,34 @@ def _no_new_privs() -> None:
     libc.prctl(38, 1, 0, 0, 0)  # PR_SET_NO_NEW_PRIVS
 
 
+def _install_seccomp(data: bytes) -> None:
+    """Install a raw BPF seccomp filter (built on the host); needs PR_SET_NO_NEW_PRIVS first."""
+    import ctypes
+
+    class _Fprog(ctypes.Structure):
+        _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
+
+    buf = ctypes.create_string_buffer(data, len(data))
+    prog = _Fprog(len(data) // 8, ctypes.cast(buf, ctypes.c_void_p))
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(22, 2, ctypes.byref(prog), 0, 0) != 0:  # PR_SET_SECCOMP, SECCOMP_MODE_FILTER
+        raise OSError(ctypes.get_errno(), "cannot install the seccomp filter")
+
+
+def _probe_seccomp(data: bytes) -> bool:
+    """Whether the filter installs here (tried in a throwaway child)."""
+    pid = os.fork()
+    if pid == 0:
+        try:
+            _no_new_privs()
+            _install_seccomp(data)
+            os._exit(0)
+        except BaseException:
+            os._exit(1)
+    _, status = os.waitpid(pid, 0)
+    return os.waitstatus_to_exitcode(status) == 0
+
+
 def _child(uid, fds: list[int], workdir: str) -> None:
     """Runs in the forked child: set up, wait for the program on fd 3, run it. Never returns."""
     try:
@@ -225,6 +254,8 @@ def _child(uid, fds: list[int], workdir: str) -> None:
         if uid is not None:
             _drop_privileges(uid)
         _no_new_privs()
+        if SECCOMP:
+            _install_seccomp(SECCOMP)
         os.environ.clear()
         os.environ.update({"HOME": workdir, "PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "TMPDIR": workdir})
         sys.argv = ["candidate"]
@@ -508,12 +539,16 @@ def main() -> None:
         except Exception as err:  # a missing optional module is reported, not fatal
             failed.append(f"{name}: {type(err).__name__}: {err}")
     PRELOADED.extend(loaded)
+    global SECCOMP
+    bpf = bytes.fromhex(os.environ.get("CODEKILN_SECCOMP", ""))
+    SECCOMP = bpf if bpf and _probe_seccomp(bpf) else b""
     import gc
 
     gc.collect()
     gc.freeze()  # fewer copy-on-write faults in forked children
     signal.signal(signal.SIGCHLD, signal.SIG_DFL)
-    _send_ctl(sock, {"event": "ready", "pid": os.getpid(), "preloaded": loaded, "failed": failed})
+    _send_ctl(sock, {"event": "ready", "pid": os.getpid(), "preloaded": loaded, "failed": failed,
+                     "seccomp": bool(SECCOMP)})
     _Worker(sock, mode, uids, tmp).loop()
 
 

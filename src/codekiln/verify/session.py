@@ -22,7 +22,7 @@ import time
 from collections import deque
 from typing import Any
 
-from codekiln.verify import isolation
+from codekiln.verify import isolation, seccomp
 from codekiln.verify.sandbox_worker import MAX_FRAME
 
 _HEADER_SIZE = 4
@@ -77,6 +77,17 @@ def _spawn(fn: Any) -> Any:
     return _spawner.run(fn)
 
 
+_warned: set[str] = set()
+
+
+def _warn_once(text: str) -> None:
+    if text not in _warned:
+        _warned.add(text)
+        import warnings
+
+        warnings.warn(f"codekiln sandbox: weaker isolation: {text}", isolation.IsolationWarning, stacklevel=3)
+
+
 class WorkerDied(Exception):
     """The worker process went away (it is restarted on next use)."""
 
@@ -97,6 +108,7 @@ class Slot:
         self._jobs = itertools.count(1)
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
         self.preloaded: list[str] = []
+        self.seccomp = False
         self.standby_fds: list[int] | None = None  # the host ends of the worker's next, already forked child
         self.pending: list[Session] = []  # stopped sessions whose exit report is still on its way
         self.exits: dict[int, dict[str, Any]] = {}  # exit reports by job, until their session reads them
@@ -108,7 +120,7 @@ class Slot:
                "CODEKILN_PRELOAD": ",".join(self.preload),
                "CODEKILN_PATH": os.pathsep.join(isolation.python_paths()),
                "CODEKILN_UIDS": ",".join(map(str, self.uids or ())),
-               "PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "PYTHONHASHSEED": "0"}
+               "PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "PYTHONHASHSEED": "0", **seccomp.bpf_env()}
         python = isolation.real_python()
         if self.iso.mode.startswith("bwrap"):
             argv = isolation.bwrap_argv(python, self.disk_mb, env, self.iso.mode == "bwrap-root")
@@ -132,6 +144,10 @@ class Slot:
             self.kill()
             raise WorkerDied("the sandbox worker did not start")
         self.preloaded = ready.get("preloaded", [])
+        self.seccomp = bool(ready.get("seccomp"))
+        if not self.seccomp:
+            _warn_once(seccomp.missing_reason() if seccomp.filter_bpf() is None
+                       else "the seccomp filter could not be installed on this kernel")
         if ready.get("failed"):
             import warnings
 

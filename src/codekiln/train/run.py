@@ -177,6 +177,8 @@ def train_model(model: str, out_dir: Path, cfg: TrainConfig, sft: Path | None = 
     method, rows = _plan(cfg, sft, pairs)
     start = resolve_start(model)
     prov = _provenance(model, start, method, rows, cfg)
+    prov["data_files"] = {"sft": str(Path(sft).resolve()) if sft else None,
+                          "pairs": str(Path(pairs).resolve()) if pairs else None}
     if _check_out_dir(out_dir, prov):
         return _complete_exports(out_dir, start, cfg)
     out_dir.mkdir(parents=True, exist_ok=True)

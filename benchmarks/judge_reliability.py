@@ -27,7 +27,7 @@ from codekiln.config import JudgeConfig, SampleConfig, VerifyConfig
 from codekiln.judge.agreement import format_agreement, judge_test_agreement
 from codekiln.judge.cache import JudgeCache
 from codekiln.judge.parse import JudgeParseError, _parse_strict, parse_judgement
-from codekiln.judge.run import Judge, JudgeItem
+from codekiln.judge.run import Judge, JudgeItem, reply_text
 from codekiln.records import Sample
 from codekiln.sample.base import load_sampler
 from codekiln.sample.models import resolve_model
@@ -105,12 +105,12 @@ def main() -> None:
             cache_path = work / f"cache-{spec}-{prefill}.sqlite"
             judge = Judge(rec, cfg, JudgeCache(cache_path))
             out = judge.judge(items)
-            firsts = [(r, g) for r, g, _, temp in rec.log if temp == 0]
-            strict = sum(_parse_strict(g.text, ["A"]) is not None for _, g in firsts)
+            firsts = [reply_text(g) for _, g, _, temp in rec.log if temp == 0]
+            strict = sum(_parse_strict(text, ["A"]) is not None for text in firsts)
             tolerant = 0
-            for _, g in firsts:
+            for text in firsts:
                 try:
-                    parse_judgement(g.text, ["A"])
+                    parse_judgement(text, ["A"])
                     tolerant += 1
                 except JudgeParseError:
                     pass
@@ -142,7 +142,7 @@ def main() -> None:
                     if temp != 0:
                         continue
                     try:
-                        parsed = parse_judgement(g.text, ["A", "B"]).ratings
+                        parsed = parse_judgement(reply_text(g), ["A", "B"]).ratings
                     except JudgeParseError:
                         continue
                     shown += 1

@@ -130,3 +130,14 @@ def test_partial_multi_answer_is_unusable():
 def test_strict_rejects_extra_keys_but_tolerant_reads_them():
     parsed = parse_judgement('{"A": {"rating": 5, "rationale": "x", "confidence": 1}}', ["A"])
     assert not parsed.strict and ratings(parsed) == {"A": 5}
+
+
+def test_reply_cut_at_the_stop_string_is_closed():
+    from codekiln.judge.run import reply_text
+    from codekiln.sample.base import Generation
+
+    cut = '{"A": {"rating": 7, "rationale": "uses a set"'
+    assert parse_judgement(reply_text(Generation(cut, 9, "stop")), ["A"]).strict
+    assert reply_text(Generation(cut, 9, "length")) == cut
+    whole = cut + "}}"
+    assert reply_text(Generation(whole, 9, "stop")) == whole

@@ -23,7 +23,7 @@ from codekiln.judge.parse import JudgeParseError, parse_judgement
 from codekiln.judge.prompt import labels_for, render_judge_messages
 from codekiln.judge.rubrics import PREFERENCES, RUBRIC_VERSION, get_rubric
 from codekiln.progress import Bar, progress_bar
-from codekiln.sample.base import GenParams, Request, Sampler
+from codekiln.sample.base import Generation, GenParams, Request, Sampler
 
 # The answer's JSON ends with "}}" (the last response's object, then the whole): stop there, no rambling after.
 STOP = "}}"
@@ -60,6 +60,14 @@ class Judgement:
         if not rated or total <= 0:
             return None
         return sum(w * x for w, x in rated) / total
+
+
+def reply_text(generation: Generation) -> str:
+    """The judge's answer: a reply cut at the stop string gets it back (it closes the answer's JSON)."""
+    text = generation.text
+    if generation.finish == "stop" and not text.rstrip().endswith(STOP):
+        text += STOP
+    return text
 
 
 def call_seed(base: int, *parts: object) -> int:
@@ -211,9 +219,7 @@ class Judge:
                     replies[i] = error
                     self.budget.charge(0)
                     continue
-                text, n_tokens = generations[j].text, generations[j].n_tokens
-                if generations[j].finish == "stop" and not text.rstrip().endswith(STOP):
-                    text += STOP  # the stop string is not part of the reply; it closes the answer's JSON
+                text, n_tokens = reply_text(generations[j]), generations[j].n_tokens
                 prompt_chars = sum(len(m["content"]) for m in requests[i].messages)
                 self.budget.charge(n_tokens + prompt_chars // 4)  # prompt tokens estimated at 4 chars each
                 self.calls += 1

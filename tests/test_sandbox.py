@@ -36,12 +36,6 @@ def sandbox():
         yield sb
 
 
-def _expected_live(sandbox) -> int:
-    """init, the worker, the program itself, and (with two uids a slot) the next program's standby child."""
-    with sandbox.slot() as slot:
-        return 3 + (slot.uids is not None)
-
-
 def _host_pids_of(uid: int) -> list[int]:
     out = subprocess.run(["ps", "-o", "pid=", "-u", str(uid)], capture_output=True, text=True).stdout
     return [int(p) for p in out.split()]
@@ -166,19 +160,20 @@ def test_parent_survives_and_daemons_die(sandbox):
     assert hit.status in ("error", "killed")
     daemon = """
 import os, time
+r, w = os.pipe()
 if os.fork() == 0:
     os.setsid()
     if os.fork() == 0:
+        os.write(w, str(os.getpid()).encode())
         while True:
             time.sleep(0.05)
     os._exit(0)
-time.sleep(0.2)
-__codekiln_send__(len([p for p in os.listdir('/proc') if p.isdigit()]))
+__codekiln_send__(int(os.read(r, 20)))
 """
     result = sandbox.run(daemon, limits=FAST)
-    assert result.status == "ok" and result.value >= 4  # init, worker, program, daemon
+    assert result.status == "ok"
     after = sandbox.run(LIVE, limits=FAST)
-    assert len(after.value) == _expected_live(sandbox)  # the daemon is gone
+    assert result.value not in after.value  # the daemonized grandchild is gone
     with sandbox.slot() as slot:
         if slot.uids is not None:  # seen from the host: only the standby child for the next program is left
             assert sum(len(_host_pids_of(uid)) for uid in slot.uids) == 1
@@ -188,23 +183,24 @@ __codekiln_send__(len([p for p in os.listdir('/proc') if p.isdigit()]))
 def test_fork_bomb_is_contained(sandbox):
     bomb = """
 import os
-n = 0
+pids = []
 try:
     while True:
-        if os.fork() == 0:
+        pid = os.fork()
+        if pid == 0:
             import time
             time.sleep(30)
-        n += 1
+        pids.append(pid)
 except OSError:
     pass
-__codekiln_send__(n)
+__codekiln_send__(pids)
 """
     result = sandbox.run(bomb, limits=Limits(timeout_s=3.0, nproc=16))
-    assert result.status == "ok"
+    assert result.status == "ok" and result.value
     if os.geteuid() == 0:
-        assert result.value < 16
+        assert len(result.value) < 16
     after = sandbox.run(LIVE, limits=FAST)
-    assert len(after.value) == _expected_live(sandbox)
+    assert not set(result.value) & set(after.value)
 
 
 def test_fallback_warns_when_bwrap_is_missing(monkeypatch):

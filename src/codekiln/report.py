@@ -110,7 +110,7 @@ def _header(manifest: dict[str, Any], rounds: list[RoundStats], final: int | Non
         verdict = ("95% intervals do not overlap" if outside else "95% intervals overlap: not a clear difference")
         kpis.append(f'<div class="kpi"><span>final model (round {final}), held-out pass@1</span><b>{_pct(best)}</b>'
                     f'<span>{_ci(best)}</span></div>')
-        kpis.append(f'<div class="kpi"><span>change</span><b class="{"up" if diff > 0 else "down"}">'
+        kpis.append(f'<div class="kpi"><span>change</span><b class="{"up" if diff > 0 else "down" if diff < 0 else ""}">'
                     f'{100 * diff:+.1f} pts</b><span>{rel.strip(" ()")}{" · " if rel else ""}{verdict}</span></div>')
     commit = code.get("commit") or "not a git checkout"
     dirty = " (uncommitted changes)" if code.get("dirty") else ""

@@ -34,7 +34,7 @@ def _nice_max(value: float) -> float:
     if value <= 0 or not math.isfinite(value):
         return 1.0
     exp = 10 ** math.floor(math.log10(value))
-    for m in (1, 2, 2.5, 5, 10):
+    for m in (1, 2, 4, 6, 8, 10):  # four grid steps of 0.25, 0.5, 1, 1.5, 2 or 2.5 units
         if value <= m * exp:
             return m * exp
     return 10 * exp

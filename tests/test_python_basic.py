@@ -152,7 +152,7 @@ def test_block_parsing_builds_references_and_rejects_malformed_blocks():
     assert block["test"] == "def check(candidate):\n    assert candidate(2) == 4\n    assert candidate(0) == 0\n"
     whole = body.replace("    return 2 * x", "def twice(x):\n    return x + x")
     assert parse_blocks(whole, "mem.txt")[0]["reference"] == "def twice(x):\n    return x + x\n"
-    for broken in (body.replace("--- tests", "--- test"), body.replace("| easy", "| trivial"),
+    for broken in (body.replace("--- tests", "--- test"), body.replace("| easy", "| tiny"),
                    body.replace("=== twice", "=== thrice")):
         with pytest.raises(SuiteFormatError):
             parse_blocks(broken, "mem.txt")

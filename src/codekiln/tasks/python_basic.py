@@ -22,7 +22,9 @@ complete definition starting at column 0. The tests become the body of `check(ca
 
 Task ids are `python-basic/NNN`, numbered over the files in `FILES` order, and every fourth task
 (index % 4 == 3) is in the test split, so both splits draw from every family. New tasks are only
-ever appended to the last file, so ids and splits of existing tasks never change.
+ever appended (to the last file, or in a new file added at the end of `FILES`), so ids and splits of
+existing tasks never change. Difficulty: `trivial` (one step, for a very small model to start from),
+`easy`, `medium`, `hard`.
 """
 
 from __future__ import annotations
@@ -32,9 +34,9 @@ from importlib import resources
 from codekiln.records import Task
 
 SUITE = "python-basic"
-FILES = ("strings.txt", "lists.txt", "numbers.txt", "dicts.txt", "algorithms.txt", "mixed.txt")
+FILES = ("strings.txt", "lists.txt", "numbers.txt", "dicts.txt", "algorithms.txt", "mixed.txt", "basics.txt")
 TEST_EVERY = 4
-DIFFICULTIES = ("easy", "medium", "hard")
+DIFFICULTIES = ("trivial", "easy", "medium", "hard")
 
 
 class SuiteFormatError(ValueError):

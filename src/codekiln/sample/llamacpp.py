@@ -56,12 +56,12 @@ class LlamaCppSampler:
 
     def generate(self, requests: Sequence[Request], params: GenParams) -> list[Generation]:
         # Same-prompt requests back to back so the prefix cache reuses the prompt's KV state.
-        order = sorted(range(len(requests)), key=lambda i: (self.render(requests[i].messages, requests[i].prefill), i))
+        prompts = [self.render(r.messages, r.prefill) for r in requests]
+        order = sorted(range(len(requests)), key=lambda i: (prompts[i], i))
         out: list[Generation | None] = [None] * len(requests)
         cached: tuple[str, list[int]] = ("", [])
         for i in order:
-            request = requests[i]
-            prompt = self.render(request.messages, request.prefill)
+            request, prompt = requests[i], prompts[i]
             if prompt != cached[0]:
                 cached = (prompt, self.tokens(prompt))
             out[i] = self._one(cached[1], request, params)

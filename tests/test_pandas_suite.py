@@ -16,8 +16,17 @@ def test_suite_is_registered_and_sized():
     assert splits["train"] >= 150 and splits["test"] >= 50
     assert {t.kind for t in tasks} == {"pandas"}
     assert len({t.task_id for t in tasks}) == len(tasks)
-    train = {(t.setup, t.prompt) for t in tasks if t.split == "train"}
-    assert not train & {(t.setup, t.prompt) for t in tasks if t.split == "test"}
+    assert not {t.setup for t in tasks if t.split == "train"} & {t.setup for t in tasks if t.split == "test"}
+
+
+def test_training_items_are_not_flagged_as_test_contamination():
+    from codekiln.curate.decontam import EvalIndex
+    from codekiln.sample.prompts import task_text
+
+    tasks = load()
+    index = EvalIndex([t for t in tasks if t.split == "test"])
+    flagged = [t.task_id for t in tasks if t.split == "train" and (index.check(task_text(t)) or index.check(t.reference))]
+    assert flagged == []
 
 
 def test_every_reference_produces_its_result():

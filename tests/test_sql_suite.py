@@ -20,11 +20,23 @@ def test_suite_is_registered_and_sized():
     assert load_tasks("sql-basic:test") == [t for t in tasks if t.split == "test"]
 
 
-def test_train_and_test_share_no_question():
+def test_train_and_test_share_no_question_and_no_database():
     tasks = load()
     train = {t.prompt for t in tasks if t.split == "train"}
     test = {t.prompt for t in tasks if t.split == "test"}
     assert train and test and not train & test
+    assert not {t.schema for t in tasks if t.split == "train"} & {t.schema for t in tasks if t.split == "test"}
+
+
+def test_training_items_are_not_flagged_as_test_contamination():
+    """Curation drops training items that contain a test prompt or gold query: none of the suite's may be."""
+    from codekiln.curate.decontam import EvalIndex
+    from codekiln.sample.prompts import task_text
+
+    tasks = load()
+    index = EvalIndex([t for t in tasks if t.split == "test"])
+    flagged = [t.task_id for t in tasks if t.split == "train" and (index.check(task_text(t)) or index.check(t.reference))]
+    assert flagged == []
 
 
 def test_difficulty_spread_in_both_splits():

@@ -3,7 +3,10 @@
 Each dataset is generated from a fixed seed and written out as literal `setup` code (the model sees it).
 Templates ask for filters, aggregates, group-bys, pivots, merges, window-style and string/date work; the
 `reference` computes `result`, and `meta["compare"]` says how strictly a candidate's value must match
-(index, column order, row order). Train and test share no task text.
+(index, column order, row order).
+
+The split is by dataset: test tasks work on DataFrames the train split never shows, so no test prompt
+(setup + request) is contained in a training item.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from typing import Any
 from codekiln.records import Task
 
 SUITE = "pandas-basic"
-TEST_SHARE = 0.25
+TEST_DATASETS = ("orders", "movies")  # held out: their tasks form the test split
 PER_TEMPLATE = 2  # most tasks per (dataset, template)
 
 NAMES = "Ada Ben Cara Dan Eva Finn Gus Hana Ivan Jade Kofi Lena Milo Nora Omar Pia".split()
@@ -85,7 +88,23 @@ def _datasets() -> list[Dataset]:
         "on_hand": rng.sample(range(0, 500), n),
         "unit_cost": [round(v / 10, 2) for v in rng.sample(range(5, 400), n)],
     }, "item", ("category",), ("on_hand", "unit_cost"))
-    return [sales, students, weather, staff, stock]
+    orders = Dataset("orders", {
+        "order_no": [f"A{v}" for v in rng.sample(range(100, 999), n)],
+        "channel": [rng.choice(("web", "shop", "phone")) for _ in range(n)],
+        "status": [rng.choice(("paid", "open")) for _ in range(n)],
+        "amount": [round(v / 4, 2) for v in rng.sample(range(40, 2000), n)],
+        "qty": rng.sample(range(1, 40), n),
+        "placed": [f"2024-{rng.randint(7, 12):02d}-{rng.randint(1, 28):02d}" for _ in range(n)],
+    }, "order_no", ("channel", "status"), ("amount", "qty"), "placed")
+    movies = Dataset("movies", {
+        "title": rng.sample(["Dune", "Heat", "Jaws", "Alien", "Brave", "Coco", "Up", "Rocky", "Fargo", "Big",
+                             "Tron", "Klute"], n),
+        "genre": [rng.choice(("drama", "comedy", "scifi")) for _ in range(n)],
+        "rating": [round(v / 10, 1) for v in rng.sample(range(40, 95), n)],
+        "votes": rng.sample(range(1000, 90000), n),
+        "budget_m": [None if i % 4 == 1 else rng.randint(5, 200) for i in range(n)],
+    }, "title", ("genre",), ("rating", "votes"), None, "budget_m")
+    return [sales, students, weather, staff, stock, orders, movies]
 
 
 Item = tuple[str, str, str, dict[str, bool]]  # (template, prompt, reference, compare options)
@@ -219,7 +238,7 @@ def build_tasks() -> list[Task]:
             seen.add(prompt)
             per[template] = per.get(template, 0) + 1
             digest = hashlib.sha256(f"{d.name}\n{prompt}".encode()).hexdigest()
-            split = "test" if int(digest[:8], 16) / 0xFFFFFFFF < TEST_SHARE else "train"
+            split = "test" if d.name in TEST_DATASETS else "train"
             meta: dict[str, Any] = {"dataset": d.name, "template": template}
             if options:
                 meta["compare"] = dict(options)

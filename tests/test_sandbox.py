@@ -9,6 +9,7 @@ import errno
 import os
 import socket
 import subprocess
+import threading
 import time
 
 import pytest
@@ -241,3 +242,16 @@ __codekiln_send__(out)
     assert result.status == "ok", result.error
     assert result.value["unshare"] == (-1, errno.EPERM) and result.value["mount"] == (-1, errno.EPERM)
     assert result.value["clone3"] == (-1, errno.ENOSYS) and result.value["thread"] == [1]
+
+
+def test_a_dead_worker_is_replaced():
+    with Sandbox(workers=1) as sb:
+        sb.start()
+        with sb.slot() as slot:
+            bwrap_pid = slot.proc.pid
+        timer = threading.Timer(0.5, lambda: os.killpg(bwrap_pid, 9))
+        timer.start()
+        result = sb.run("import time\ntime.sleep(5)", limits=Limits(timeout_s=4.0))
+        timer.join()
+        assert result.status == "killed"
+        assert sb.run("__codekiln_send__(1)", limits=FAST).value == 1

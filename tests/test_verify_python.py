@@ -45,6 +45,13 @@ def test_statuses(verifier):
                    "failed"]
 
 
+def test_load_time_failures(verifier):
+    completions = ["while True:\n    pass\n", "hog = bytearray(10 ** 10)\n", "import no_such_module_xyz\n",
+                   "import os\nos._exit(0)\n", "def other():\n    return 1\ndiv = None\n"]
+    got = [v.status for v in _verdicts(verifier, TASK, completions)]
+    assert got == ["timeout", "memory", "runtime_error", "invalid", "runtime_error"]
+
+
 def test_feedback_names_the_failing_assert(verifier):
     (v,) = _verdicts(verifier, TASK, ["    return a / b\n"])
     assert "assert candidate(7, 2) == 3" in v.feedback and v.score == 0.0

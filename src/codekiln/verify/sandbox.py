@@ -113,11 +113,10 @@ class Sandbox:
     def session(self, setup: dict[str, Any], limits: Limits) -> Iterator[Session]:
         """A program running in a borrowed worker, stopped and cleaned up on exit."""
         with self.slot() as slot:
-            deadline = time.monotonic() + limits.timeout_s
             try:
-                session = slot.open(setup, limits.as_job(), deadline)
+                session = slot.open(setup, limits.as_job())
             except WorkerDied:  # one retry with a fresh worker
-                session = slot.open(setup, limits.as_job(), deadline)
+                session = slot.open(setup, limits.as_job())
             try:
                 yield session
             finally:

@@ -234,7 +234,7 @@ class Slot:
         fds, self.standby_fds = self.standby_fds, None
         return fds
 
-    def open(self, setup: dict[str, Any], limits: dict[str, Any], deadline: float) -> Session:
+    def open(self, setup: dict[str, Any], limits: dict[str, Any]) -> Session:
         """Start one program in this worker (restarting the worker first if it died)."""
         for session in list(self.pending):  # stopped earlier; close what has been reported
             if session.job in self.exits:
@@ -246,16 +246,16 @@ class Slot:
         if not self.alive():
             self.kill()
             self.start()
-        return Session(self, next(self._jobs), setup, limits, deadline)
+        return Session(self, next(self._jobs), setup, limits)
 
 
 class Session:
     """One program running in a slot: framed messages both ways, capped stdout/stderr, a wall-clock deadline."""
 
-    def __init__(self, slot: Slot, job: int, setup: dict[str, Any], limits: dict[str, Any], deadline: float) -> None:
+    def __init__(self, slot: Slot, job: int, setup: dict[str, Any], limits: dict[str, Any]) -> None:
         self.slot = slot
         self.job = job
-        self.deadline = deadline
+        self.deadline = time.monotonic() + float(limits["timeout_s"])  # reset once the child is handed over
         self.cap = int(limits["output_bytes"])
         self.timed_out = False
         self.stopped = False  # the host asked the worker to kill the program
@@ -268,6 +268,7 @@ class Session:
         self._out = {"stdout": bytearray(), "stderr": bytearray()}
         self._pending = bytearray()
         fds = slot.take_standby(time.monotonic() + 30)
+        self.deadline = time.monotonic() + float(limits["timeout_s"])  # the program's clock starts now
         try:
             slot.send_ctl({"op": "run", "job": job, "timeout_s": limits["timeout_s"]})
         except OSError:

@@ -145,3 +145,33 @@ def test_humaneval_canonical_pass_and_broken_variants_fail():
         (v.task_id, v.feedback) for v in canonical if not v.passed]
     broken = [v for v in verdicts if v.sample_id != "canonical" and v.passed]
     assert not broken, [(v.task_id, v.sample_id) for v in broken]
+
+
+BRANCHY = Task(task_id="t/branchy", kind="python", entry_point="f", prompt="def f(x):\n",
+               test="def check(candidate):\n    r = candidate(1)\n    assert candidate(r) == 3\n"
+                    "    if candidate(0) == 5:\n        assert candidate(10) == 11\n    else:\n"
+                    "        assert candidate(20) == 21\n    for i in range(3):\n        assert candidate(i) == i + 1\n")
+
+
+def test_predicted_calls_change_no_verdict(verifier):
+    """Calls sent ahead (predict.py) and one round trip a call give the same verdicts, also when the check's
+    path depends on the answers (the prediction is dropped where the check goes another way)."""
+    from codekiln.verify.predict import predict_calls
+
+    completions = ["    return x + 1\n", "    return 5 if x == 0 else x + 1\n", "    return x\n",
+                   "    if x == 20:\n        raise ValueError\n    return x + 1\n", "    while x == 2:\n        pass\n"
+                   "    return x + 1\n"]
+    jobs = [(task, c) for task in (BRANCHY, TASK) for c in completions]
+    runs = []
+    for predict in (True, False):
+        verifier.predict = predict
+        try:
+            runs.append([v.status for task, c in jobs for v in _verdicts(verifier, task, [c])])
+        finally:
+            verifier.predict = True
+    assert runs[0] == runs[1]
+    assert runs[0][:5] == ["passed", "failed", "failed", "runtime_error", "timeout"]
+    code = verifier._task_code(BRANCHY)
+    assert len(predict_calls(code.check_function, "f", BRANCHY.test)) == 1  # stops where an answer is needed
+    he0 = HUMANEVAL[0]
+    assert len(predict_calls(verifier._task_code(he0).check_function, he0.entry_point, he0.test)) == 7

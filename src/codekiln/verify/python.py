@@ -18,6 +18,7 @@ import marshal
 import threading
 import time
 import traceback
+from collections import deque
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from types import CodeType
@@ -26,6 +27,7 @@ from typing import Any
 from codekiln.config import VerifyConfig
 from codekiln.errors import UserError
 from codekiln.records import Sample, Task, Verdict
+from codekiln.verify.predict import predict_calls
 from codekiln.verify.sandbox import Limits, Sandbox
 from codekiln.verify.sandbox_worker import Unplain, decode_plain, encode_plain
 from codekiln.verify.session import Session
@@ -67,12 +69,14 @@ def _candidate_exception(reply: dict[str, Any]) -> Exception:
 class CandidateProxy:
     """Stands in for the candidate function in the trusted check: plain data in, plain data out."""
 
-    def __init__(self, session: Session, name: str) -> None:
+    def __init__(self, session: Session, name: str, sent_ahead: Sequence[str] = ()) -> None:
         self._session = session
         self.__name__ = name
         self.fault: CandidateFault | None = None
         self.calls = 0
         self.loaded = False
+        self._ahead = deque(sent_ahead)  # calls already sent (predicted), answered in this order
+        self._skip = 0  # answers to predicted calls the check did not make, to be read and dropped
 
     def ensure_loaded(self) -> None:
         """Read the program's load report (it comes before the first answer: the first call is sent without
@@ -98,8 +102,18 @@ class CandidateProxy:
             raise TypeError(f"the test passed a non-plain argument ({err.type_name}) to the candidate") from None
         self.calls += 1
         session = self._session
-        sent = session.send({"call": payload})
+        if self._ahead and self._ahead[0] == payload:
+            self._ahead.popleft()
+            sent = True
+        else:  # the check went another way than predicted: drop the rest of the prediction
+            self._skip += len(self._ahead)
+            self._ahead.clear()
+            sent = session.send({"call": payload})
         self.ensure_loaded()
+        while sent and self._skip:
+            if session.recv() is None:
+                raise self._ended(session)
+            self._skip -= 1
         reply = session.recv() if sent else None
         if reply is None:
             raise self._ended(session)
@@ -215,13 +229,24 @@ class PythonVerifier:
         self._own = sandbox is None
         self.sandbox = sandbox or Sandbox(workers=cfg.workers, preload=PRELOAD)
         self._code: dict[str, _TaskCode] = {}
+        self._predicted: dict[str, list[str]] = {}
         self._lock = threading.Lock()
+        self.predict = True  # send the check's calls ahead (see predict.py); False: one round trip a call
 
     def _task_code(self, task: Task) -> _TaskCode:
         with self._lock:
             if task.task_id not in self._code:
                 self._code[task.task_id] = _TaskCode(task)
             return self._code[task.task_id]
+
+    def _predicted_calls(self, task: Task, code: _TaskCode) -> list[str]:
+        if not self.predict:
+            return []
+        calls = self._predicted.get(task.task_id)
+        if calls is None:  # computed once per task (two threads may both compute it: harmless)
+            calls = predict_calls(code.check_function, task.entry_point or "candidate", task.test or "")
+            self._predicted[task.task_id] = calls
+        return calls
 
     def verify(
         self, jobs: Sequence[tuple[Task, Sample]], on_verdict: Callable[[int, Verdict], None] | None = None
@@ -260,8 +285,14 @@ class PythonVerifier:
         # The code object goes over marshalled (host to sandbox only: the host never unmarshals candidate data).
         setup = {"mode": "serve", "source": program, "entry": task.entry_point,
                  "code": base64.b64encode(marshal.dumps(compiled)).decode("ascii")}
+        predicted = self._predicted_calls(task, code)
         with self.sandbox.session(setup, self.limits) as session:
-            proxy = CandidateProxy(session, task.entry_point or "candidate")
+            sent = []
+            for payload in predicted:
+                if not session.send({"call": payload}):
+                    break
+                sent.append(payload)
+            proxy = CandidateProxy(session, task.entry_point or "candidate", sent)
             check = code.check_function(proxy)
             status, feedback = self._run_check(check, proxy, code)
             session.detach = status in ("passed", "failed")  # known without the exit report
@@ -296,6 +327,11 @@ class PythonVerifier:
                 return fault.status, fault.message
             return "failed", "the check never called the candidate"
         return "passed", ""
+
+    def clear_cache(self) -> None:
+        """Forget compiled task code and predicted calls (a benchmark run then pays for them again)."""
+        self._code.clear()
+        self._predicted.clear()
 
     def close(self) -> None:
         if self._own:

@@ -7,6 +7,7 @@ interrupted evaluation picks up where it stopped) and `out_dir/metrics.json`:
 
 from __future__ import annotations
 
+import hashlib
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from pathlib import Path
@@ -99,6 +100,10 @@ def evaluate_model(model: str, tasks: Sequence[Task], cfg: EvalConfig, sample_cf
     verdicts = verify_samples(tasks, samples, verify_cfg, out_dir / "verdicts.jsonl", quiet=quiet)
     metrics = metrics_from(tasks, verdicts, ks, cfg.bootstrap)
     skipped = sorted(set(cfg.k) - set(ks))
+    from codekiln import __version__
+    from codekiln.records import dump_line
+
+    tasks_sha = hashlib.sha256("".join(dump_line(t) for t in tasks).encode("utf-8")).hexdigest()
     metrics = {
         **{k: v for k, v in metrics.items() if k.startswith("pass@")},
         "model": model,
@@ -112,6 +117,9 @@ def evaluate_model(model: str, tasks: Sequence[Task], cfg: EvalConfig, sample_cf
         "shots": scfg.shots,
         "seed": scfg.seed,
         "tokens": sum(int(s.meta.get("tokens", 0)) for s in samples),
+        "tasks_sha256": tasks_sha,
+        "codekiln_version": __version__,
+        "verify": verify_cfg.model_dump(mode="json"),
         **{k: v for k, v in metrics.items() if not k.startswith("pass@")},
     }
     write_json(out_dir / "metrics.json", metrics)

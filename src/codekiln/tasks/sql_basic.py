@@ -344,5 +344,16 @@ def build_tasks() -> list[Task]:
     return tasks
 
 
+def interleave(tasks: list[Task]) -> list[Task]:
+    """Round-robin over databases, so the first N tasks (`--limit`, `train_limit`) cover all of them."""
+    groups: dict[str, list[Task]] = {}
+    for task in tasks:
+        groups.setdefault(task.meta["database_name"], []).append(task)
+    out: list[Task] = []
+    for i in range(max((len(g) for g in groups.values()), default=0)):
+        out.extend(g[i] for g in groups.values() if i < len(g))
+    return out
+
+
 def load() -> list[Task]:
-    return build_tasks()
+    return interleave(build_tasks())

@@ -30,7 +30,7 @@ from codekiln.records import Sample, Task, Verdict
 from codekiln.verify.predict import predict_calls
 from codekiln.verify.sandbox import Limits, Sandbox
 from codekiln.verify.sandbox_worker import Unplain, decode_plain, encode_plain
-from codekiln.verify.session import Session
+from codekiln.verify.session import Session, WorkerDied
 
 FEEDBACK_CHARS = 2000
 # Imported once in each warm worker: most HumanEval-style programs start with one of these.
@@ -256,7 +256,11 @@ class PythonVerifier:
         results: list[Verdict | None] = [None] * len(jobs)
         if not jobs:
             return []
-        self.sandbox.start()
+        try:
+            self.sandbox.start()
+        except WorkerDied as err:
+            raise UserError(f"the sandbox could not start ({err}); check that bubblewrap works here "
+                            "(bwrap --ro-bind / / true)") from None
         with ThreadPoolExecutor(max_workers=self.cfg.workers, thread_name_prefix="codekiln-verify") as pool:
             futures = {pool.submit(self.verify_one, task, sample): i for i, (task, sample) in enumerate(jobs)}
             for future in as_completed(futures):

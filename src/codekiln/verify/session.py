@@ -316,7 +316,9 @@ class Session:
                 self._read_pipe(fd)
 
     def _read_pipe(self, fd: int) -> None:
-        name = next(k for k, v in self._fds.items() if v == fd)
+        name = next((k for k, v in self._fds.items() if v == fd), None)
+        if name is None:  # closed earlier in this round
+            return
         try:
             chunk = os.read(fd, 1 << 16)
         except BlockingIOError:

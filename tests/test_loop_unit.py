@@ -55,7 +55,7 @@ def test_config_saved_then_mismatch_refused(tmp_path):
     # more rounds: the same run, extended
     assert run.check_or_save_config(load_config(overrides=["rounds=3"])) is True
     assert "rounds: 3" in run.config_path.read_text()
-    with pytest.raises(UserError, match=r"train\.max_steps=-1, not 5"):
+    with pytest.raises(UserError, match=r"train\.max_steps=16, not 5"):
         run.check_or_save_config(load_config(overrides=["rounds=3", "train.max_steps=5"]))
 
 
@@ -157,3 +157,25 @@ def test_cli_run_overrides_after_options_reach_the_config(tmp_path):
     out = subprocess.run([sys.executable, "-m", "codekiln.cli", "tasks", "list", "extra=1"],
                          capture_output=True, text=True, cwd=tmp_path)
     assert out.returncode == 2 and "unrecognized arguments: extra=1" in out.stderr
+
+
+def test_round_tasks_rotate_through_the_train_split():
+    from codekiln.loop import round_tasks
+
+    tasks = list(range(10))
+    assert round_tasks(tasks, None, 3) == tasks
+    assert round_tasks(tasks, 20, 2) == tasks
+    assert round_tasks(tasks, 4, 1) == [0, 1, 2, 3]
+    assert round_tasks(tasks, 4, 2) == [4, 5, 6, 7]
+    assert round_tasks(tasks, 4, 3) == [8, 9, 0, 1]  # wraps around
+
+
+def test_run_defaults_apply_key_by_key():
+    from codekiln.config import RunConfig, SampleConfig
+
+    assert RunConfig().sample.n == 4 and SampleConfig().n == 8  # run's own default, the sample command's kept
+    cfg = load_config(overrides=["sample.temperature=0.5"])
+    assert cfg.sample.n == 4 and cfg.sample.max_tokens == 256 and cfg.sample.temperature == 0.5
+    assert load_config(overrides=["sample.n=6"]).sample.n == 6
+    with pytest.raises(UserError, match="patience"):
+        load_config(overrides=["patience=0"])

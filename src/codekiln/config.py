@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from codekiln.errors import ConfigError
 
@@ -230,16 +230,16 @@ class RunConfig(Section):
     """Folder that holds run folders."""
     tasks: str = "python-basic"
     """Task suite (built-in name) or task file to train and evaluate on."""
-    rounds: int = 3
-    """Most self-improvement rounds."""
-    train_limit: int | None = None
-    """Use only the first N train tasks per round."""
-    min_gain: float = 0.0
-    """Stop early when held-out pass@1 gains less than this for `patience` rounds."""
-    patience: int = 1
-    """Rounds without enough gain before stopping."""
+    rounds: int = Field(2, ge=0)
+    """Most self-improvement rounds after the baseline (round 0 evaluates the base model)."""
+    train_limit: int | None = Field(64, ge=1)
+    """Train tasks sampled per round: round R takes the next N of the train split (wrapping around); None = all."""
+    min_gain: float = 0.01
+    """Stop early when held-out pass@1 gains less than this (a fraction: 0.01 = 1 point) for `patience` rounds."""
+    patience: int = Field(1, ge=1)
+    """Rounds in a row without enough gain before stopping."""
     seed: int = 0
-    """Run seed."""
+    """Run seed (Python's and NumPy's global generators); the stages' own seeds are sample.seed and train.seed."""
     executor: str = "local"
     """Where sample and verify run: local (process pools) or ray."""
     ray_address: str | None = None
@@ -249,6 +249,29 @@ class RunConfig(Section):
     curate: CurateConfig = CurateConfig()
     train: TrainConfig = TrainConfig()
     eval: EvalConfig = EvalConfig()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _run_defaults(cls, data: Any) -> Any:
+        """Defaults of `codekiln run` that differ from the single-stage commands' (sized for ~20 min on 2 CPU cores);
+        applied key by key, so a config that sets another key of the same section keeps them."""
+        if not isinstance(data, dict):
+            return data
+        data = dict(data)
+        for section, defaults in RUN_DEFAULTS.items():
+            given = data.get(section)
+            if given is None:
+                data[section] = dict(defaults)
+            elif isinstance(given, dict):
+                data[section] = {**defaults, **given}
+        return data
+
+
+# Per-section defaults of the embedded `codekiln run` config (see RunConfig._run_defaults).
+RUN_DEFAULTS: dict[str, dict[str, Any]] = {
+    "sample": {"n": 4, "max_tokens": 256},
+    "train": {"max_steps": 16},
+}
 
 
 def _all_keys(model: type[BaseModel], prefix: str = "") -> list[str]:

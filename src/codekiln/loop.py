@@ -8,11 +8,14 @@ moment loses at most the stage in flight, which itself resumes from what it stre
 
 from __future__ import annotations
 
+import random
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from codekiln.config import RunConfig
 from codekiln.errors import UserError
@@ -72,15 +75,26 @@ def split_tasks(cfg: RunConfig) -> tuple[list[Task], list[Task]]:
     if shared:
         raise UserError(f"tasks {cfg.tasks!r}: {len(shared)} task id(s) are in both train and {cfg.eval.split} "
                         f"(e.g. {sorted(shared)[0]!r}); the held-out split must not be trained on")
-    if cfg.train_limit is not None:
-        train = train[: cfg.train_limit]
     if cfg.eval.limit is not None:
         test = test[: cfg.eval.limit]
     return train, test
 
 
+def round_tasks(train: Sequence[Task], limit: int | None, r: int) -> list[Task]:
+    """Round r's train tasks: the r-th slice of `limit` tasks, wrapping around, so each round sees fresh tasks
+    (resampling the same ones mostly yields programs cross-round dedup drops) and every task is used in turn."""
+    if limit is None or limit >= len(train):
+        return list(train)
+    start = (r - 1) * limit % len(train)
+    return [train[(start + i) % len(train)] for i in range(limit)]
+
+
 def run(cfg: RunConfig, quiet: bool = False, argv: Sequence[str] = ()) -> RunResult:
     """Run (or resume) the rounds of `cfg` in `runs_dir/NAME`, then write the report."""
+    if cfg.executor != "local":
+        raise UserError(f"executor {cfg.executor!r} is not available yet; use executor=local")
+    random.seed(cfg.seed)
+    np.random.seed(cfg.seed)
     name = cfg.name or default_name(cfg)
     cfg = cfg.model_copy(update={"name": name})
     run_dir = RunDir(Path(cfg.runs_dir) / name)
@@ -97,9 +111,10 @@ def run(cfg: RunConfig, quiet: bool = False, argv: Sequence[str] = ()) -> RunRes
         stop_reason = f"finished {cfg.rounds} round(s)"
         for r in range(1, cfg.rounds + 1):
             rdir = run_dir.round_dir(r)
-            samples = _sample(run_dir, cfg, r, model, train_tasks, quiet)
-            verdicts = _verify(run_dir, cfg, r, train_tasks, samples, quiet)
-            funnel = _curate(run_dir, cfg, r, train_tasks, test_tasks, samples, verdicts, quiet)
+            tasks = round_tasks(train_tasks, cfg.train_limit, r)
+            samples = _sample(run_dir, cfg, r, model, tasks, train_tasks, quiet)
+            verdicts = _verify(run_dir, cfg, r, tasks, samples, quiet)
+            funnel = _curate(run_dir, cfg, r, tasks, test_tasks, samples, verdicts, quiet)
             if not trainable(cfg, funnel["sft_rows"], funnel["pairs"]):
                 stop_reason = (f"round {r} curated nothing train.method={cfg.train.method} can train on "
                                f"({funnel['sft_rows']} SFT rows, {funnel['pairs']} pairs)")
@@ -160,7 +175,8 @@ def _model_provenance(spec: str) -> dict[str, Any]:
 # Each stage below: skip when its done-marker exists, else run the stage function, then write the marker.
 
 
-def _sample(run_dir: RunDir, cfg: RunConfig, r: int, model: str, tasks: list[Task], quiet: bool) -> list[Sample]:
+def _sample(run_dir: RunDir, cfg: RunConfig, r: int, model: str, tasks: list[Task], examples: list[Task],
+            quiet: bool) -> list[Sample]:
     out = run_dir.round_dir(r) / "samples.jsonl"
     if run_dir.done(r, "sample") is None:
         from codekiln.sample.run import sample_tasks
@@ -168,7 +184,7 @@ def _sample(run_dir: RunDir, cfg: RunConfig, r: int, model: str, tasks: list[Tas
         _say(quiet, f"round {r} · sample {len(tasks)} train tasks × {cfg.sample.n} from {model}")
         started = time.time()
         sample_cfg = cfg.sample.model_copy(update={"model": model})
-        samples = sample_tasks(tasks, sample_cfg, out, round=r, quiet=quiet, examples=tasks)
+        samples = sample_tasks(tasks, sample_cfg, out, round=r, quiet=quiet, examples=examples)
         run_dir.mark_done(r, "sample", started, {"model": model, "samples": len(samples), "tasks": len(tasks)})
         run_dir.update_manifest()
         return samples

@@ -1,0 +1,372 @@
+"""Render model-written HTML in Debian's Chromium through Playwright, with a warm pool of browser contexts.
+
+The HTML is hostile. It only ever runs inside Chromium's own sandbox, and it gets no network:
+
+- the page is served from a made-up origin (`PAGE_URL`) by a route handler; every other request the page
+  makes (scripts, images, fetch, XHR, navigations, iframes) is aborted and listed in `Rendered.blocked`;
+- belt and braces under the route: DNS resolves nothing (`--host-resolver-rules`), every connection goes to a
+  proxy on a loopback port nobody listens on (`--proxy-server`, loopback not bypassed), WebRTC may not use
+  UDP, service workers are blocked, WebSockets are closed;
+- dialogs are dismissed, popups closed, downloads refused, and a page that navigates itself away is reported.
+
+Each render gets a fresh browser context (no cookies or storage leak from one page to the next) from a warm
+browser; contexts are created ahead of use, so a render costs a page load, not a browser start. A render has a
+wall-clock limit; a page that blows it (an endless loop) has its context thrown away, and a browser that
+stops answering is restarted.
+
+What the page exposes is read in an isolated JavaScript world (CDP `Page.createIsolatedWorld`): it shares the
+DOM but not the page's globals, so a page that patches `Element.prototype` or `innerText` cannot forge the
+text and structure the scorer reads. The screenshot is real pixels.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from typing import Any
+
+from codekiln.errors import UserError
+
+CHROMIUM = "/usr/bin/chromium"
+PAGE_URL = "http://page.codekiln.invalid/"
+BROWSER_ARGS = (
+    "--no-sandbox",  # Chromium's setuid/namespace sandbox needs privileges a container root lacks
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-default-apps",
+    "--disable-extensions",
+    "--disable-domain-reliability",
+    "--disable-client-side-phishing-detection",
+    "--no-first-run",
+    "--no-default-browser-check",
+    "--disable-quic",
+    "--metrics-recording-only",
+    "--mute-audio",
+    "--host-resolver-rules=MAP * ~NOTFOUND",
+    "--proxy-server=http://127.0.0.1:9",
+    "--proxy-bypass-list=<-loopback>",
+    "--force-webrtc-ip-handling-policy=disable_non_proxied_udp",
+    "--webrtc-ip-handling-policy=disable_non_proxied_udp",
+)
+# Console messages Chromium itself logs for the requests we abort: not the page's own errors.
+BLOCKED_MESSAGES = ("Failed to load resource", "net::ERR_FAILED", "net::ERR_BLOCKED", "ERR_NAME_NOT_RESOLVED",
+                    "ERR_PROXY_CONNECTION_FAILED")
+
+# Read in the isolated world: visible text, element structure, horizontal overflow.
+INSPECT_JS = r"""
+(() => {
+  const vis = (el) => {
+    const r = el.getBoundingClientRect();
+    if (r.width <= 0 || r.height <= 0) return false;
+    const s = getComputedStyle(el);
+    return s.visibility !== 'hidden' && s.display !== 'none' && parseFloat(s.opacity || '1') > 0.05;
+  };
+  const txt = (el) => (el.innerText || el.textContent || '').replace(/\s+/g, ' ').trim().slice(0, 120);
+  const all = (sel) => Array.from(document.querySelectorAll(sel)).filter(vis);
+  const label = (el) => {
+    let t = el.getAttribute('aria-label') || el.getAttribute('placeholder') || '';
+    if (!t && el.id) { const l = document.querySelector('label[for="' + CSS.escape(el.id) + '"]'); if (l) t = txt(l); }
+    if (!t) { const l = el.closest('label'); if (l) t = txt(l); }
+    return (t || el.getAttribute('name') || '').slice(0, 80);
+  };
+  const body = document.body;
+  const root = document.documentElement;
+  return {
+    title: document.title || '',
+    text: body ? (body.innerText || '').slice(0, 20000) : '',
+    headings: all('h1,h2,h3,h4,h5,h6,[role=heading]').map(txt).filter(Boolean),
+    buttons: all('button,input[type=submit],input[type=button],input[type=reset],[role=button],a.btn,a.button')
+      .map((el) => txt(el) || el.value || el.getAttribute('aria-label') || 'button'),
+    inputs: all('input:not([type=hidden]):not([type=submit]):not([type=button]):not([type=reset]),select,textarea')
+      .map((el) => ({tag: el.tagName.toLowerCase(), type: (el.getAttribute('type') || '').toLowerCase(),
+                     label: label(el)})),
+    lists: all('ul,ol').map((el) => el.querySelectorAll('li').length),
+    images: all('img,svg,canvas,picture,[role=img]').map((el) => el.getAttribute('alt') || el.tagName.toLowerCase()),
+    tables: all('table').map((el) => el.querySelectorAll('tr').length),
+    links: all('a[href]').map(txt).filter(Boolean),
+    nav: all('nav,[role=navigation]').length,
+    forms: all('form').length,
+    scroll_width: Math.max(root ? root.scrollWidth : 0, body ? body.scrollWidth : 0),
+    client_width: root ? root.clientWidth : 0,
+  };
+})()
+"""
+
+
+@dataclass(frozen=True)
+class RenderLimits:
+    """Viewport (CSS pixels) and the wall-clock limit of one render."""
+
+    width: int = 1024
+    height: int = 768
+    timeout_s: float = 8.0
+
+
+@dataclass(frozen=True)
+class Rendered:
+    """What Chromium made of one page. `error` is set when it did not render at all (`timeout`, a crash...)."""
+
+    screenshot: bytes = b""
+    text: str = ""
+    structure: dict[str, Any] = field(default_factory=dict)
+    page_errors: tuple[str, ...] = ()
+    console_errors: tuple[str, ...] = ()
+    blocked: tuple[str, ...] = ()
+    navigated_away: str | None = None
+    error: str | None = None
+    timed_out: bool = False
+    duration_s: float = 0.0
+
+    @property
+    def overflow_px(self) -> int:
+        """How far the content reaches past the viewport's width, in CSS pixels."""
+        s = self.structure
+        return max(0, int(s.get("scroll_width", 0)) - int(s.get("client_width", 0)))
+
+
+class RenderPool:
+    """A warm Chromium with `size` pages rendered at once, each in a fresh context made ahead of time.
+
+    Thread-safe: `render`/`render_many` may be called from any thread; the browser lives on a private asyncio
+    loop thread. `fresh_browser=True` launches a browser for every page instead (the slow baseline the
+    render benchmark compares with).
+    """
+
+    def __init__(self, size: int = 2, limits: RenderLimits = RenderLimits(), executable: str = CHROMIUM,
+                 fresh_browser: bool = False) -> None:
+        if size < 1:
+            raise UserError(f"render pool size must be at least 1, got {size}")
+        self.size = size
+        self.limits = limits
+        self.executable = executable
+        self.fresh_browser = fresh_browser
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, name="codekiln-render", daemon=True)
+        self._thread.start()
+        self._closed = False
+        try:
+            self._call(self._start())
+        except Exception:
+            self.close()
+            raise
+
+    # -- public, any thread --------------------------------------------------------------------------------
+    def render(self, html: str) -> Rendered:
+        """Render one page (blocks until done or the limit hits)."""
+        return self._call(self._render(html))
+
+    def render_many(self, htmls: Sequence[str],
+                    on_result: Callable[[int, Rendered], None] | None = None) -> list[Rendered]:
+        """Render pages `size` at a time; `on_result(index, rendered)` runs (in the caller's thread) as each ends."""
+        futures = [asyncio.run_coroutine_threadsafe(self._render(h), self._loop) for h in htmls]
+        results: list[Rendered | None] = [None] * len(htmls)
+        index_of = {id(f): i for i, f in enumerate(futures)}
+        from concurrent.futures import as_completed
+
+        for fut in as_completed(futures):
+            i = index_of[id(fut)]
+            results[i] = fut.result()
+            if on_result is not None:
+                on_result(i, results[i])  # type: ignore[arg-type]
+        return results  # type: ignore[return-value]
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        if self._loop.is_running():
+            try:
+                self._call(self._stop(), timeout=30)
+            except Exception:  # noqa: BLE001 - closing must not mask the caller's error
+                pass
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            self._thread.join(timeout=10)
+
+    def __enter__(self) -> RenderPool:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- loop thread ---------------------------------------------------------------------------------------
+    def _call(self, coro: Any, timeout: float | None = None) -> Any:
+        fut: Future = asyncio.run_coroutine_threadsafe(coro, self._loop)
+        return fut.result(timeout)
+
+    async def _start(self) -> None:
+        try:
+            from playwright.async_api import async_playwright
+        except ImportError:
+            raise UserError("rendering html needs Playwright: pip install 'codekiln[ui]' "
+                            "(the Python package only; Chromium comes from Debian: apt-get install chromium)") from None
+        import os
+
+        if not os.path.exists(self.executable):
+            raise UserError(f"Chromium not found at {self.executable}; install Debian's package: apt-get install chromium "
+                            "(codekiln never downloads a browser)")
+        self._pw = await async_playwright().start()
+        self._slots = asyncio.Semaphore(self.size)
+        self._browser = None if self.fresh_browser else await self._launch()
+        self._spare: list[_Slot] = []
+        self._restart_lock = asyncio.Lock()
+        if self._browser is not None:
+            self._spare = [await self._new_slot(self._browser) for _ in range(self.size)]
+
+    async def _stop(self) -> None:
+        for slot in self._spare:
+            await _quietly(slot.ctx.close())
+        if self._browser is not None:
+            await _quietly(self._browser.close())
+        await _quietly(self._pw.stop())
+
+    async def _launch(self) -> Any:
+        return await self._pw.chromium.launch(executable_path=self.executable, headless=True, args=list(BROWSER_ARGS),
+                                              chromium_sandbox=False, timeout=60_000)
+
+    async def _new_slot(self, browser: Any) -> _Slot:
+        """A fresh context with its page already open (the renderer process is started ahead of use)."""
+        ctx = await browser.new_context(
+            viewport={"width": self.limits.width, "height": self.limits.height}, device_scale_factor=1,
+            java_script_enabled=True, service_workers="block", accept_downloads=False, reduced_motion="reduce",
+            locale="en-US", timezone_id="UTC",
+        )
+        slot = _Slot(ctx)
+        await ctx.route("**/*", slot.route)
+        if hasattr(ctx, "route_web_socket"):
+            await ctx.route_web_socket("**/*", lambda ws: asyncio.ensure_future(_quietly(ws.close())))
+        slot.page = await ctx.new_page()
+        slot.watch()
+        return slot
+
+    async def _take_slot(self) -> tuple[Any, _Slot]:
+        """(browser or None, slot): a spare warm slot, or a fresh browser and slot for `fresh_browser`."""
+        if self.fresh_browser:
+            browser = await self._launch()
+            return browser, await self._new_slot(browser)
+        if self._spare:
+            return None, self._spare.pop()
+        return None, await self._new_slot(self._browser)
+
+    async def _refill(self) -> None:
+        try:
+            if len(self._spare) < self.size and self._browser is not None:
+                self._spare.append(await self._new_slot(self._browser))
+        except Exception:  # noqa: BLE001 - a failed refill is retried on demand by _take_slot
+            pass
+
+    async def _render(self, html: str) -> Rendered:
+        async with self._slots:
+            start = time.monotonic()
+            try:
+                own_browser, slot = await self._take_slot()
+            except Exception as err:  # noqa: BLE001 - the browser died: restart it once and retry
+                await self._restart()
+                try:
+                    own_browser, slot = await self._take_slot()
+                except Exception:  # noqa: BLE001
+                    return Rendered(error=f"browser unavailable: {err}", duration_s=time.monotonic() - start)
+            try:
+                result = await asyncio.wait_for(self._load(slot, html), self.limits.timeout_s)
+            except TimeoutError:
+                result = Rendered(error=f"the page did not finish rendering within {self.limits.timeout_s:g} s",
+                                  timed_out=True)
+            except Exception as err:  # noqa: BLE001 - a crashed page is a verdict, not an exception
+                first = str(err).splitlines()[0] if str(err) else ""
+                result = Rendered(error=f"{type(err).__name__}: {first}")
+            finally:
+                closed = await _quietly(asyncio.wait_for(slot.ctx.close(), 10))
+                if own_browser is not None:
+                    await _quietly(asyncio.wait_for(own_browser.close(), 10))
+                elif not closed:
+                    await self._restart()
+            if own_browser is None:
+                asyncio.ensure_future(self._refill())
+            return _with(result, page_errors=tuple(slot.page_errors),
+                         console_errors=tuple(m for m in slot.console if not m.startswith(BLOCKED_MESSAGES)),
+                         blocked=tuple(slot.blocked), duration_s=time.monotonic() - start)
+
+    async def _restart(self) -> None:
+        async with self._restart_lock:
+            if self.fresh_browser:
+                return
+            await _quietly(asyncio.wait_for(self._browser.close(), 10))
+            self._spare = []
+            self._browser = await self._launch()
+
+    async def _load(self, slot: _Slot, html: str) -> Rendered:
+        page = slot.page
+        slot.html = html
+        await page.goto(PAGE_URL, wait_until="load")
+        cdp = await slot.ctx.new_cdp_session(page)
+        tree = await cdp.send("Page.getFrameTree")
+        world = await cdp.send("Page.createIsolatedWorld",
+                               {"frameId": tree["frameTree"]["frame"]["id"], "worldName": "codekiln"})
+        context_id = world["executionContextId"]
+        await cdp.send("Runtime.evaluate", {
+            "expression": "new Promise(r => requestAnimationFrame(() => requestAnimationFrame(() => r(1))))",
+            "contextId": context_id, "awaitPromise": True})
+        shot = await page.screenshot(type="png", animations="disabled", caret="hide")
+        found = await cdp.send("Runtime.evaluate", {"expression": INSPECT_JS, "contextId": context_id,
+                                                    "returnByValue": True})
+        structure = (found.get("result") or {}).get("value") or {}
+        if not isinstance(structure, dict):
+            structure = {}
+        url = page.url
+        return Rendered(screenshot=shot, text=str(structure.pop("text", "")),
+                        structure=json.loads(json.dumps(structure)),
+                        navigated_away=None if url == PAGE_URL else url[:200])
+
+
+class _Slot:
+    """One context and its page, with what the page did: errors, console errors, blocked requests."""
+
+    def __init__(self, ctx: Any) -> None:
+        self.ctx = ctx
+        self.page: Any = None
+        self.html = ""
+        self.served = False
+        self.page_errors: list[str] = []
+        self.console: list[str] = []
+        self.blocked: list[str] = []
+
+    def watch(self) -> None:
+        page = self.page
+        page.on("pageerror", lambda err: self.page_errors.append(str(err)[:300]))
+        page.on("console", lambda msg: self.console.append(msg.text[:300]) if msg.type == "error" else None)
+        page.on("dialog", lambda d: asyncio.ensure_future(_quietly(d.dismiss())))
+        self.ctx.on("page", lambda p: asyncio.ensure_future(_quietly(p.close())) if p is not page else None)
+
+    async def route(self, route: Any) -> None:
+        """Serve the page itself once, at PAGE_URL, as the main frame's navigation; abort everything else."""
+        request = route.request
+        if (not self.served and request.url == PAGE_URL and request.is_navigation_request()
+                and request.frame.parent_frame is None):
+            self.served = True
+            await route.fulfill(status=200, content_type="text/html; charset=utf-8", body=self.html)
+            return
+        if len(self.blocked) < 50:
+            self.blocked.append(request.url[:200])
+        await _quietly(route.abort("blockedbyclient"))
+
+
+def _with(r: Rendered, **changes: Any) -> Rendered:
+    import dataclasses
+
+    return dataclasses.replace(r, **changes)
+
+
+async def _quietly(awaitable: Any) -> bool:
+    """Await, swallowing errors (closing something already dead); True when it succeeded."""
+    try:
+        await awaitable
+        return True
+    except Exception:  # noqa: BLE001
+        return False

@@ -228,3 +228,20 @@ def test_curating_evaluation_tasks_is_a_user_error(tmp_path):
     samples, verdicts = data()
     with pytest.raises(UserError, match="also evaluation tasks"):
         curate_round([T0, T1, T2], samples, verdicts, CurateConfig(), tmp_path, eval_tasks=[T0], quiet=True)
+
+
+def test_sample_ids_need_only_be_unique_within_a_task(tmp_path):
+    samples = [Sample(T0.task_id, T0.reference, "0"), Sample(T2.task_id, T2.reference, "0"),
+               Sample(T2.task_id, "    return 0.0", "1")]
+    verdicts = [Verdict(T0.task_id, "0", "passed", True), Verdict(T2.task_id, "0", "passed", True),
+                Verdict(T2.task_id, "1", "failed", False)]
+    funnel = curate_round([T0, T2], samples, verdicts, CurateConfig(), tmp_path / "r0", quiet=True)
+    assert funnel["total"]["used"] == 2 and funnel["pairs"]["count"] == 1
+    programs = read_jsonl_dicts(tmp_path / "r0" / "programs.jsonl")
+    assert sorted((p["task_id"], p["sample_id"]) for p in programs) == [
+        (T0.task_id, "0"), (T2.task_id, "0"), (T2.task_id, "1")]
+    again = curate_round([T0, T2], samples, verdicts, CurateConfig(), tmp_path / "r1", previous=[tmp_path / "r0"],
+                         quiet=True)
+    removed = read_jsonl_dicts(tmp_path / "r1" / "removed.jsonl")
+    assert again["total"]["used"] == 0 and {r["duplicate_of"] for r in removed} == {
+        f"r0/{T0.task_id}/0", f"r0/{T2.task_id}/0", f"r0/{T2.task_id}/1"}

@@ -82,10 +82,10 @@ def join(tasks: Sequence[Task], samples: Sequence[Sample], verdicts: Sequence[Ve
     by_task = {t.task_id: t for t in tasks}
     positional = not all(s.sample_id for s in samples)
     samples = _sample_ids(samples)
-    ids = [s.sample_id for s in samples]
-    if len(set(ids)) != len(ids):
-        dup = next(i for i, n in Counter(ids).items() if n > 1)
-        raise UserError(f"samples: sample_id {dup!r} occurs more than once")
+    keys = [(s.task_id, s.sample_id) for s in samples]
+    if len(set(keys)) != len(keys):
+        dup = next(k for k, n in Counter(keys).items() if n > 1)
+        raise UserError(f"samples: sample_id {dup[1]!r} of task {dup[0]!r} occurs more than once")
     if positional:
         if len(verdicts) != len(samples):
             raise UserError(
@@ -97,20 +97,22 @@ def join(tasks: Sequence[Task], samples: Sequence[Sample], verdicts: Sequence[Ve
             if s.task_id != v.task_id:
                 raise UserError(f"verdicts do not line up with samples: {v.task_id!r} where {s.task_id!r} was expected")
     else:
-        by_id: dict[str, Verdict] = {}
+        by_key: dict[tuple[str, str], Verdict] = {}
         for v in verdicts:
-            if v.sample_id in by_id:
-                raise UserError(f"verdicts: more than one verdict for sample {v.sample_id!r}")
-            by_id[v.sample_id] = v
-        missing = [i for i in ids if i not in by_id]
+            if (v.task_id, v.sample_id) in by_key:
+                raise UserError(f"verdicts: more than one verdict for sample {v.sample_id!r} of task {v.task_id!r}")
+            by_key[(v.task_id, v.sample_id)] = v
+        missing = [k for k in keys if k not in by_key]
         if missing:
             raise UserError(
-                f"{len(missing)} sample(s) have no verdict (first: {missing[0]!r}); run `codekiln verify` on them first"
+                f"{len(missing)} sample(s) have no verdict (first: {missing[0][1]!r} of task {missing[0][0]!r}); "
+                "run `codekiln verify` on them first"
             )
-        extra = set(by_id) - set(ids)
+        extra = set(by_key) - set(keys)
         if extra:
-            raise UserError(f"{len(extra)} verdict(s) name no sample (first: {sorted(extra)[0]!r})")
-        matched = [by_id[i] for i in ids]
+            first = sorted(extra)[0]
+            raise UserError(f"{len(extra)} verdict(s) name no sample (first: {first[1]!r} of task {first[0]!r})")
+        matched = [by_key[k] for k in keys]
     items = []
     for index, (sample, verdict) in enumerate(zip(samples, matched, strict=True)):
         task = by_task.get(sample.task_id)

@@ -52,7 +52,7 @@ def load_previous(folders: Sequence[str | os.PathLike[str]], cfg: CurateConfig) 
                 roles = obj["roles"]
                 sides = {role != "rejected" for role in roles}
                 programs.extend(
-                    Program(f"{Path(folder).name}/{obj['sample_id']}", _scope(cfg, obj["task_id"], obj["kind"], good),
+                    Program(f"{Path(folder).name}/{_uid(obj['task_id'], obj['sample_id'])}", _scope(cfg, obj["task_id"], obj["kind"], good),
                             obj["kind"], obj["code"], obj.get("text"))
                     for good in sorted(sides)
                 )
@@ -61,9 +61,15 @@ def load_previous(folders: Sequence[str | os.PathLike[str]], cfg: CurateConfig) 
     return programs
 
 
-def _program(used: dict[str, dict[str, Any]], task: Task, sample_id: str, role: str, code: str, text: str) -> None:
+def _uid(task_id: str, sample_id: str) -> str:
+    """A sample id that names its task (sampler ids already do: `TASK#r0s1`)."""
+    return sample_id if sample_id.startswith(task_id) else f"{task_id}/{sample_id}"
+
+
+def _program(used: dict[tuple[str, str], dict[str, Any]], task: Task, sample_id: str, role: str, code: str,
+             text: str) -> None:
     """Record a program trained on (once per sample, with every role it played) for later rounds' dedup."""
-    row = used.setdefault(sample_id, {"task_id": task.task_id, "kind": task.kind, "sample_id": sample_id,
+    row = used.setdefault((task.task_id, sample_id), {"task_id": task.task_id, "kind": task.kind, "sample_id": sample_id,
                                       "roles": [], "code": code, "text": text})
     if role not in row["roles"]:
         row["roles"].append(role)
@@ -130,7 +136,7 @@ def curate_round(
     known = load_previous(previous, cfg) if previous and cfg.dedup_across_rounds else []
     deduper.add_known(known)
     ordered = sorted(extracted, key=lambda it: (it.index not in good, -it.score, it.index))
-    programs = [Program(it.sample_id, _scope(cfg, it.task.task_id, it.kind, it.index in good), it.kind, it.code,
+    programs = [Program(_uid(it.task.task_id, it.sample_id), _scope(cfg, it.task.task_id, it.kind, it.index in good), it.kind, it.code,
                         it.own_text) for it in ordered]
     with progress_bar("curate: de-duplicate", len(programs), quiet) as bar:
         dups = deduper.run(programs, on_progress=bar.advance)
@@ -163,7 +169,7 @@ def curate_round(
         by_task[item.task.task_id].append(item)
     task_of = {t.task_id: t for t in tasks}
     sft_rows, pair_rows = [], []
-    programs_used: dict[str, dict[str, Any]] = {}
+    programs_used: dict[tuple[str, str], dict[str, Any]] = {}
     pairs_for_stats: list[tuple[str, Candidate, Candidate, float]] = []
     used: set[int] = set()
     reference_rows: Counter[str] = Counter()

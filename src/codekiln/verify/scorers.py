@@ -85,7 +85,9 @@ ELEMENT_RULES: tuple[tuple[str, str, Any], ...] = (
     ("link", r"\blinks?\b", lambda s: bool(s.get("links"))),
     ("navigation", r"\b(nav|navigation|nav ?bar|menu)\b", lambda s: bool(s.get("nav")) or len(s.get("links", [])) >= 2),
 )
-QUOTED = re.compile(r"""["“'‘]([^"”'’]{2,40})["”'’]""")
+# A quote opens after a space, "(" or the start, and closes before punctuation, a space or the end (so the
+# apostrophes of "today's" and "user's" are not quotes).
+QUOTED = re.compile(r"""(?:^|(?<=[\s(]))["“'‘]([^"”'’\n]{1,40}?)["”'’](?=[\s,.;:!?)]|$)""")
 
 
 def asked_elements(description: str) -> list[str]:

@@ -13,7 +13,7 @@ import pytest
 
 from codekiln.config import JudgeConfig, VerifyConfig
 from codekiln.judge.run import Judge
-from codekiln.records import Sample
+from codekiln.records import Sample, Verdict
 from codekiln.tasks import load_tasks
 from codekiln.verify import get_verifier
 from codekiln.verify.judge import JudgeVerifier, judge_details
@@ -86,3 +86,22 @@ def test_smollm2_judges_open_basic(tmp_path):
         assert details["judge"].startswith("smollm2-135m")
         rating = next(iter(details["ratings"].values()))
         assert v.status == "invalid" or (1 <= rating <= 10 and 0 <= v.score <= 1)
+
+
+def test_open_tasks_through_verify_samples_resume(tiny_gguf, tmp_path):
+    from codekiln.records import read_jsonl
+    from codekiln.verify.run import verify_samples
+
+    cfg = VerifyConfig(judge=JudgeConfig(model=str(tiny_gguf), cache_dir=str(tmp_path / "cache"), retries=0,
+                                         reply_tokens=16, preferences=["style"]))
+    jobs = _jobs(2)
+    tasks = list({t.task_id: t for t, _ in jobs}.values())
+    samples = [s for _, s in jobs]
+    out = tmp_path / "verdicts.jsonl"
+    first = verify_samples(tasks, samples, cfg, out, quiet=True)
+    assert [v.sample_id for v in first] == [s.sample_id for s in samples]
+    assert _essence(read_jsonl(out, Verdict)) == _essence(first)
+    out.write_text("".join(out.read_text().splitlines(keepends=True)[:2]))  # as if killed after two verdicts
+    (tmp_path / "cache").rename(tmp_path / "cache-gone")  # the rest must come from the model again
+    again = verify_samples(tasks, samples, cfg, out, quiet=True)
+    assert _essence(again) == _essence(first)  # the judge is deterministic: same verdicts from a fresh start

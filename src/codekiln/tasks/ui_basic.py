@@ -110,8 +110,8 @@ TRAIN_TEMPLATES: tuple[str, ...] = (
     "check marks and crosses in the cells.",
     "A menu page for {name} listing offerings in two sections, 'Popular' and 'New', each item with its name, a "
     "one-line description and a price.",
-    "A history timeline for {name} with five milestones along a vertical line, each with a year and a short "
-    "description of what the {what} achieved.",
+    "A history timeline for {name} titled 'Our story' with five milestones along a vertical line, each with a "
+    "year and a short description of what the {what} achieved.",
     "An empty-state screen for the {name} inbox with an illustration, the message 'No messages yet' and a "
     "'Compose' button.",
     "A payment form for {name} with fields for cardholder name, card number, expiry date and CVC, a 'Save this "

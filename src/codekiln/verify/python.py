@@ -300,7 +300,7 @@ class PythonVerifier:
             check = code.check_function(proxy)
             status, feedback = self._run_check(check, proxy, code)
             session.detach = status in ("passed", "failed")  # known without the exit report
-        if status not in ("passed", "failed") or not feedback:
+        if status not in ("passed", "failed"):  # the candidate's own words may say why
             stderr = session.output("stderr").strip()
             if stderr:
                 feedback = f"{feedback}\nstderr: {stderr[-500:]}"

@@ -15,8 +15,8 @@ import time
 import pytest
 
 from codekiln.verify import isolation, seccomp
+from codekiln.verify.plain import Unplain, decode_plain, encode_plain
 from codekiln.verify.sandbox import Limits, Sandbox, run_untrusted
-from codekiln.verify.sandbox_worker import Unplain, decode_plain, encode_plain
 
 FAST = Limits(timeout_s=3.0, memory_mb=256)
 # The live (non-zombie) processes in the program's pid namespace; killed ones may linger as zombies briefly.

@@ -18,7 +18,7 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-from codekiln.verify.sandbox_worker import Unplain, encode_plain
+from codekiln.verify.plain import Unplain, encode_plain
 
 MAX_CALLS = 256
 MAX_BYTES = 256 * 1024

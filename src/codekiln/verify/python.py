@@ -27,9 +27,9 @@ from typing import Any
 from codekiln.config import VerifyConfig
 from codekiln.errors import UserError
 from codekiln.records import Sample, Task, Verdict
+from codekiln.verify.plain import Unplain, decode_plain, encode_plain
 from codekiln.verify.predict import predict_calls
 from codekiln.verify.sandbox import Limits, Sandbox
-from codekiln.verify.sandbox_worker import Unplain, decode_plain, encode_plain
 from codekiln.verify.session import Session, WorkerDied
 
 FEEDBACK_CHARS = 2000

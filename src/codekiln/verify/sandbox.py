@@ -4,7 +4,7 @@
 (inside bubblewrap: own pid/network/mount/ipc/uts namespaces, read-only system, private tmpfs working folder,
 no environment secrets, its own unprivileged uid, rlimits on memory, CPU, processes, file size and open files,
 a wall-clock kill of its whole process tree). The program reports a result by calling the injected
-`__codekiln_send__(value)`; only builtin plain types survive the trip (see `sandbox_worker.decode_plain`).
+`__codekiln_send__(value)`; only builtin plain types survive the trip (see `plain.decode_plain`).
 
 `Sandbox` is the pool behind it, for callers that want their own workers (the python verifier holds a
 call-by-call `Session` with a candidate instead of running a whole program).
@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from codekiln.verify import isolation
-from codekiln.verify.sandbox_worker import decode_plain
+from codekiln.verify.plain import decode_plain
 from codekiln.verify.session import Session, Slot, WorkerDied
 
 RUN_STATUSES = ("ok", "error", "timeout", "memory", "killed")

@@ -23,7 +23,7 @@ from collections import deque
 from typing import Any
 
 from codekiln.verify import isolation, seccomp
-from codekiln.verify.sandbox_worker import MAX_FRAME
+from codekiln.verify.plain import MAX_FRAME
 
 _HEADER_SIZE = 4
 _WORKER_SOURCE: str | None = None
@@ -31,12 +31,16 @@ _uid_counter = itertools.count()
 
 
 def _worker_source() -> str:
+    """plain.py then sandbox_worker.py, as one script (the worker finds the codec already defined)."""
     global _WORKER_SOURCE
     if _WORKER_SOURCE is None:
-        from codekiln.verify import sandbox_worker
+        from codekiln.verify import plain, sandbox_worker
 
-        with open(sandbox_worker.__file__, encoding="utf-8") as fh:
-            _WORKER_SOURCE = fh.read()
+        parts = []
+        for module in (plain, sandbox_worker):
+            with open(module.__file__, encoding="utf-8") as fh:
+                parts.append(fh.read().replace("from __future__ import annotations\n", "", 1))
+        _WORKER_SOURCE = "from __future__ import annotations\n" + "\n".join(parts)
     return _WORKER_SOURCE
 
 

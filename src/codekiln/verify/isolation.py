@@ -112,6 +112,9 @@ def detect(disk_mb: int = 64) -> Isolation:
     else:
         iso = Isolation("none", ("bubblewrap (bwrap) is installed but cannot create namespaces here "
                                  "(user namespaces disabled?): no pid/network/mount isolation",))
+    if iso.mode == "none" and not as_root:
+        iso = Isolation("none", (*iso.missing, "not root: programs run as your own uid, so RLIMIT_NPROC counts all "
+                                 "your processes and a daemonized grandchild can escape the process-group kill"))
     if iso.missing:
         warnings.warn(f"codekiln sandbox: weaker isolation ({iso.mode}): {'; '.join(iso.missing)}. "
                       "Install bubblewrap and run where namespaces are allowed.", IsolationWarning, stacklevel=2)

@@ -65,6 +65,7 @@ def render_report(root: Path, examples: int = 4) -> str:
         _timings_section(manifest, rounds),
         "<h2>Examples: base vs final model on held-out tasks</h2>",
         _examples_section(root, final, examples),
+        _ui_screenshots(root, final),
     ]
     title = f"codekiln run {escape(str(manifest.get('name', root.name)))}"
     return (f"<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{title}</title>"
@@ -283,3 +284,17 @@ def _task_prompts(root: Path) -> dict[str, str]:
         return {t.task_id: t.prompt for t in load_tasks(spec)} if spec else {}
     except (UserError, OSError):
         return {}
+
+
+def _ui_screenshots(root: Path, final: int | None) -> str:
+    """Screenshots of base vs final pages for a few held-out html tasks (codekiln.report_ui); '' without any."""
+    from codekiln.errors import UserError
+    from codekiln.report_ui import ui_section
+    from codekiln.tasks.load import load_tasks
+
+    spec = _config(root).get("tasks")
+    try:
+        tasks = {t.task_id: t for t in load_tasks(spec)} if spec else {}
+    except (UserError, OSError):
+        return ""
+    return ui_section(root, tasks, final)

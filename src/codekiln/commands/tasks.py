@@ -6,7 +6,7 @@ import argparse
 import sys
 from collections import Counter
 
-HELP = "List built-in task suites, show their tasks, import HumanEval files."
+HELP = "List built-in task suites, show their tasks, import HumanEval files, synthesize new tasks."
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -25,6 +25,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                           "package ships).")
     imp.add_argument("--out", default=None, help="Write the tasks here (JSONL; .gz compresses); stdout when absent.")
     imp.add_argument("--split", default="test", help="Split to assign to imported tasks (default: test).")
+    from codekiln.tasks.synthesize_cli import add_synthesize_parser
+
+    add_synthesize_parser(sub)
 
 
 def _list() -> int:
@@ -97,4 +100,8 @@ def main(args: argparse.Namespace) -> int:
         return _list()
     if args.tasks_command == "show":
         return _show(args.suite, args.limit)
+    if args.tasks_command == "synthesize":
+        from codekiln.tasks.synthesize_cli import run_synthesize
+
+        return run_synthesize(args)
     return _import(args.format, args.path, args.out, args.split)

@@ -268,6 +268,7 @@ class Session:
         self.inbox: deque[dict[str, Any]] = deque()
         self.bad_frame = False
         self.detach = False  # finish without waiting for the exit report (set when the outcome is known)
+        self._want_exit = False
         self._msg_buf = bytearray()
         self._out = {"stdout": bytearray(), "stderr": bytearray()}
         self._pending = bytearray()
@@ -297,7 +298,10 @@ class Session:
         """One round of select: read what is there, write what is pending, note exits and deadlines."""
         reads = [fd for key, fd in self._fds.items() if fd is not None and key != "req"]
         sock = self.slot.sock
-        if sock is not None and self.exit_code is None and not self.worker_died:
+        # The worker's reports matter once the program's result channel is closed (it ended: the worker has
+        # killed its tree) or when finishing; reading them earlier only wakes this thread for nothing.
+        if sock is not None and self.exit_code is None and not self.worker_died and (
+                self._fds["msg"] is None or self._want_exit):
             reads.append(sock.fileno())
         writes = [self._fds["req"]] if self._pending and self._fds["req"] is not None else []
         left = until - time.monotonic()
@@ -434,6 +438,7 @@ class Session:
 
     def complete(self) -> None:
         """Wait for the worker's exit report, drain the pipes, and close them."""
+        self._want_exit = True
         self._take_exit()
         limit = time.monotonic() + 10.0
         while not self.ended and time.monotonic() < limit:

@@ -8,9 +8,10 @@ from pathlib import Path
 
 from codekiln.config import VerifyConfig
 from codekiln.errors import UserError
+from codekiln.executors import check_executor
+from codekiln.executors.local import verify_local
 from codekiln.progress import progress_bar
 from codekiln.records import JsonlAppender, Sample, Task, Verdict, read_jsonl_resumable, write_jsonl
-from codekiln.verify import get_verifier
 
 
 def with_sample_ids(samples: list[Sample]) -> list[Sample]:
@@ -32,10 +33,13 @@ def with_sample_ids(samples: list[Sample]) -> list[Sample]:
 
 
 def verify_samples(
-    tasks: list[Task], samples: list[Sample], cfg: VerifyConfig, out: Path | None = None, quiet: bool = False
+    tasks: list[Task], samples: list[Sample], cfg: VerifyConfig, out: Path | None = None, quiet: bool = False,
+    executor: str = "local", ray_address: str | None = None,
 ) -> list[Verdict]:
     """One verdict per sample, in input order. With `out`, verdicts are appended as they finish (a rerun
-    resumes from them) and the file is rewritten in input order at the end."""
+    resumes from them) and the file is rewritten in input order at the end. `executor` is where the checks
+    run (codekiln.executors: local, or ray on the cluster at `ray_address`); the verdicts are the same."""
+    check_executor(executor)
     by_id = {t.task_id: t for t in tasks}
     for i, s in enumerate(samples):
         if s.task_id not in by_id:
@@ -56,25 +60,22 @@ def verify_samples(
     passed = sum(v.passed for v in done.values())
     try:
         with progress_bar("verify", total=len(samples), quiet=quiet, completed=len(done)) as bar:
-            for kind, jobs in by_kind.items():
-                verifier = get_verifier(kind, cfg)
 
-                def record(_: int, verdict: Verdict) -> None:
-                    nonlocal passed
-                    done[(verdict.task_id, verdict.sample_id)] = verdict
-                    passed += verdict.passed
-                    if appender is not None:
-                        appender.append(verdict)
-                    bar.advance()
-                    bar.note(f"{passed}/{len(done)} passed")
+            def record(_: int, verdict: Verdict) -> None:
+                nonlocal passed
+                done[(verdict.task_id, verdict.sample_id)] = verdict
+                passed += verdict.passed
+                if appender is not None:
+                    appender.append(verdict)
+                bar.advance()
+                bar.note(f"{passed}/{len(done)} passed")
 
-                try:
-                    results = verifier.verify(jobs, on_verdict=record)
-                    for verdict in results:  # a verifier that did not report as it went
-                        if (verdict.task_id, verdict.sample_id) not in done:
-                            record(0, verdict)
-                finally:
-                    verifier.close()
+            if executor == "ray":
+                from codekiln.executors.ray_verify import verify_ray
+
+                verify_ray(by_kind, cfg, record, ray_address)
+            else:
+                verify_local(by_kind, cfg, record)
     finally:
         if appender is not None:
             appender.close()

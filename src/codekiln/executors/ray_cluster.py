@@ -1,0 +1,49 @@
+"""Connecting to Ray: the cluster at `ray_address`, or a small local one (no dashboard) on this machine."""
+
+from __future__ import annotations
+
+import logging
+import os
+from typing import Any
+
+from codekiln.errors import UserError
+
+
+def import_ray() -> Any:
+    try:
+        import ray
+    except ImportError:
+        raise UserError("executor=ray needs Ray: pip install 'codekiln[ray]'") from None
+    return ray
+
+
+def connect(address: str | None) -> Any:
+    """The `ray` module, initialised: joins `address` (e.g. ray://head:10001 or auto), or starts a local
+    cluster with this machine's CPUs. A driver already connected (a test's cluster) is reused."""
+    ray = import_ray()
+    if ray.is_initialized():
+        return ray
+    # Workers must import the same codekiln as the driver; a local cluster shares this interpreter.
+    opts: dict[str, Any] = {"logging_level": logging.WARNING, "log_to_driver": False}
+    try:
+        if address:
+            ray.init(address=address, **opts)
+        else:
+            ray.init(num_cpus=os.cpu_count() or 1, include_dashboard=False, **opts)
+    except (ConnectionError, RuntimeError, ValueError) as err:
+        where = f"the Ray cluster at {address}" if address else "a local Ray cluster"
+        raise UserError(f"cannot start or join {where}: {str(err).splitlines()[0] if str(err) else err}") from None
+    return ray
+
+
+def cluster_resource(ray: Any, name: str) -> float:
+    """How much of a resource (CPU, GPU) the whole cluster has."""
+    return float(ray.cluster_resources().get(name, 0.0))
+
+
+def unwrap(ray: Any, err: BaseException) -> BaseException:
+    """The error a remote call raised (a UserError from a worker is the user's problem, shown as one line)."""
+    cause = getattr(err, "cause", None)
+    if isinstance(err, ray.exceptions.RayTaskError) and isinstance(cause, UserError):
+        return cause
+    return err

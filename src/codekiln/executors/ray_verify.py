@@ -1,0 +1,62 @@
+"""The Ray executor of the verify stage: shards of samples go to Ray actors, each holding its own verifiers
+(so its own sandbox pool, browser pool or judge model), and verdicts stream back to the driver by shard.
+
+An actor reserves `verify.workers` CPUs (one per sandbox process it runs), so a cluster with C CPUs runs
+C // workers actors side by side. The driver appends a shard's verdicts to the run folder when the shard is
+back: a lost worker costs its unfinished shard (Ray restarts it and retries), a killed driver costs the
+shards in flight (the rerun verifies only the samples without a verdict).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from codekiln.config import VerifyConfig
+from codekiln.executors.ray_cluster import cluster_resource, connect
+from codekiln.executors.ray_pool import run_shards, start_actors, stop_actors
+from codekiln.executors.shards import VERIFY_SHARD, shard
+from codekiln.records import Sample, Task, Verdict
+
+Jobs = list[tuple[Task, Sample]]
+
+
+class VerifyWorker:
+    """A Ray actor: verifiers by task kind, created on first use and kept warm across shards."""
+
+    def __init__(self, cfg: VerifyConfig) -> None:
+        self.cfg = cfg
+        self.verifiers: dict[str, object] = {}
+
+    def verify(self, work: tuple[str, Jobs]) -> list[Verdict]:
+        from codekiln.verify import get_verifier
+
+        kind, jobs = work
+        if kind not in self.verifiers:
+            self.verifiers[kind] = get_verifier(kind, self.cfg)
+        return self.verifiers[kind].verify(jobs)  # type: ignore[attr-defined]
+
+    def close(self) -> None:
+        for verifier in self.verifiers.values():
+            verifier.close()  # type: ignore[attr-defined]
+        self.verifiers.clear()
+
+
+def verify_ray(by_kind: dict[str, Jobs], cfg: VerifyConfig, record: Callable[[int, Verdict], None],
+               address: str | None = None, shard_size: int = VERIFY_SHARD) -> None:
+    """Verify every job on the Ray cluster at `address` (a local one when None); `record` gets each verdict
+    in the driver, a shard at a time."""
+    work = [(kind, part) for kind, jobs in by_kind.items() for part in shard(jobs, shard_size)]
+    if not work:
+        return
+    ray = connect(address)
+    cpus = max(1, cfg.workers)
+    count = min(len(work), max(1, int(cluster_resource(ray, "CPU") // cpus)))
+    actors = start_actors(ray, VerifyWorker, count, {"num_cpus": cpus}, cfg)
+    try:
+        def done(_: tuple[str, Jobs], verdicts: list[Verdict]) -> None:
+            for verdict in verdicts:
+                record(0, verdict)
+
+        run_shards(ray, actors, "verify", work, done)
+    finally:
+        stop_actors(ray, actors)

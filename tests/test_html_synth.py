@@ -46,6 +46,7 @@ def test_clean_description() -> None:
     assert clean_description('Here is a new UI description:\n\n"' + NEW[0] + '"\n\nHope it helps!') == NEW[0]
     assert clean_description("- " + NEW[1]) == NEW[1]
     assert clean_description("too short") is None
+    assert clean_description("Welcome to [product_name]! This page showcases [description_1] and a big button.") is None
     assert clean_description("```html\n<div>a page with a button and a heading and more</div>\n```") is None
 
 

@@ -139,3 +139,28 @@ document.querySelectorAll = () => [];
 def test_dialogs_and_popups_do_not_block(pool: RenderPool) -> None:
     r = pool.render("<h1>Alerts</h1><script>alert('hi'); confirm('sure?'); window.open('about:blank')</script>")
     assert r.error is None and "Alerts" in r.text
+
+
+def test_report_shows_base_and_final_screenshots(tmp_path) -> None:
+    import base64
+    import io
+
+    from PIL import Image
+
+    from codekiln.records import write_jsonl
+    from codekiln.report_ui import ui_section
+
+    pages = {0: WEATHER, 1: LOGIN}
+    for rnd, page in pages.items():
+        folder = tmp_path / f"round-{rnd}" / "eval"
+        write_jsonl(folder / "samples.jsonl", [Sample(TASK.task_id, page, sample_id=f"{TASK.task_id}#r{rnd}s0")])
+        status = "passed" if rnd else "failed"
+        write_jsonl(folder / "verdicts.jsonl", [Verdict(TASK.task_id, f"{TASK.task_id}#r{rnd}s0", status, bool(rnd),
+                                                        0.9 if rnd else 0.1, json.dumps({"problems": []}))])
+    html = ui_section(tmp_path, {TASK.task_id: TASK}, final=1)
+    images = [part.split('"', 1)[0] for part in html.split("data:image/png;base64,")[1:]]
+    assert len(images) == 2 and "<form" not in html and "&lt;form" not in html  # pixels, not the markup
+    base, final = (Image.open(io.BytesIO(base64.b64decode(b))).convert("L") for b in images)
+    assert base.width == final.width == 420 and base.tobytes() != final.tobytes()
+    assert "final model (round 1): <b>passed</b>" in html
+    assert ui_section(tmp_path, {TASK.task_id: TASK}, final=None) == ""

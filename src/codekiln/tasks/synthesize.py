@@ -58,6 +58,8 @@ def clean_description(reply: str) -> str | None:
         return None
     if sum(ch.isalpha() for ch in paragraph) < 0.6 * len(paragraph) or "```" in paragraph or "<" in paragraph:
         return None
+    if re.search(r"\[[^\]]{1,40}\]|\{[^}]{0,40}\}", paragraph):  # template placeholders: [product_name], {x}
+        return None
     return paragraph
 
 

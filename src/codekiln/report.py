@@ -135,15 +135,16 @@ def _passk_section(rounds: list[RoundStats]) -> str:
             series.append(Series(f"held-out pass@{k}", xs, [p.value if p else None for p in test],
                                  [(p.low, p.high) if p else None for p in test]))
     for k in ks:
+        # Round R's train samples were drawn by the model it started from: plot them at that model (R - 1).
         train = [next((p for p in s.train_passk if p.k == k), None) for s in rounds]
         if any(train):
-            series.append(Series(f"train pass@{k}", xs, [p.value if p else None for p in train],
+            series.append(Series(f"train pass@{k}", [x - 1 for x in xs], [p.value if p else None for p in train],
                                  [(p.low, p.high) if p else None for p in train], dashed=True))
-    chart = line_chart("passk", series, x_label="round (0 = base model)", y_label="pass@k", y_max=1.0, y_min=0.0,
-                       percent=True, x_ticks=xs, width=900, height=340, dodge=7.0)
-    note = ("<p class=\"note\">Held-out: the evaluation split, never trained on, sampled by the round's model. "
-            "Train: the round's own samples of the train split, drawn by the model the round started from "
-            "(round R shows round R−1's model at the sampling temperature). Error bars: 95% bootstrap over tasks.</p>")
+    chart = line_chart("passk", series, x_label="model (0 = base, R = trained in round R)", y_label="pass@k",
+                       y_max=1.0, y_min=0.0, percent=True, x_ticks=xs, width=900, height=340, dodge=7.0)
+    note = ("<p class=\"note\">Held-out: the evaluation split (never trained on), at the evaluation temperature. "
+            "Train: the next round's samples of its train tasks, at the sampling temperature, so the last model has "
+            "no train point. Error bars: 95% bootstrap over tasks.</p>")
     return f'<div class="card">{chart}{note}</div>'
 
 

@@ -63,7 +63,7 @@ def line_chart(chart_id: str, series: Sequence[Series], *, x_label: str, y_label
     """
     left, right, top, bottom = 56, 16, 30, 44
     pw, ph = width - left - right, height - top - bottom
-    xs = [x for s in series for x in s.x]
+    xs = [x for s in series for x, y in zip(s.x, s.y, strict=True) if y is not None and math.isfinite(y)]
     ys = [y for s in series for y in s.y if y is not None and math.isfinite(y)]
     ys += [b for s in series for c in s.ci if c for b in c if math.isfinite(b)]
     if not xs or not ys:
@@ -71,6 +71,9 @@ def line_chart(chart_id: str, series: Sequence[Series], *, x_label: str, y_label
     x0, x1 = min(xs), max(xs)
     if x1 == x0:
         x0, x1 = x0 - 1, x1 + 1
+    if dodge:  # room at both ends for the side-by-side marks
+        pad = (x1 - x0) * dodge * len(series) / pw
+        x0, x1 = x0 - pad, x1 + pad
     lo = y_min if y_min is not None else min(0.0, min(ys))
     hi = y_max if y_max is not None else _nice_max(max(ys))
     if hi <= lo:

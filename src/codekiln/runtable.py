@@ -34,6 +34,8 @@ def summary_table(rounds: list[RoundStats], final_round: int | None) -> Table:
 
 def print_summary(result) -> None:  # result: codekiln.loop.RunResult
     console = Console()
+    if not console.is_terminal:  # a pipe or file: no need to squeeze the table into 80 columns
+        console = Console(width=120)
     console.print(summary_table(result.rounds, result.final_round))
     lines = [f"stopped: {result.stop_reason}"]
     if result.final_round is not None:

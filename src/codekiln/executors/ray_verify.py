@@ -12,9 +12,9 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from codekiln.config import VerifyConfig
+from codekiln.executors import shards
 from codekiln.executors.ray_cluster import cluster_resource, connect
 from codekiln.executors.ray_pool import run_shards, start_actors, stop_actors
-from codekiln.executors.shards import VERIFY_SHARD, shard
 from codekiln.records import Sample, Task, Verdict
 
 Jobs = list[tuple[Task, Sample]]
@@ -42,10 +42,11 @@ class VerifyWorker:
 
 
 def verify_ray(by_kind: dict[str, Jobs], cfg: VerifyConfig, record: Callable[[int, Verdict], None],
-               address: str | None = None, shard_size: int = VERIFY_SHARD) -> None:
+               address: str | None = None, shard_size: int | None = None) -> None:
     """Verify every job on the Ray cluster at `address` (a local one when None); `record` gets each verdict
-    in the driver, a shard at a time."""
-    work = [(kind, part) for kind, jobs in by_kind.items() for part in shard(jobs, shard_size)]
+    in the driver, a shard at a time (`shard_size` samples each; default shards.VERIFY_SHARD)."""
+    size = shard_size or shards.VERIFY_SHARD
+    work = [(kind, part) for kind, jobs in by_kind.items() for part in shards.shard(jobs, size)]
     if not work:
         return
     ray = connect(address)

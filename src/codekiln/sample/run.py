@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from codekiln.config import SampleConfig
+from codekiln.executors import check_executor
 from codekiln.progress import console, progress_bar
 from codekiln.records import JsonlAppender, Sample, Task, read_jsonl_resumable
 from codekiln.sample.base import GenParams, Request, Sampler, load_sampler
@@ -44,11 +45,16 @@ def sample_tasks(
     quiet: bool = False,
     examples: Sequence[Task] = (),
     sampler: Sampler | None = None,
+    executor: str = "local",
+    ray_address: str | None = None,
 ) -> list[Sample]:
     """`cfg.n` samples per task, in task order; finished ones already in `out` are kept, not redone.
 
-    `sampler` lets a caller reuse a loaded model across calls (it is then not closed here).
+    `sampler` lets a caller reuse a loaded model across calls (it is then not closed here). `executor` is
+    where generation runs (codekiln.executors: local, or ray: one model per Ray worker, on the cluster at
+    `ray_address`); the per-sample seeds, hence the samples, are the same.
     """
+    check_executor(executor)
     out = Path(out)
     ref = resolve_model(cfg.model)  # validates --model even when everything is already sampled
     model_name = sampler.name if sampler is not None else ref.name
@@ -63,7 +69,11 @@ def sample_tasks(
     if todo and cfg.temperature == 0 and cfg.n > 1 and not quiet:
         console.print(f"[yellow]note:[/] temperature 0 is greedy: the {cfg.n} samples of a task will be identical "
                       "(seeds differ, but greedy decoding ignores them); use --temperature > 0 for pass@k with k > 1")
-    if todo:
+    if todo and executor == "ray":
+        from codekiln.executors.ray_sample import sample_ray
+
+        sample_ray(ref, todo, cfg, out, round, quiet, examples, have, wanted, ray_address)
+    elif todo:
         own = sampler is None
         sampler = sampler or load_sampler(ref, cfg)
         try:
@@ -83,18 +93,23 @@ def _generate(sampler: Sampler, todo: list[tuple[Task, int]], cfg: SampleConfig,
     with JsonlAppender(out) as sink, progress_bar("sampling", len(wanted), quiet, completed=done) as bar:
         for start in range(0, len(todo), step):
             chunk = todo[start:start + step]
-            requests = [build_request(t, wanted[(t.task_id, i)], cfg, examples, sampler.supports_prefill)
-                        for t, i in chunk]
-            for (task, index), request, gen in zip(chunk, requests, sampler.generate(requests, params), strict=True):
-                sample = Sample(task_id=task.task_id, completion=extract_code(task, gen.text),
-                                sample_id=sample_id(task.task_id, round, index), model=sampler.name, round=round,
-                                seed=request.seed, raw=gen.text,
-                                meta={"tokens": gen.n_tokens, "finish": gen.finish})
+            for (task, index), sample in zip(chunk, generate_chunk(sampler, chunk, cfg, round, examples, wanted,
+                                                                   params), strict=True):
                 sink.append(sample)
                 have[(task.task_id, index)] = sample
-                tokens += gen.n_tokens
+                tokens += sample.meta["tokens"]
             bar.advance(len(chunk))
             bar.note(f"{tokens / max(1e-9, time.monotonic() - started):.1f} tok/s")
+
+
+def generate_chunk(sampler: Sampler, chunk: Sequence[tuple[Task, int]], cfg: SampleConfig, round: int,
+                   examples: Sequence[Task], wanted: dict[tuple[str, int], int], params: GenParams) -> list[Sample]:
+    """The samples of (task, index) pairs generated together, in order (what every executor runs)."""
+    requests = [build_request(t, wanted[(t.task_id, i)], cfg, examples, sampler.supports_prefill) for t, i in chunk]
+    return [Sample(task_id=task.task_id, completion=extract_code(task, gen.text),
+                   sample_id=sample_id(task.task_id, round, index), model=sampler.name, round=round,
+                   seed=request.seed, raw=gen.text, meta={"tokens": gen.n_tokens, "finish": gen.finish})
+            for (task, index), request, gen in zip(chunk, requests, sampler.generate(requests, params), strict=True)]
 
 
 def _index(sid: str) -> int:

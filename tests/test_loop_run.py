@@ -139,6 +139,17 @@ def test_rerun_with_stricter_rule_repeats_nothing(setup):
     assert _markers(run) == before  # every stage was done; the rule stops before round 3
     assert not (run / "round-3").exists()
     assert "stopped after round 1" in out.stdout
+    train1 = json.loads((run / "round-1" / "done" / "train.json").read_text())["summary"]
+    assert len(train1["adapter_sha256"]) == 64
     # A different config in the same folder is refused with one line.
     bad = subprocess.run(_cmd(config, "sample.n=3"), env=_env(), cwd=root, capture_output=True, text=True)
     assert bad.returncode == 2 and "sample.n=2, not 3" in bad.stderr and "Traceback" not in bad.stderr
+    # So are changed tasks (same config, same file name, different content).
+    tasks = root / "tasks.jsonl"
+    original = tasks.read_text()
+    try:
+        tasks.write_text(original.replace("Return -x.", "Return minus x."))
+        changed = subprocess.run(_cmd(config), env=_env(), cwd=root, capture_output=True, text=True)
+        assert changed.returncode == 2 and "changed since run 't' started" in changed.stderr
+    finally:
+        tasks.write_text(original)

@@ -142,6 +142,10 @@ def _start_manifest(run_dir: RunDir, cfg: RunConfig, train: list[Task], test: li
     invocations = manifest.get("invocations", [])
     invocations.append({"started": now(), "argv": argv, "code": code_version()})
     fields: dict[str, Any] = {"invocations": invocations}
+    data = manifest.get("data", {})
+    if data and (data.get("train_sha256"), data.get("test_sha256")) != (hash_tasks(train), hash_tasks(test)):
+        raise UserError(f"the tasks of {cfg.tasks!r} changed since run {cfg.name!r} started (their hash differs); "
+                        "a resumed run must see the same tasks: choose another --name")
     if "created" not in manifest:
         fields.update(
             format="codekiln-run/1",
@@ -235,7 +239,7 @@ def _train(run_dir: RunDir, cfg: RunConfig, r: int, model: str, rdir: Path, quie
         model_dir = train_model(model, out, cfg.train, sft=sft if _count(sft) else None,
                                 pairs=pairs if _count(pairs) else None, quiet=quiet)
         run_dir.mark_done(r, "train", started, {"start": model, "model": str(model_dir),
-                                                "sha256": hash_path(Path(model_dir) / "codekiln-model.json")})
+                                                "adapter_sha256": hash_path(Path(model_dir) / "adapter")})
         run_dir.update_manifest()
         return Path(model_dir)
     return out

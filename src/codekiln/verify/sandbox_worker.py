@@ -2,10 +2,11 @@
 
 This file is stdlib-only: the host starts it as `python -I -S -c <plain.py source + this source>` inside
 bubblewrap, where codekiln itself is not importable (so the import of `plain` below falls back to the
-definitions sent ahead of it). The worker imports what programs need once
-(`preload`), then forks one child per program. The child drops to an unprivileged uid, sets rlimits,
-reads its program from fd 3, runs it, and sends plain data back on fd 4; the worker kills the child's
-whole process tree when the host says stop, when the child exits, or when the backstop deadline passes.
+definitions sent ahead of it). The worker imports what programs need once (`preload`), then forks one
+child per program, ahead of time. The child drops to an unprivileged uid (two per slot, in turn), sets
+no_new_privs and the seccomp filter, and waits for its program on fd 3; then it sets its rlimits, runs the
+program and sends plain data back on fd 4. The worker kills the child's whole process tree when the host
+says stop, when the child exits, or when the backstop deadline passes.
 
 Values cross the process boundary as tagged JSON (see `plain.py`).
 """

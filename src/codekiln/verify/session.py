@@ -1,10 +1,12 @@
 """The host side of one sandbox worker (`Slot`) and of one program running in it (`Session`).
 
-A slot is one warm worker process (inside bubblewrap when available) connected by a Unix socket. For each
-program the host makes four pipes, hands the program's ends to the worker with SCM_RIGHTS, and talks to the
-program directly: requests in, framed JSON messages out, stdout and stderr captured up to a cap (then the
-read end is closed, so a flood ends in EPIPE instead of filling memory). The worker reports the program's
-exit on the socket after it has killed the program's whole process tree.
+A slot is one warm worker process (inside bubblewrap when available) connected by a Unix socket. The worker
+forks each program's child ahead of time and hands the host its four pipe ends with SCM_RIGHTS ("standby");
+the host then talks to the program directly: requests in, framed JSON messages out, stdout and stderr captured
+up to a cap (then the read end is closed, so a flood ends in EPIPE instead of filling memory). The host tells
+the worker "run" (the job id, for the backstop clock) and "stop"; the worker reports the program's exit after
+it has killed the program's whole process tree. A session whose outcome is known may leave that report to be
+collected later (`finish(wait=False)`), so the next program does not wait for the clean-up.
 """
 
 from __future__ import annotations

@@ -21,6 +21,7 @@ from codekiln.config import RunConfig
 from codekiln.errors import UserError
 from codekiln.progress import console
 from codekiln.records import Sample, Task, Verdict, read_jsonl
+from codekiln.report import write_report
 from codekiln.rundir import RunDir, code_version, default_name, hash_path, hash_tasks, now
 from codekiln.runstats import RoundStats, run_stats
 
@@ -97,7 +98,7 @@ def run(cfg: RunConfig, quiet: bool = False, argv: Sequence[str] = ()) -> RunRes
     np.random.seed(cfg.seed)
     name = cfg.name or default_name(cfg)
     cfg = cfg.model_copy(update={"name": name})
-    run_dir = RunDir(Path(cfg.runs_dir) / name)
+    run_dir = RunDir((Path(cfg.runs_dir) / name).resolve())  # absolute: model specs recorded in it stay valid
     with run_dir.lock():
         resumed = run_dir.check_or_save_config(cfg)
         train_tasks, test_tasks = split_tasks(cfg)
@@ -132,7 +133,7 @@ def run(cfg: RunConfig, quiet: bool = False, argv: Sequence[str] = ()) -> RunRes
         run_dir.update_manifest(
             pass1=pass1, final=f"round-{final}/model" if final is not None else None,
             stop_reason=stop_reason, finished=now())
-        report = _write_report(run_dir, quiet)
+        report = write_report(run_dir.root)
     rounds = run_stats(run_dir.root, cfg.eval.bootstrap)
     return RunResult(run_dir.root, rounds, final, stop_reason, report)
 
@@ -264,12 +265,6 @@ def _evaluate(run_dir: RunDir, cfg: RunConfig, r: int, model: str, tasks: list[T
         record = run_dir.mark_done(r, "eval", started, summary)
         run_dir.update_manifest()
     return float(record["summary"]["pass@1"])
-
-
-def _write_report(run_dir: RunDir, quiet: bool) -> Path | None:
-    from codekiln.report import write_report
-
-    return write_report(run_dir.root)
 
 
 def _say(quiet: bool, text: str) -> None:

@@ -164,3 +164,14 @@ def test_report_shows_base_and_final_screenshots(tmp_path) -> None:
     assert base.width == final.width == 420 and base.tobytes() != final.tobytes()
     assert "final model (round 1): <b>passed</b>" in html
     assert ui_section(tmp_path, {TASK.task_id: TASK}, final=None) == ""
+
+
+def test_nothing_leaks_from_one_page_to_the_next(pool: RenderPool) -> None:
+    writer = ("<h1>writer</h1><script>localStorage.setItem('k', 'leak'); document.cookie = 'c=leak';"
+              "window.name = 'leak'; sessionStorage.setItem('k', 'leak')</script>")
+    reader = ("<h1>reader</h1><p id=o></p><script>o.textContent = [localStorage.getItem('k'), document.cookie,"
+              "window.name, sessionStorage.getItem('k')].join('|')</script>")
+    for _ in range(2 * pool.size + 1):  # whichever slot the reader lands in has served a writer before
+        assert pool.render(writer).error is None
+    r = pool.render(reader)
+    assert r.error is None and "leak" not in r.text and "reader" in r.text

@@ -9,8 +9,10 @@ The HTML is hostile. It only ever runs inside Chromium's own sandbox, and it get
   UDP, service workers are blocked, WebSockets are closed;
 - dialogs are dismissed, popups closed, downloads refused, and a page that navigates itself away is reported.
 
-Each render gets a fresh browser context (no cookies or storage leak from one page to the next) from a warm
-browser; contexts are created ahead of use, so a render costs a page load, not a browser start. A render has a
+Each page is a new document in a warm browser. Contexts (with their page and renderer process) are created
+ahead of use; after a page that rendered cleanly, its context is reused for up to `reuse` more pages, each
+time blanked (about:blank), with cookies, `window.name` and the page origin's storage wiped; any page that errs or times out
+has its context thrown away. So a render costs a page load, not a browser start or a renderer start. A render has a
 wall-clock limit; a page that blows it (an endless loop) has its context thrown away, and a browser that
 stops answering is restarted.
 
@@ -136,18 +138,20 @@ class RenderPool:
     """A warm Chromium with `size` pages rendered at once, each in a fresh context made ahead of time.
 
     Thread-safe: `render`/`render_many` may be called from any thread; the browser lives on a private asyncio
-    loop thread. `fresh_browser=True` launches a browser for every page instead (the slow baseline the
-    render benchmark compares with).
+    loop thread. `reuse` is how many pages one context serves (0: a fresh context for every page).
+    `fresh_browser=True` launches a browser for every page instead (the slow baseline the render benchmark
+    compares with).
     """
 
     def __init__(self, size: int = 2, limits: RenderLimits = RenderLimits(), executable: str = CHROMIUM,
-                 fresh_browser: bool = False) -> None:
+                 fresh_browser: bool = False, reuse: int = 20) -> None:
         if size < 1:
             raise UserError(f"render pool size must be at least 1, got {size}")
         self.size = size
         self.limits = limits
         self.executable = executable
         self.fresh_browser = fresh_browser
+        self.reuse = reuse
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="codekiln-render", daemon=True)
         self._thread.start()
@@ -281,17 +285,34 @@ class RenderPool:
             except Exception as err:  # noqa: BLE001 - a crashed page is a verdict, not an exception
                 first = str(err).splitlines()[0] if str(err) else ""
                 result = Rendered(error=f"{type(err).__name__}: {first}")
-            finally:
+            report = _with(result, page_errors=tuple(slot.page_errors),
+                           console_errors=tuple(m for m in slot.console if not m.startswith(BLOCKED_MESSAGES)),
+                           blocked=tuple(slot.blocked))
+            if own_browser is None and result.error is None and slot.uses < self.reuse and await self._reset(slot):
+                self._spare.append(slot)  # the next page reuses this renderer process, with its storage wiped
+            else:
                 closed = await _quietly(asyncio.wait_for(slot.ctx.close(), 10))
                 if own_browser is not None:
                     await _quietly(asyncio.wait_for(own_browser.close(), 10))
                 elif not closed:
                     await self._restart()
-            if own_browser is None:
-                asyncio.ensure_future(self._refill())
-            return _with(result, page_errors=tuple(slot.page_errors),
-                         console_errors=tuple(m for m in slot.console if not m.startswith(BLOCKED_MESSAGES)),
-                         blocked=tuple(slot.blocked), duration_s=time.monotonic() - start)
+                if own_browser is None:
+                    asyncio.ensure_future(self._refill())
+            return _with(report, duration_s=time.monotonic() - start)
+
+    async def _reset(self, slot: _Slot) -> bool:
+        """Make a slot whose page rendered cleanly ready for the next page: blank document, storage wiped."""
+        try:
+            await asyncio.wait_for(slot.page.goto("about:blank"), 5)
+            await asyncio.wait_for(slot.page.evaluate("window.name = ''"), 5)  # survives navigations otherwise
+            await asyncio.wait_for(slot.ctx.clear_cookies(), 5)
+            cdp = await slot.ctx.new_cdp_session(slot.page)
+            await cdp.send("Storage.clearDataForOrigin", {"origin": PAGE_URL.rstrip("/"), "storageTypes": "all"})
+            await cdp.detach()
+        except Exception:  # noqa: BLE001 - a slot that cannot be reset is closed instead
+            return False
+        slot.reset()
+        return len(slot.page.context.pages) == 1
 
     async def _restart(self) -> None:
         async with self._restart_lock:
@@ -304,6 +325,7 @@ class RenderPool:
     async def _load(self, slot: _Slot, html: str) -> Rendered:
         page = slot.page
         slot.html = html
+        slot.uses += 1
         await page.goto(PAGE_URL, wait_until="load")
         cdp = await slot.ctx.new_cdp_session(page)
         tree = await cdp.send("Page.getFrameTree")
@@ -319,6 +341,7 @@ class RenderPool:
         structure = (found.get("result") or {}).get("value") or {}
         if not isinstance(structure, dict):
             structure = {}
+        await _quietly(cdp.detach())
         url = page.url
         return Rendered(screenshot=shot, text=str(structure.pop("text", "")),
                         structure=json.loads(json.dumps(structure)),
@@ -331,6 +354,10 @@ class _Slot:
     def __init__(self, ctx: Any) -> None:
         self.ctx = ctx
         self.page: Any = None
+        self.uses = 0
+        self.reset()
+
+    def reset(self) -> None:
         self.html = ""
         self.served = False
         self.page_errors: list[str] = []

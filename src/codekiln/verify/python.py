@@ -287,7 +287,7 @@ class PythonVerifier:
             return "syntax_error", f"{type(err).__name__}: {getattr(err, 'msg', None) or err}{line}"
         code = self._task_code(task)
         # The code object goes over marshalled (host to sandbox only: the host never unmarshals candidate data).
-        setup = {"mode": "serve", "source": program, "entry": task.entry_point,
+        setup = {"mode": "serve", "entry": task.entry_point,
                  "code": base64.b64encode(marshal.dumps(compiled)).decode("ascii")}
         predicted = self._predicted_calls(task, code)
         with self.sandbox.session(setup, self.limits) as session:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import base64
 import builtins
 import marshal
+import re
 import threading
 import time
 import traceback
@@ -177,6 +178,19 @@ def _load_failure(session: Session, first: dict[str, Any] | None) -> tuple[str, 
     return "runtime_error", text
 
 
+def _with_source_lines(text: str, program: str) -> str:
+    """Put the program's line under each `File "<candidate>", line N` of a traceback (the sandbox has no
+    source to show: it runs the compiled code)."""
+    lines = program.splitlines()
+
+    def add(match: re.Match[str]) -> str:
+        number = int(match.group(1))
+        source = lines[number - 1].strip() if 0 < number <= len(lines) else ""
+        return f"{match.group(0)}\n    {source}" if source else match.group(0)
+
+    return re.sub(r'File "<candidate>", line (\d+), in [^\n]*', add, text)
+
+
 def _clip(text: str) -> str:
     return text if len(text) <= FEEDBACK_CHARS else text[: FEEDBACK_CHARS - 3] + "..."
 
@@ -299,6 +313,7 @@ class PythonVerifier:
             proxy = CandidateProxy(session, task.entry_point or "candidate", sent)
             check = code.check_function(proxy)
             status, feedback = self._run_check(check, proxy, code)
+            feedback = _with_source_lines(feedback, program)
             session.detach = status in ("passed", "failed")  # known without the exit report
         if status not in ("passed", "failed"):  # the candidate's own words may say why
             stderr = session.output("stderr").strip()

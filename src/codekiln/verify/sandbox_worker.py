@@ -37,8 +37,11 @@ if "encode_plain" not in globals():  # imported on the host; inside the sandbox 
 
 
 def _error_info(err: BaseException) -> dict:
-    tb = traceback.format_exception(type(err), err, err.__traceback__)
-    return {"type": type(err).__name__, "msg": str(err)[:2000], "tb": "".join(tb[-8:])[-4000:]}
+    """The exception and its traceback, without the worker's own frames (its code runs as "<string>")."""
+    frames = [f for f in traceback.extract_tb(err.__traceback__) if f.filename != "<string>"]
+    lines = ["Traceback (most recent call last):\n", *traceback.format_list(frames[-8:]),
+             *traceback.format_exception_only(type(err), err)]
+    return {"type": type(err).__name__, "msg": str(err)[:2000], "tb": "".join(lines)[-4000:]}
 
 
 def _send(obj) -> None:

@@ -36,6 +36,8 @@ class SampleConfig(Section):
     """Sampling temperature (0 = greedy)."""
     top_p: float = 0.95
     """Nucleus sampling probability mass."""
+    top_k: int = 40
+    """Sample only among the k most likely tokens (0 = no limit; a limit also makes llama.cpp sampling faster)."""
     max_tokens: int = 384
     """Most tokens generated per sample."""
     shots: int = 0
@@ -198,6 +200,8 @@ class TrainConfig(Section):
     """Training seed."""
     num_processes: int = 1
     """Processes for distributed training through accelerate (more than 1 needs GPUs)."""
+    distributed: str = "fsdp"
+    """Accelerate config used when num_processes > 1: fsdp, deepspeed (shipped presets) or a path to an accelerate config YAML."""
     prompt_tokens: int = 20
     """Virtual tokens learned by prompt tuning (peft=prompt)."""
     precompute_ref: bool = True

@@ -26,7 +26,7 @@ from codekiln.train.peft_setup import count_parameters, peft_config, quantizatio
 from codekiln.train.sft import build_sft_trainer
 
 # Settings that do not change the trained weights: a resumed or repeated run may change them.
-RUN_ONLY_FIELDS = {"threads", "save_steps", "num_processes", "merge", "gguf_dtype"}
+RUN_ONLY_FIELDS = {"threads", "save_steps", "num_processes", "distributed", "merge", "gguf_dtype"}
 
 
 def _plan(cfg: TrainConfig, sft: Path | None, pairs: Path | None) -> tuple[str, list[dict[str, Any]]]:
@@ -168,8 +168,9 @@ def train_model(model: str, out_dir: Path, cfg: TrainConfig, sft: Path | None = 
     _quiet_libraries()
     peft_cfg = peft_config(cfg)  # validates the name (and refuses QLoRA without a GPU) before any slow work
     if cfg.num_processes > 1 and int(os.environ.get("WORLD_SIZE", "1")) != cfg.num_processes:
-        raise UserError(f"train.num_processes={cfg.num_processes} needs one process per device: run "
-                        f"`accelerate launch --num_processes {cfg.num_processes} -m codekiln.cli train ...`")
+        from codekiln.executors.distributed_train import launch  # one process per GPU, each back in here
+
+        return launch(model, out_dir, cfg, sft, pairs, quiet)
     if cfg.merge and cfg.peft == "prompt":
         raise UserError("prompt tuning learns virtual tokens, which cannot be merged into the weights; drop --merge")
     if cfg.gguf_dtype not in DTYPES:

@@ -1,0 +1,92 @@
+"""`codekiln train` across GPUs: with train.num_processes > 1, the train stage relaunches itself under
+`accelerate launch` with a shipped FSDP or DeepSpeed config (or the user's), one process per GPU.
+
+The parent writes the stage's arguments to a small JSON file and runs
+`python -m accelerate.commands.launch --config_file C --num_processes N -m codekiln.executors.distributed_train
+SPEC`; every rank calls `train_model` with them (WORLD_SIZE is then N, so it trains instead of relaunching).
+On a machine with fewer GPUs than processes it refuses before anything starts.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import tempfile
+from importlib import resources
+from pathlib import Path
+
+from codekiln.config import TrainConfig
+from codekiln.errors import UserError
+
+PRESETS = ("fsdp", "deepspeed")
+
+
+def accelerate_config(name: str) -> Path:
+    """The accelerate config file for train.distributed: a shipped preset by name, or a YAML path."""
+    if name in PRESETS:
+        return Path(str(resources.files("codekiln") / "presets" / "accelerate" / f"{name}.yaml"))
+    path = Path(name).expanduser()
+    if not path.is_file():
+        raise UserError(f"train.distributed={name!r} is neither {' nor '.join(PRESETS)} nor an accelerate config file")
+    return path
+
+
+def gpu_count() -> int:
+    import torch
+
+    return torch.cuda.device_count() if torch.cuda.is_available() else 0
+
+
+def check_can_launch(cfg: TrainConfig) -> Path:
+    """The config file to launch with, after refusing (one line) what cannot work on this machine."""
+    config = accelerate_config(cfg.distributed)
+    gpus = gpu_count()
+    if gpus < cfg.num_processes:
+        raise UserError(f"train.num_processes={cfg.num_processes} trains on {cfg.num_processes} GPUs through "
+                        f"accelerate, but this machine has {gpus}; set train.num_processes=1 to train here")
+    distributed = config.read_text(encoding="utf-8")
+    if "distributed_type: DEEPSPEED" in distributed:
+        try:
+            import deepspeed  # noqa: F401
+        except ImportError:
+            raise UserError("train.distributed=deepspeed needs DeepSpeed: pip install deepspeed") from None
+    return config
+
+
+def launch_command(config: Path, num_processes: int, spec: Path) -> list[str]:
+    return [sys.executable, "-m", "accelerate.commands.launch", "--config_file", str(config),
+            "--num_processes", str(num_processes), "-m", "codekiln.executors.distributed_train", str(spec)]
+
+
+def launch(model: str, out_dir: Path, cfg: TrainConfig, sft: Path | None, pairs: Path | None,
+           quiet: bool) -> Path:
+    """Train on `cfg.num_processes` GPUs; the model folder `out_dir` when every rank has finished."""
+    config = check_can_launch(cfg)
+    spec = {"model": model, "out_dir": str(out_dir), "cfg": cfg.model_dump(mode="json"),
+            "sft": str(sft) if sft else None, "pairs": str(pairs) if pairs else None, "quiet": quiet}
+    with tempfile.NamedTemporaryFile("w", suffix=".json", prefix="codekiln-train-", delete=False) as fh:
+        json.dump(spec, fh)
+    try:
+        code = subprocess.run(launch_command(config, cfg.num_processes, Path(fh.name)), check=False).returncode
+    finally:
+        Path(fh.name).unlink(missing_ok=True)
+    if code != 0:
+        raise UserError(f"distributed training exited with code {code} (its output is above); a rerun resumes "
+                        "from the last checkpoint")
+    return out_dir
+
+
+def main(argv: list[str]) -> int:
+    """One rank: the stage's arguments from the spec file, then the ordinary train stage."""
+    from codekiln.train.run import train_model
+
+    spec = json.loads(Path(argv[0]).read_text(encoding="utf-8"))
+    train_model(spec["model"], Path(spec["out_dir"]), TrainConfig(**spec["cfg"]),
+                sft=Path(spec["sft"]) if spec["sft"] else None, pairs=Path(spec["pairs"]) if spec["pairs"] else None,
+                quiet=spec["quiet"])
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -104,7 +104,8 @@ def detect(disk_mb: int = 64) -> Isolation:
     as_root = os.geteuid() == 0
     if shutil.which("bwrap") is None:
         iso = Isolation("none", ("bubblewrap (bwrap) is not installed: no pid/network/mount namespaces, the "
-                                 "program can see the host file system and network",))
+                                 "program can see the host file system and network, and its working folder has "
+                                 "no size cap",))
     elif _probe(as_root, disk_mb):
         iso = Isolation("bwrap-root" if as_root else "bwrap-user",
                         () if as_root else ("not root: programs share the worker's uid, so RLIMIT_NPROC counts "

@@ -41,7 +41,7 @@ def bench_llama(model: str, tasks, n: int, max_tokens: int, repeats: int) -> dic
     cfg = SampleConfig(model=model, max_tokens=max_tokens)
     sampler = load_sampler(resolve_model(model), cfg)
     requests = requests_for(tasks, n, cfg)
-    params = GenParams(temperature=0.8, top_p=0.95, max_tokens=max_tokens)
+    params = GenParams(temperature=0.8, top_p=0.95, max_tokens=max_tokens, top_k=cfg.top_k)
     prompts = [sampler.render(r.messages, r.prefill) for r in requests]
     plain = Llama(model_path=str(sampler.llm.model_path), n_ctx=cfg.context_size, n_threads=1, n_threads_batch=1,
                   n_batch=512, verbose=False)
@@ -55,8 +55,8 @@ def bench_llama(model: str, tasks, n: int, max_tokens: int, repeats: int) -> dic
         start = time.process_time()
         tokens = 0
         for prompt, r in zip(prompts, requests, strict=True):
-            out = plain.create_completion(prompt, max_tokens=max_tokens, temperature=0.8, top_p=0.95, top_k=0,
-                                          min_p=0.0, repeat_penalty=1.0, seed=r.seed, stop=list(r.stop))
+            out = plain.create_completion(prompt, max_tokens=max_tokens, temperature=0.8, top_p=0.95,
+                                          top_k=cfg.top_k, min_p=0.0, repeat_penalty=1.0, seed=r.seed, stop=list(r.stop))
             tokens += out["usage"]["completion_tokens"]
         return tokens, time.process_time() - start
 
@@ -93,7 +93,7 @@ def bench_hf(model: str, tasks, n: int, max_tokens: int, batch: int) -> dict:
     cfg = SampleConfig(model=model, backend="transformers", max_tokens=max_tokens, batch_size=batch)
     sampler = load_sampler(resolve_model(model), cfg)
     requests = requests_for(tasks, n, cfg)
-    params = GenParams(temperature=0.8, top_p=0.95, max_tokens=max_tokens)
+    params = GenParams(temperature=0.8, top_p=0.95, max_tokens=max_tokens, top_k=cfg.top_k)
     out = {}
     for label, size in (("batched", batch), ("single", 1)):
         sampler.batch_size = size

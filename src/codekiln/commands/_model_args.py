@@ -24,6 +24,7 @@ def add_sampling_arguments(parser: argparse.ArgumentParser, n_flag: bool = True)
         add_field_option(parser, "--n", SampleConfig, "n")
         add_field_option(parser, "--temperature", SampleConfig, "temperature")
     add_field_option(parser, "--top-p", SampleConfig, "top_p")
+    add_field_option(parser, "--top-k", SampleConfig, "top_k")
     add_field_option(parser, "--max-tokens", SampleConfig, "max_tokens")
     add_field_option(parser, "--shots", SampleConfig, "shots")
     add_field_option(parser, "--seed", SampleConfig, "seed")
@@ -38,7 +39,7 @@ def base_config(args: argparse.Namespace) -> RunConfig:
 
 
 def sample_config(args: argparse.Namespace, base: SampleConfig, **extra: object) -> SampleConfig:
-    names = ["model", "backend", "top_p", "max_tokens", "shots", "seed", "threads", "batch_size", "stop_at_fence"]
+    names = ["model", "backend", "top_p", "top_k", "max_tokens", "shots", "seed", "threads", "batch_size", "stop_at_fence"]
     values = {name: getattr(args, name, None) for name in names}
     return validate_section(base, **values, **extra)
 

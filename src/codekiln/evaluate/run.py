@@ -113,6 +113,7 @@ def evaluate_model(model: str, tasks: Sequence[Task], cfg: EvalConfig, sample_cf
         **({"k_skipped": skipped} if skipped else {}),
         "temperature": cfg.temperature,
         "top_p": scfg.top_p,
+        "top_k": scfg.top_k,
         "max_tokens": scfg.max_tokens,
         "shots": scfg.shots,
         "seed": scfg.seed,

@@ -33,6 +33,7 @@ class GenParams:
     temperature: float
     top_p: float
     max_tokens: int
+    top_k: int = 0  # 0: no limit
 
 
 @dataclass(frozen=True)

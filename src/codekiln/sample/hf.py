@@ -23,15 +23,20 @@ def _seeded_sampling_class():  # built lazily so importing this module does not 
     class SeededSampling(LogitsProcessor):
         """Sample each row with its own generator; return logits that are 0 at the chosen token, -inf elsewhere."""
 
-        def __init__(self, seeds: Sequence[int], temperature: float, top_p: float) -> None:
+        def __init__(self, seeds: Sequence[int], temperature: float, top_p: float, top_k: int = 0) -> None:
             self.generators = [torch.Generator().manual_seed(int(s)) for s in seeds]
             self.temperature = temperature
             self.top_p = top_p
+            self.top_k = top_k
 
         def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
             if self.temperature <= 0:
                 return scores
-            probs = torch.softmax(scores.float() / self.temperature, dim=-1)
+            scores = scores.float()
+            if 0 < self.top_k < scores.shape[-1]:
+                kth = scores.topk(self.top_k, dim=-1).values[:, -1:]
+                scores = scores.masked_fill(scores < kth, float("-inf"))
+            probs = torch.softmax(scores / self.temperature, dim=-1)
             if self.top_p < 1.0:
                 sorted_probs, sorted_idx = probs.sort(dim=-1, descending=True)
                 outside = sorted_probs.cumsum(-1) - sorted_probs > self.top_p
@@ -98,7 +103,7 @@ class HFSampler:
                                   pad_token_id=self.tokenizer.pad_token_id, eos_token_id=eos,
                                   stop_strings=stops or None)
         processors = LogitsProcessorList(
-            [_seeded_sampling_class()([r.seed for r in requests], params.temperature, params.top_p)])
+            [_seeded_sampling_class()([r.seed for r in requests], params.temperature, params.top_p, params.top_k)])
         with torch.inference_mode():
             ids = self.model.generate(**enc, generation_config=config, logits_processor=processors,
                                       tokenizer=self.tokenizer if stops else None)

@@ -73,7 +73,7 @@ class LlamaCppSampler:
             return Generation(text=request.prefill, n_tokens=0, finish="length")
         result = self.llm.create_completion(
             prompt_tokens, max_tokens=min(params.max_tokens, room), temperature=params.temperature,
-            top_p=params.top_p, top_k=0, min_p=0.0, repeat_penalty=1.0, seed=request.seed,
+            top_p=params.top_p, top_k=params.top_k, min_p=0.0, repeat_penalty=1.0, seed=request.seed,
             stop=list(request.stop) or None,
         )
         choice = result["choices"][0]

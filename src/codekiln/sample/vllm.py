@@ -37,7 +37,8 @@ class VLLMSampler:
 
         prompts = [self.tokenizer.apply_chat_template(r.messages, add_generation_prompt=True, tokenize=False)
                    + r.prefill for r in requests]
-        sampling = [SamplingParams(temperature=params.temperature, top_p=params.top_p, max_tokens=params.max_tokens,
+        sampling = [SamplingParams(temperature=params.temperature, top_p=params.top_p, top_k=params.top_k or -1,
+                                   max_tokens=params.max_tokens,
                                    seed=r.seed, stop=list(r.stop) or None) for r in requests]
         lora = None
         if self.adapter is not None:

@@ -32,7 +32,9 @@ DURATION = re.compile(rb'"duration_s": [0-9.eE+-]+')
 @pytest.fixture(scope="module")
 def cluster():
     """A Ray cluster on this machine, owned by this test process (ends with it); its address for other drivers."""
-    ray.init(num_cpus=2, include_dashboard=False, logging_level="WARNING", log_to_driver=False)
+    from codekiln.executors.ray_cluster import connect
+
+    connect(None)  # this machine's 2 CPUs, no dashboard
     try:
         yield ray.get_runtime_context().gcs_address
     finally:

@@ -20,6 +20,7 @@ TASKS = [Task(f"t{i}", "python", f"def f{i}(a, b):\n", entry_point=f"f{i}", test
 @pytest.mark.slow
 def test_ray_samples_are_the_local_ones(tmp_path):
     from codekiln.executors import shards
+    from codekiln.executors.ray_cluster import connect
     from codekiln.train.export import write_gguf
     from codekiln.train.tiny import build_tiny_model
 
@@ -27,7 +28,7 @@ def test_ray_samples_are_the_local_ones(tmp_path):
     cfg = SampleConfig(model=str(gguf), n=3, max_tokens=10, temperature=0.9, batch_size=2)
     local, remote = tmp_path / "local.jsonl", tmp_path / "ray.jsonl"
     expected = sample_tasks(TASKS, cfg, local, round=1, quiet=True)
-    ray.init(num_cpus=2, include_dashboard=False, logging_level="WARNING", log_to_driver=False)
+    connect(None)  # a local cluster on this machine's 2 CPUs
     old = shards.SAMPLE_SHARD
     shards.SAMPLE_SHARD = 2  # five shards over two actors
     try:

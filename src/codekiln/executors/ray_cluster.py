@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
-from typing import Any
+from typing import Any, NoReturn
 
 from codekiln.errors import UserError
 
@@ -19,21 +19,32 @@ def import_ray() -> Any:
 
 def connect(address: str | None) -> Any:
     """The `ray` module, initialised: joins `address` (e.g. ray://head:10001 or auto), or starts a local
-    cluster with this machine's CPUs. A driver already connected (a test's cluster) is reused."""
+    cluster with this machine's CPUs. A driver already connected (a test's cluster) is reused. Every node must
+    have the same codekiln installed as the driver (a local cluster shares this interpreter)."""
     ray = import_ray()
     if ray.is_initialized():
         return ray
-    # Workers must import the same codekiln as the driver; a local cluster shares this interpreter.
     opts: dict[str, Any] = {"logging_level": logging.WARNING, "log_to_driver": False}
-    try:
-        if address:
-            ray.init(address=address, **opts)
-        else:
-            ray.init(num_cpus=os.cpu_count() or 1, include_dashboard=False, **opts)
-    except (ConnectionError, RuntimeError, ValueError) as err:
-        where = f"the Ray cluster at {address}" if address else "a local Ray cluster"
-        raise UserError(f"cannot start or join {where}: {str(err).splitlines()[0] if str(err) else err}") from None
-    return ray
+    attempts = 1 if address else 2  # Ray gives a local node 30 s to start; a busy small machine may need two tries
+    for attempt in range(1, attempts + 1):
+        try:
+            if address:
+                ray.init(address=address, **opts)
+            else:
+                ray.init(num_cpus=os.cpu_count() or 1, include_dashboard=False, **opts)
+            return ray
+        except Exception as err:  # noqa: BLE001 - Ray raises bare Exception when a node does not start in time
+            ray.shutdown()
+            if attempt == attempts:
+                _refuse(address, err)
+    return ray  # not reached
+
+
+def _refuse(address: str | None, err: Exception) -> NoReturn:
+    where = f"the Ray cluster at {address}" if address else "a local Ray cluster"
+    hint = "" if address else " (on a busy machine, start one with `ray start --head` and set ray_address)"
+    first = str(err).splitlines()[0] if str(err) else type(err).__name__
+    raise UserError(f"cannot start or join {where}: {first}{hint}") from None
 
 
 def cluster_resource(ray: Any, name: str) -> float:

@@ -7,6 +7,7 @@ verifier must survive everything before it.
 
 from __future__ import annotations
 
+import os
 import subprocess
 import time
 from pathlib import Path
@@ -60,8 +61,9 @@ def _leftovers(verifier) -> dict[tuple[int, int], int]:
 @pytest.fixture(scope="module")
 def corpus_verdicts():
     files = sorted(CORPUS.glob("*.py"))
-    if isolation.detect().mode == "none":  # no size-capped tmpfs without bubblewrap: do not fill the disk
-        files = [f for f in files if f.stem != "disk_fill"]
+    if isolation.detect().mode == "none":  # without bubblewrap some tricks cannot be contained: leave them out
+        unsafe = {"disk_fill"} if os.geteuid() == 0 else {"disk_fill", "kill_everything", "fork_bomb", "kill_parent"}
+        files = [f for f in files if f.stem not in unsafe]
     jobs = [(TASK, Sample(task_id=TASK.task_id, completion=f.read_text(), sample_id=f.stem)) for f in files]
     jobs.append((TASK, Sample(task_id=TASK.task_id, completion="def add(a, b):\n    return a + b\n",
                               sample_id="control-after")))

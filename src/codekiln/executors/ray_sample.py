@@ -30,11 +30,12 @@ class SampleWorker:
     """A Ray actor: one loaded model, kept across shards."""
 
     def __init__(self, ref: ModelRef, cfg: SampleConfig, round: int, examples: Sequence[Task]) -> None:
-        from codekiln.sample.base import GenParams, load_sampler
+        from codekiln.sample.base import load_sampler
+        from codekiln.sample.run import gen_params
 
         self.sampler = load_sampler(ref, cfg)
         self.cfg, self.round, self.examples = cfg, round, list(examples)
-        self.params = GenParams(temperature=cfg.temperature, top_p=cfg.top_p, max_tokens=cfg.max_tokens)
+        self.params = gen_params(cfg)
 
     def generate(self, work: tuple[Pairs, dict[tuple[str, int], int]]) -> list[Sample]:
         from codekiln.sample.run import generate_chunk

@@ -87,7 +87,7 @@ def sample_tasks(
 def _generate(sampler: Sampler, todo: list[tuple[Task, int]], cfg: SampleConfig, out: Path, round: int,
               quiet: bool, examples: Sequence[Task], have: dict[tuple[str, int], Sample],
               wanted: dict[tuple[str, int], int], done: int) -> None:
-    params = GenParams(temperature=cfg.temperature, top_p=cfg.top_p, max_tokens=cfg.max_tokens, top_k=cfg.top_k)
+    params = gen_params(cfg)
     step = max(1, cfg.batch_size)
     tokens, started = 0, time.monotonic()
     with JsonlAppender(out) as sink, progress_bar("sampling", len(wanted), quiet, completed=done) as bar:
@@ -100,6 +100,11 @@ def _generate(sampler: Sampler, todo: list[tuple[Task, int]], cfg: SampleConfig,
                 tokens += sample.meta["tokens"]
             bar.advance(len(chunk))
             bar.note(f"{tokens / max(1e-9, time.monotonic() - started):.1f} tok/s")
+
+
+def gen_params(cfg: SampleConfig) -> GenParams:
+    """The decoding settings of `cfg` (one place, so every executor decodes alike)."""
+    return GenParams(temperature=cfg.temperature, top_p=cfg.top_p, max_tokens=cfg.max_tokens, top_k=cfg.top_k)
 
 
 def generate_chunk(sampler: Sampler, chunk: Sequence[tuple[Task, int]], cfg: SampleConfig, round: int,

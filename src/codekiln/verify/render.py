@@ -1,6 +1,8 @@
 """Render model-written HTML in Debian's Chromium through Playwright, with a warm pool of browser contexts.
 
-The HTML is hostile. It only ever runs inside Chromium's own sandbox, and it gets no network:
+The HTML is hostile. It only ever runs inside Chromium, and Chromium itself runs under bubblewrap where the
+machine allows (`isolated_executable`: an unprivileged uid, a read-only root, its own PID namespace and a
+network namespace with no interface but loopback). Within that, the page gets no network either:
 
 - the page is served from a made-up origin (`PAGE_URL`) by a route handler; every other request the page
   makes (scripts, images, fetch, XHR, navigations, iframes) is aborted and listed in `Rendered.blocked`;
@@ -144,7 +146,7 @@ class RenderPool:
     """
 
     def __init__(self, size: int = 2, limits: RenderLimits = RenderLimits(), executable: str = CHROMIUM,
-                 fresh_browser: bool = False, reuse: int = 20) -> None:
+                 fresh_browser: bool = False, reuse: int = 20, isolate: bool = True) -> None:
         if size < 1:
             raise UserError(f"render pool size must be at least 1, got {size}")
         self.size = size
@@ -152,6 +154,8 @@ class RenderPool:
         self.executable = executable
         self.fresh_browser = fresh_browser
         self.reuse = reuse
+        self.isolate = isolate
+        self.isolated = False  # whether the browser runs under bubblewrap (set at launch)
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="codekiln-render", daemon=True)
         self._thread.start()
@@ -232,7 +236,11 @@ class RenderPool:
         await _quietly(self._pw.stop())
 
     async def _launch(self) -> Any:
-        return await self._pw.chromium.launch(executable_path=self.executable, headless=True, args=list(BROWSER_ARGS),
+        executable = self.executable
+        if self.isolate:
+            executable = isolated_executable(self.executable) or self.executable
+            self.isolated = executable != self.executable
+        return await self._pw.chromium.launch(executable_path=executable, headless=True, args=list(BROWSER_ARGS),
                                               chromium_sandbox=False, timeout=60_000)
 
     async def _new_slot(self, browser: Any) -> _Slot:
@@ -388,6 +396,45 @@ def _with(r: Rendered, **changes: Any) -> Rendered:
     import dataclasses
 
     return dataclasses.replace(r, **changes)
+
+
+BWRAP_ARGS = ("--die-with-parent", "--unshare-user", "--uid", "65534", "--gid", "65534", "--unshare-net",
+              "--unshare-pid", "--unshare-ipc", "--unshare-uts", "--ro-bind", "/", "/", "--dev", "/dev",
+              "--proc", "/proc", "--bind", "/tmp", "/tmp", "--tmpfs", "/root", "--tmpfs", "/run",
+              "--setenv", "HOME", "/tmp")
+_WRAPPERS: dict[str, str | None] = {}
+
+
+def isolated_executable(chromium: str) -> str | None:
+    """A launcher that runs `chromium` under bubblewrap: unprivileged uid, no network namespace, own PIDs.
+
+    Chromium's own sandbox needs privileges a container root lacks (hence --no-sandbox); bubblewrap gives the
+    whole browser a cage instead: a network namespace with nothing in it, a read-only root, an unprivileged
+    uid. Returns None where bubblewrap is missing or cannot create namespaces here (checked once).
+    """
+    if chromium in _WRAPPERS:
+        return _WRAPPERS[chromium]
+    import os
+    import shlex
+    import shutil
+    import subprocess
+    import tempfile
+
+    bwrap = shutil.which("bwrap")
+    wrapper = None
+    if bwrap is not None:
+        try:
+            ok = subprocess.run([bwrap, *BWRAP_ARGS, "/bin/true"], capture_output=True, timeout=20).returncode == 0
+        except (OSError, subprocess.SubprocessError):
+            ok = False
+        if ok:
+            folder = tempfile.mkdtemp(prefix="codekiln-chromium-")
+            wrapper = os.path.join(folder, "chromium")
+            with open(wrapper, "w", encoding="utf-8") as fh:
+                fh.write(f"#!/bin/sh\nexec {shlex.quote(bwrap)} {shlex.join(BWRAP_ARGS)} {shlex.quote(chromium)} \"$@\"\n")
+            os.chmod(wrapper, 0o700)
+    _WRAPPERS[chromium] = wrapper
+    return wrapper
 
 
 async def _quietly(awaitable: Any) -> bool:

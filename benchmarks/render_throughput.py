@@ -21,11 +21,11 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 
 def page_for(description: str) -> str:
-    """A plausible page for a description: its quoted labels as headings/buttons, plus a form and a list."""
+    """A plausible page for a description: its quoted labels as heading and buttons, plus a form and a list."""
     labels = re.findall(r"'([^']{1,40})'", description) or ["Welcome"]
     buttons = "".join(f"<button>{label}</button>" for label in labels[1:]) or "<button>Continue</button>"
     return (f"<!doctype html><html><head><style>body{{font-family:sans-serif;margin:32px}} button{{margin:4px}}"
-            f"</style></head><body><h1>{labels[0]}</h1><p>{description}</p><form><label>Name <input name=n>"
+            f"</style></head><body><h1>{labels[0]}</h1><p>Everything you need, in one place.</p><form><label>Name <input name=n>"
             f"</label><label>Email <input type=email name=e></label></form><ul><li>One</li><li>Two</li></ul>"
             f"{buttons}</body></html>")
 

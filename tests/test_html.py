@@ -26,6 +26,7 @@ from codekiln.verify.scorers import (
     get_scorer,
     label_coverage,
     quoted_labels,
+    strip_copied,
 )
 
 
@@ -124,6 +125,17 @@ def test_minilm_scorer_prefers_the_matching_page() -> None:
     good, bad = scorer.score(desc, match), scorer.score(desc, other)
     assert 0.0 <= bad.value < good.value <= 1.0
     assert good.parts["labels"] == 1.0 and bad.parts["missing_labels"] == ["Basic", "Pro", "Team", "Choose plan"]
+
+
+def test_pasting_the_description_earns_nothing() -> None:
+    scorer = get_scorer("minilm")
+    desc = "A newsletter signup box with the heading 'Stay in the loop', an email input and a 'Subscribe' button."
+    assert strip_copied(f"Hello {desc} bye", desc) == "Hello bye"
+    pasted = Rendered(text=desc, structure={"headings": []})
+    built = Rendered(text="Stay in the loop\nGet our news every Friday.\nSubscribe",
+                     structure={"headings": ["Stay in the loop"], "buttons": ["Subscribe"],
+                                "inputs": [{"tag": "input", "type": "email", "label": "Email"}]})
+    assert scorer.score(desc, pasted).value < 0.5 < scorer.score(desc, built).value
 
 
 def test_unknown_scorer_and_clip_without_path_are_user_errors(tmp_path: Path) -> None:

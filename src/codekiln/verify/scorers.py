@@ -10,7 +10,8 @@ tables, links, navigation). It combines
   - element coverage: the element types the description asks for ("a password field", "a table", "a
     dropdown", "three buttons"...) that the page actually shows;
   - label coverage: the quoted labels in the description ('Sign in') that appear in the page's visible text.
-It can see text, labels and the kinds of elements; it cannot see layout, colour, spacing, alignment, images'
+Text copied from the description (runs of 6+ words) is left out first: a page that pastes its description
+gains nothing from it. It can see text, labels and the kinds of elements; it cannot see layout, colour, spacing, alignment, images'
 content or whether the page looks good: a page with the right words in a jumble still scores well.
 
 `clip:PATH` (weights from a local folder in Hugging Face format, e.g. a saved `openai/clip-vit-base-patch32`).
@@ -24,6 +25,7 @@ Neither scorer runs the page: both read what Chromium already rendered.
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import os
 import re
@@ -116,6 +118,26 @@ def label_coverage(description: str, text: str) -> tuple[float | None, list[str]
     return 1 - len(missing) / len(labels), missing
 
 
+COPY_NGRAM = 6
+
+
+def strip_copied(text: str, description: str, n: int = COPY_NGRAM) -> str:
+    """The page text without runs of `n`+ words copied from the description.
+
+    A page that pastes its description would otherwise match it perfectly; what counts is what the page
+    builds (short labels such as 'Sign in' are shorter than `n` words and stay).
+    """
+    words = text.split()
+    norm = [re.sub(r"\W+", "", w).lower() for w in words]
+    desc = [re.sub(r"\W+", "", w).lower() for w in description.split()]
+    grams = {tuple(desc[i : i + n]) for i in range(len(desc) - n + 1)}
+    copied = [False] * len(words)
+    for i in range(len(words) - n + 1):
+        if tuple(norm[i : i + n]) in grams:
+            copied[i : i + n] = [True] * n
+    return " ".join(w for w, c in zip(words, copied, strict=True) if not c)
+
+
 def page_summary(page: Rendered, limit: int = 1200) -> str:
     """The page as a short text: what the minilm scorer embeds."""
     s = page.structure
@@ -180,6 +202,7 @@ class MiniLMScorer:
         return float(emb[0] @ emb[1])
 
     def score(self, description: str, page: Rendered) -> Score:
+        page = dataclasses.replace(page, text=strip_copied(page.text, description))
         cos = self.semantic(description, page_summary(page))
         parts: dict[str, Any] = {"cosine": round(cos, 4)}
         values = {"semantic": min(1.0, max(0.0, (cos - COS_LOW) / (COS_HIGH - COS_LOW)))}

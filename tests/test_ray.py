@@ -34,7 +34,7 @@ def cluster():
     """A Ray cluster on this machine, owned by this test process (ends with it); its address for other drivers."""
     from codekiln.executors.ray_cluster import connect
 
-    connect(None)  # this machine's 2 CPUs, no dashboard
+    connect(None, num_cpus=2)  # two actors whatever the machine, so the kill test's timing holds; no dashboard
     try:
         yield ray.get_runtime_context().gcs_address
     finally:
@@ -129,7 +129,7 @@ def test_killed_worker_and_driver_lose_and_duplicate_nothing(cluster, tmp_path):
     from codekiln.records import write_jsonl
 
     tasks = _tasks()
-    samples = _samples(tasks, slow=0.3)
+    samples = _samples(tasks, slow=0.5)
     src = write_jsonl(tmp_path / "samples.jsonl", samples)
     out = tmp_path / "verdicts.jsonl"
     driver = subprocess.Popen([sys.executable, "-c", DRIVER, str(src), str(out), cluster],

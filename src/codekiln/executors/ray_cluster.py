@@ -17,9 +17,9 @@ def import_ray() -> Any:
     return ray
 
 
-def connect(address: str | None) -> Any:
+def connect(address: str | None, num_cpus: int | None = None) -> Any:
     """The `ray` module, initialised: joins `address` (e.g. ray://head:10001 or auto), or starts a local
-    cluster with this machine's CPUs. A driver already connected (a test's cluster) is reused. Every node must
+    cluster with `num_cpus` (default: all) of this machine's CPUs. A driver already connected (a test's cluster) is reused. Every node must
     have the same codekiln installed as the driver (a local cluster shares this interpreter)."""
     ray = import_ray()
     if ray.is_initialized():
@@ -31,7 +31,7 @@ def connect(address: str | None) -> Any:
             if address:
                 ray.init(address=address, **opts)
             else:
-                ray.init(num_cpus=os.cpu_count() or 1, include_dashboard=False, **opts)
+                ray.init(num_cpus=num_cpus or os.cpu_count() or 1, include_dashboard=False, **opts)
             return ray
         except Exception as err:  # noqa: BLE001 - Ray raises bare Exception when a node does not start in time
             ray.shutdown()

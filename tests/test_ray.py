@@ -21,7 +21,6 @@ import pytest
 ray = pytest.importorskip("ray", reason="ray is not installed (pip install 'codekiln[ray]')")
 
 from codekiln.config import VerifyConfig  # noqa: E402
-from codekiln.errors import UserError  # noqa: E402
 from codekiln.records import Sample, Task, read_jsonl  # noqa: E402
 from codekiln.tasks.load import load_tasks  # noqa: E402
 from codekiln.verify.run import verify_samples  # noqa: E402
@@ -75,12 +74,6 @@ def test_ray_verdict_files_are_the_local_ones(cluster, tmp_path):
     assert _normalized(remote) == _normalized(local)
     assert len(verdicts) == len(samples) and {v.status for v in verdicts} >= {"passed", "syntax_error"}
     assert sum(v.passed for v in verdicts) == len(tasks)
-
-
-def test_unknown_executor_is_a_user_error(tmp_path):
-    with pytest.raises(UserError, match="unknown executor 'slurm'"):
-        verify_samples(_tasks()[:1], _samples(_tasks()[:1]), VerifyConfig(), out=tmp_path / "v.jsonl",
-                       executor="slurm")
 
 
 DRIVER = """

@@ -76,6 +76,16 @@ def test_ray_verdict_files_are_the_local_ones(cluster, tmp_path):
     assert sum(v.passed for v in verdicts) == len(tasks)
 
 
+def test_more_sandbox_workers_than_a_node_has_cpus_still_run(cluster, tmp_path):
+    from codekiln.executors.ray_cluster import fit_cpus
+
+    assert fit_cpus(ray, 3) == 2 and fit_cpus(ray, 1) == 1
+    tasks = _tasks()[:2]
+    verdicts = verify_samples(tasks, _samples(tasks), VerifyConfig(workers=3), out=tmp_path / "v.jsonl", quiet=True,
+                              executor="ray", ray_address=cluster)  # an actor asking for 3 CPUs would never start
+    assert [v.passed for v in verdicts] == [True, False, False] * 2
+
+
 DRIVER = """
 import sys
 from pathlib import Path

@@ -52,6 +52,13 @@ def cluster_resource(ray: Any, name: str) -> float:
     return float(ray.cluster_resources().get(name, 0.0))
 
 
+def fit_cpus(ray: Any, wanted: int) -> int:
+    """CPUs one actor may reserve: `wanted`, but no more than the largest node has (an actor asking for more
+    would wait forever); `wanted` as it is when no node reports CPUs yet (an autoscaling cluster)."""
+    largest = max((float(n.get("Resources", {}).get("CPU", 0.0)) for n in ray.nodes() if n.get("Alive")), default=0.0)
+    return max(1, min(wanted, int(largest))) if largest >= 1 else max(1, wanted)
+
+
 def unwrap(ray: Any, err: BaseException) -> BaseException:
     """The error a remote call raised (a UserError from a worker is the user's problem, shown as one line)."""
     cause = getattr(err, "cause", None)

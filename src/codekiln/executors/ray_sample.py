@@ -14,10 +14,11 @@ import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from codekiln.config import SampleConfig
 from codekiln.executors import shards
-from codekiln.executors.ray_cluster import cluster_resource, connect
+from codekiln.executors.ray_cluster import cluster_resource, connect, fit_cpus
 from codekiln.executors.ray_pool import run_shards, start_actors, stop_actors
 from codekiln.progress import progress_bar
 from codekiln.records import JsonlAppender, Sample, Task, dump_line
@@ -52,7 +53,7 @@ class SampleWorker:
         self.sampler.close()
 
 
-def actor_plan(ray: object, cfg: SampleConfig, shards: int) -> tuple[int, dict[str, float]]:
+def actor_plan(ray: Any, cfg: SampleConfig, shards: int) -> tuple[int, dict[str, float]]:
     """How many model actors, and what each reserves: a GPU each for vLLM, else `threads` CPUs each."""
     if cfg.backend == "vllm":
         gpus = int(cluster_resource(ray, "GPU"))
@@ -61,7 +62,7 @@ def actor_plan(ray: object, cfg: SampleConfig, shards: int) -> tuple[int, dict[s
 
             raise UserError("backend=vllm on executor=ray needs GPU workers; the Ray cluster has none")
         return min(shards, gpus), {"num_gpus": 1}
-    cpus = max(1, cfg.threads)
+    cpus = fit_cpus(ray, cfg.threads)
     return min(shards, max(1, int(cluster_resource(ray, "CPU") // cpus))), {"num_cpus": cpus}
 
 

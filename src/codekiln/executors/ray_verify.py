@@ -13,7 +13,7 @@ from collections.abc import Callable
 
 from codekiln.config import VerifyConfig
 from codekiln.executors import shards
-from codekiln.executors.ray_cluster import cluster_resource, connect
+from codekiln.executors.ray_cluster import cluster_resource, connect, fit_cpus
 from codekiln.executors.ray_pool import run_shards, start_actors, stop_actors
 from codekiln.records import Sample, Task, Verdict
 
@@ -50,9 +50,9 @@ def verify_ray(by_kind: dict[str, Jobs], cfg: VerifyConfig, record: Callable[[in
     if not work:
         return
     ray = connect(address)
-    cpus = max(1, cfg.workers)
+    cpus = fit_cpus(ray, cfg.workers)  # one CPU per sandbox process of the actor
     count = min(len(work), max(1, int(cluster_resource(ray, "CPU") // cpus)))
-    actors = start_actors(ray, VerifyWorker, count, {"num_cpus": cpus}, cfg)
+    actors = start_actors(ray, VerifyWorker, count, {"num_cpus": cpus}, cfg.model_copy(update={"workers": cpus}))
     try:
         def done(_: tuple[str, Jobs], verdicts: list[Verdict]) -> None:
             for verdict in verdicts:

@@ -49,15 +49,21 @@ def train_worker(a: argparse.Namespace) -> None:
             if logs and "num_tokens" in logs:
                 self.tokens = float(logs["num_tokens"])
 
+    saved = Path(a.out) / "bench.json"  # the figures of a finished training run, reused by a rerun
+    if saved.exists():
+        print(saved.read_text(encoding="utf-8").strip())
+        return
     timer = Timer()
     cfg = TrainConfig(method="sft", peft=a.peft, max_steps=a.steps, batch_size=a.batch_size,
                       learning_rate=LR[a.peft], merge=a.peft == "lora")
     out = train_model(a.model, Path(a.out), cfg, sft=Path(a.data), quiet=True, callbacks=[timer])
     info = json.loads((out / "codekiln-model.json").read_text())
-    print(json.dumps({"peft": a.peft, "trainable": info["trainable_params"], "total": info["total_params"],
+    figures = json.dumps({"peft": a.peft, "trainable": info["trainable_params"], "total": info["total_params"],
                       "tok_s": timer.tokens / max(timer.end - timer.begin, 1e-9), "train_cpu_s": timer.end - timer.begin,
                       "peak_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 / 1024,
-                      "lr": LR[a.peft]}))
+                      "lr": LR[a.peft]})
+    saved.write_text(figures + "\n", encoding="utf-8")
+    print(figures)
 
 
 def evaluate(model: str, tasks, examples, shots: int, limit: int, out: Path) -> dict:
@@ -81,6 +87,8 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=4)
     parser.add_argument("--train-rows", type=int, default=48)
     parser.add_argument("--eval-limit", type=int, default=20)
+    parser.add_argument("--eval-every", type=int, default=1,
+                        help="Evaluate every K-th test task (spreads the held-out set over the suite's families).")
     parser.add_argument("--shots", type=int, default=2)
     parser.add_argument("--methods", default="lora,ia3,prompt")
     parser.add_argument("--work", default=None, help="Folder for models and evaluations (default: a temp folder).")
@@ -105,6 +113,8 @@ def main() -> None:
     sft, _ = write_training_data(work / "data", train_tasks)
     test_tasks = [t for t in load_tasks(suite) if t.split == "test"] if suite != "humaneval" else \
         list(load_tasks(suite))[a.train_rows:]
+    test_tasks = test_tasks[:: a.eval_every]
+    tag = f"{a.eval_every}x{a.eval_limit}"
     rows = []
     for peft in a.methods.split(","):
         cmd = [sys.executable, __file__, "--worker", "--peft", peft, "--data", str(sft), "--model", a.model,
@@ -115,19 +125,19 @@ def main() -> None:
             print(json.dumps(rows[-1]), flush=True)
             continue
         row = {"method": peft, **json.loads(proc.stdout.strip().splitlines()[-1])}
-        row.update(evaluate(str(work / peft), test_tasks, (), 0, a.eval_limit, work / f"eval-{peft}"))
+        row.update(evaluate(str(work / peft), test_tasks, (), 0, a.eval_limit, work / f"eval-{peft}-{tag}"))
         rows.append(row)
         print(json.dumps(row), flush=True)
     for shots in (0, a.shots):
         row = {"method": f"{shots}-shot prompting", "trainable": 0}
-        row.update(evaluate(a.model, test_tasks, train_tasks, shots, a.eval_limit, work / f"eval-{shots}shot"))
+        row.update(evaluate(a.model, test_tasks, train_tasks, shots, a.eval_limit, work / f"eval-{shots}shot-{tag}"))
         rows.append(row)
         print(json.dumps(row), flush=True)
     if not torch.cuda.is_available():
         rows.append({"method": "qlora", "error": "needs a CUDA GPU (bitsandbytes 4-bit); not run on this CPU"})
 
     print(f"\n{a.model}: SFT on {len(train_tasks)} {suite} train rows, {a.steps} steps x batch {a.batch_size}; "
-          f"held-out: first {a.eval_limit} {suite} test tasks, greedy pass@1")
+          f"held-out: {min(a.eval_limit, len(test_tasks))} {suite} test tasks (every {a.eval_every}), greedy pass@1")
     print(f"{'method':20} {'trainable':>10} {'% of model':>10} {'peak GB':>8} {'tok/cpu-s':>9} {'pass@1':>7}  note")
     for r in rows:
         pct = f"{100 * r['trainable'] / r['total']:.3f}" if r.get("total") else "-"

@@ -92,8 +92,9 @@ def round_tasks(train: Sequence[Task], limit: int | None, r: int) -> list[Task]:
 
 def run(cfg: RunConfig, quiet: bool = False, argv: Sequence[str] = ()) -> RunResult:
     """Run (or resume) the rounds of `cfg` in `runs_dir/NAME`, then write the report."""
-    if cfg.executor != "local":
-        raise UserError(f"executor {cfg.executor!r} is not available yet; use executor=local")
+    from codekiln.executors import check_executor
+
+    check_executor(cfg.executor)  # before any slow work (evaluation itself always runs locally)
     random.seed(cfg.seed)
     np.random.seed(cfg.seed)
     name = cfg.name or default_name(cfg)
@@ -189,7 +190,8 @@ def _sample(run_dir: RunDir, cfg: RunConfig, r: int, model: str, tasks: list[Tas
         _say(quiet, f"round {r} · sample {len(tasks)} train tasks × {cfg.sample.n} from {model}")
         started = time.time()
         sample_cfg = cfg.sample.model_copy(update={"model": model})
-        samples = sample_tasks(tasks, sample_cfg, out, round=r, quiet=quiet, examples=examples)
+        samples = sample_tasks(tasks, sample_cfg, out, round=r, quiet=quiet, examples=examples,
+                               executor=cfg.executor, ray_address=cfg.ray_address)
         run_dir.mark_done(r, "sample", started, {"model": model, "samples": len(samples), "tasks": len(tasks)})
         run_dir.update_manifest()
         return samples
@@ -204,7 +206,8 @@ def _verify(run_dir: RunDir, cfg: RunConfig, r: int, tasks: list[Task], samples:
 
         _say(quiet, f"round {r} · verify {len(samples)} samples")
         started = time.time()
-        verdicts = verify_samples(tasks, samples, cfg.verify, out, quiet=quiet)
+        verdicts = verify_samples(tasks, samples, cfg.verify, out, quiet=quiet, executor=cfg.executor,
+                                  ray_address=cfg.ray_address)
         passed = sum(v.passed for v in verdicts)
         run_dir.mark_done(r, "verify", started, {"verdicts": len(verdicts), "passed": passed})
         run_dir.update_manifest()

@@ -29,6 +29,7 @@ existing tasks never change. Difficulty: `trivial` (one step, for a very small m
 
 from __future__ import annotations
 
+import hashlib
 from importlib import resources
 
 from codekiln.records import Task
@@ -102,4 +103,6 @@ def load() -> list[Task]:
             reference=block["reference"],
             meta={"family": block["family"], "difficulty": block["difficulty"]},
         ))
-    return tasks
+    # Files are grouped by family and the warm-up tier comes last; a fixed pseudo-random order makes any prefix
+    # (`--limit`, the loop's per-round `train_limit` slices) a representative mix of families and difficulties.
+    return sorted(tasks, key=lambda t: hashlib.sha256(t.task_id.encode()).hexdigest())

@@ -31,10 +31,13 @@ want=$(cat pyproject.toml constraints.txt | sha256sum | cut -d' ' -f1)
 if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ] || ! .venv/bin/python -c 'import codekiln' 2>/dev/null; then
   echo "setup: installing codekiln and its pinned dependencies into .venv (first time: builds llama-cpp-python)"
   export CMAKE_BUILD_PARALLEL_LEVEL=${CMAKE_BUILD_PARALLEL_LEVEL:-2}
-  .venv/bin/python -m pip install -q --disable-pip-version-check --upgrade pip wheel 2>&1 | grep -v '^WARNING: Location' || true
-  .venv/bin/python -m pip install -q --disable-pip-version-check -c constraints.txt -e ".[dev,ui]" 2>&1 \
-    | grep -v '^WARNING: Location' || true
-  .venv/bin/python -c 'import codekiln, llama_cpp, torch, trl' || { echo "setup: error: install failed" >&2; exit 1; }
+  pip_quiet() {  # pip without its noise about this machine's local mirrors; fails when pip fails
+    .venv/bin/python -m pip "$@" 2>&1 | { grep -v -e '^WARNING: Location' -e 'is ignored: it is neither' || true; }
+    return "${PIPESTATUS[0]}"
+  }
+  pip_quiet install -q --disable-pip-version-check --upgrade pip wheel
+  pip_quiet install -q --disable-pip-version-check -c constraints.txt -e ".[dev,ui,ray]"
+  .venv/bin/python -c 'import codekiln, llama_cpp, torch, trl, playwright, ray' || { echo "setup: error: install failed" >&2; exit 1; }
   echo "$want" > "$stamp"
 fi
 echo "setup: ready (.venv/bin/codekiln)"

@@ -70,7 +70,10 @@ def bwrap_argv(python: str, disk_mb: int, env: dict[str, str], as_root: bool) ->
             argv += ["--symlink", os.readlink(top), top]
         elif os.path.isdir(top):
             argv += ["--ro-bind", top, top]
-    made: set[str] = set()
+    # The private /tmp comes before the binds: a venv that lives under /tmp (a CI checkout, say) is bound on top of
+    # it instead of being hidden by it.
+    argv += ["--size", str(disk_mb * 1024 * 1024), "--perms", "0755", "--tmpfs", "/tmp"]
+    made: set[str] = {"/tmp"}
     binds = [sys.base_prefix, *python_paths(), *(p for p in ETC_FILES if os.path.exists(p))]
     for src in binds:
         if src.startswith("/usr/") or src == "/usr":
@@ -80,8 +83,7 @@ def bwrap_argv(python: str, disk_mb: int, env: dict[str, str], as_root: bool) ->
                 argv += ["--perms", "0755", "--dir", parent]
                 made.add(parent)
         argv += ["--ro-bind", src, src]
-    argv += ["--proc", "/proc", "--dev", "/dev",
-             "--size", str(disk_mb * 1024 * 1024), "--perms", "0755", "--tmpfs", "/tmp", "--chdir", "/tmp"]
+    argv += ["--proc", "/proc", "--dev", "/dev", "--chdir", "/tmp"]
     if as_root:
         argv += ["--cap-drop", "ALL"]
         for cap in WORKER_CAPS:

@@ -4,4 +4,4 @@ set -euo pipefail
 cd "$(dirname "$0")"
 ./setup.sh
 .venv/bin/ruff check .
-exec .venv/bin/python -m pytest -m "slow or not slow" -q "$@"
+PYTHONFAULTHANDLER=1 exec .venv/bin/python -m pytest -m "slow or not slow" -q "$@"

@@ -23,6 +23,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_field_option(parser, "--k", EvalConfig, "k", type=_ks)
     add_field_option(parser, "--temperature", EvalConfig, "temperature")
     add_field_option(parser, "--split", EvalConfig, "split")
+    from codekiln.judge.evalcli import add_judge_arguments
+
+    add_judge_arguments(parser)
     parser.add_argument("--out", default=None, metavar="DIR",
                         help="Folder for samples.jsonl, verdicts.jsonl and metrics.json (default: eval/<model>-<tasks>); "
                              "an existing one is resumed.")
@@ -67,7 +70,13 @@ def main(args: argparse.Namespace) -> int:
     sample_cfg = sample_config(args, base.sample)
     tasks = load_task_spec(args.tasks, eval_cfg.split, eval_cfg.limit)
     out = args.out or _default_out(sample_cfg.model, args.tasks)
-    metrics = evaluate_model(sample_cfg.model, tasks, eval_cfg, sample_cfg, base.verify, Path(out), quiet=args.quiet,
+    from codekiln.judge.evalcli import format_judged, judge_verify_config, report_judged
+
+    verify_cfg = judge_verify_config(args, base.verify)
+    metrics = evaluate_model(sample_cfg.model, tasks, eval_cfg, sample_cfg, verify_cfg, Path(out), quiet=args.quiet,
                              examples=shot_examples(args.tasks, sample_cfg.shots))
     print_summary(metrics, out)
+    if args.judge:
+        print(format_judged(report_judged(tasks, Path(out), verify_cfg, quiet=args.quiet,
+                                          bootstrap=eval_cfg.bootstrap)))
     return 0

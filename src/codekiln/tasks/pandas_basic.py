@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from codekiln.records import Task
+from codekiln.tasks.order import interleave
 
 SUITE = "pandas-basic"
 TEST_DATASETS = ("orders", "movies")  # held out: their tasks form the test split
@@ -249,16 +250,5 @@ def build_tasks() -> list[Task]:
     return tasks
 
 
-def interleave(tasks: list[Task]) -> list[Task]:
-    """Round-robin over datasets, so the first N tasks (`--limit`, `train_limit`) cover all of them."""
-    groups: dict[str, list[Task]] = {}
-    for task in tasks:
-        groups.setdefault(task.meta["dataset"], []).append(task)
-    out: list[Task] = []
-    for i in range(max((len(g) for g in groups.values()), default=0)):
-        out.extend(g[i] for g in groups.values() if i < len(g))
-    return out
-
-
 def load() -> list[Task]:
-    return interleave(build_tasks())
+    return interleave(build_tasks(), "dataset")

@@ -23,6 +23,7 @@ from functools import cache
 from typing import Any
 
 from codekiln.records import Task
+from codekiln.tasks.order import interleave
 
 SUITE = "sql-basic"
 PER_TEMPLATE = 2  # most questions per (database, template, table), so no template dominates
@@ -344,16 +345,5 @@ def build_tasks() -> list[Task]:
     return tasks
 
 
-def interleave(tasks: list[Task]) -> list[Task]:
-    """Round-robin over databases, so the first N tasks (`--limit`, `train_limit`) cover all of them."""
-    groups: dict[str, list[Task]] = {}
-    for task in tasks:
-        groups.setdefault(task.meta["database_name"], []).append(task)
-    out: list[Task] = []
-    for i in range(max((len(g) for g in groups.values()), default=0)):
-        out.extend(g[i] for g in groups.values() if i < len(g))
-    return out
-
-
 def load() -> list[Task]:
-    return interleave(build_tasks())
+    return interleave(build_tasks(), "database_name")

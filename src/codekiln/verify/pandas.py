@@ -12,12 +12,12 @@ import inspect
 import threading
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from codekiln.config import VerifyConfig
 from codekiln.records import Sample, Task, Verdict
 from codekiln.verify.compare import ValueOptions, compare_values
+from codekiln.verify.threaded import check_all
 
 PRELOAD = ("numpy", "pandas")
 
@@ -196,19 +196,7 @@ class PandasVerifier:
     def verify(
         self, jobs: Sequence[tuple[Task, Sample]], on_verdict: Callable[[int, Verdict], None] | None = None
     ) -> list[Verdict]:
-        verdicts: list[Verdict | None] = [None] * len(jobs)
-        report = threading.Lock()
-
-        def one(index: int) -> None:
-            verdict = self.check(*jobs[index])
-            verdicts[index] = verdict
-            if on_verdict is not None:
-                with report:
-                    on_verdict(index, verdict)
-
-        with ThreadPoolExecutor(max_workers=max(1, self.cfg.workers)) as pool:
-            list(pool.map(one, range(len(jobs))))
-        return [v for v in verdicts if v is not None]
+        return check_all(self.check, jobs, self.cfg.workers, on_verdict)
 
     def close(self) -> None:
         self.sandbox.close()

@@ -17,7 +17,6 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +24,7 @@ from codekiln.config import VerifyConfig
 from codekiln.records import Sample, Task, Verdict
 from codekiln.verify.compare import compare_result_sets
 from codekiln.verify.sql_text import has_top_level_order_by, statement_problem
+from codekiln.verify.threaded import check_all
 
 DB_NAME = "db.sqlite"
 GOLD_ROW_LIMIT = 1_000_000
@@ -196,20 +196,7 @@ class SqlVerifier:
     def verify(
         self, jobs: Sequence[tuple[Task, Sample]], on_verdict: Callable[[int, Verdict], None] | None = None
     ) -> list[Verdict]:
-        verdicts: list[Verdict | None] = [None] * len(jobs)
-        report = threading.Lock()  # callers write verdicts to a file: one at a time
-
-        def one(index: int) -> None:
-            task, sample = jobs[index]
-            verdict = self.check(task, sample)
-            verdicts[index] = verdict
-            if on_verdict is not None:
-                with report:
-                    on_verdict(index, verdict)
-
-        with ThreadPoolExecutor(max_workers=max(1, self.cfg.workers)) as pool:
-            list(pool.map(one, range(len(jobs))))
-        return [v for v in verdicts if v is not None]
+        return check_all(self.check, jobs, self.cfg.workers, on_verdict)
 
     def close(self) -> None:
         self.sandbox.close()

@@ -204,3 +204,31 @@ def test_trained_model_folder_samples_with_its_adapter_in_both_backends(tiny, tm
     x, y = _clean(with_lora), _clean(with_adapter)
     assert min(len(x), len(y)) > len("```python\n") + 8 and (x.startswith(y) or y.startswith(x)), (x, y)
     assert with_lora != greedy(tiny["gguf"], "llama.cpp"), "the adapter must change what the model writes"
+
+
+def test_prompt_tuning_adapter_samples_through_peft(tiny, tmp_path):
+    """A prompt-tuned round cannot be merged into the weights: the transformers backend generates through peft."""
+    import torch
+    from peft import PromptTuningConfig, get_peft_model
+    from transformers import AutoModelForCausalLM
+
+    folder = tmp_path / "round-prompt"
+    torch.manual_seed(2)
+    peft_model = get_peft_model(AutoModelForCausalLM.from_pretrained(str(tiny["hf"])),
+                                PromptTuningConfig(task_type="CAUSAL_LM", num_virtual_tokens=4))
+    with torch.no_grad():
+        for name, param in peft_model.named_parameters():
+            if "prompt_encoder" in name:
+                param.normal_(0, 2.0)  # virtual tokens far from the vocabulary's: they must steer the model
+    peft_model.save_pretrained(folder / "adapter")
+    (folder / "codekiln-model.json").write_text(json.dumps({
+        "format": "codekiln-model/1", "base_gguf": None, "base_hf": str(tiny["hf"]), "adapter_hf": "adapter",
+        "lora_gguf": None, "merged_gguf": None, "parent": str(tiny["hf"])}))
+
+    def greedy(model: Path) -> str:
+        cfg = _cfg(model, n=1, temperature=0.0, backend="transformers", max_tokens=16)
+        return sample_tasks(TASKS[:1], cfg, tmp_path / f"{model.name}.jsonl", quiet=True)[0].raw
+
+    tuned = greedy(folder)
+    assert tuned.startswith("```python\n")
+    assert tuned != greedy(tiny["hf"]), "the virtual tokens must change what the model writes"

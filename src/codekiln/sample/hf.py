@@ -72,7 +72,9 @@ class HFSampler:
         if ref.adapter_hf is not None:
             from peft import PeftModel
 
-            model = PeftModel.from_pretrained(model, str(ref.adapter_hf)).merge_and_unload()
+            model = PeftModel.from_pretrained(model, str(ref.adapter_hf))
+            if not model.active_peft_config.is_prompt_learning:
+                model = model.merge_and_unload()  # LoRA/IA3 fold into the weights; prompt tuning generates through peft
         if not self.tokenizer.chat_template:
             raise UserError(f"{folder} has no chat template in its tokenizer; codekiln samples chat models")
         self.tokenizer.padding_side = "left"

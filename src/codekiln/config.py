@@ -44,6 +44,8 @@ class SampleConfig(Section):
     """Worked examples from the suite's train split put in the prompt (the in-context-learning baseline)."""
     threads: int = 1
     """CPU threads for the model (one is often fastest on 2 shared cores)."""
+    workers: int | None = Field(None, ge=1)
+    """Model processes generating in parallel on this machine, each with `threads` threads (None: one per `threads` cores for llama.cpp, which shares the weights between processes; 1 for other backends)."""
     batch_size: int = 8
     """Sequences generated together (transformers, llama.cpp multi-sequence decode)."""
     context_size: int = 2048

@@ -29,6 +29,7 @@ def add_sampling_arguments(parser: argparse.ArgumentParser, n_flag: bool = True)
     add_field_option(parser, "--shots", SampleConfig, "shots")
     add_field_option(parser, "--seed", SampleConfig, "seed")
     add_field_option(parser, "--threads", SampleConfig, "threads")
+    add_field_option(parser, "--workers", SampleConfig, "workers")
     add_field_option(parser, "--batch-size", SampleConfig, "batch_size")
     add_field_option(parser, "--stop-at-fence", SampleConfig, "stop_at_fence")
     parser.add_argument("--quiet", action="store_true", help="No progress bars.")
@@ -39,7 +40,8 @@ def base_config(args: argparse.Namespace) -> RunConfig:
 
 
 def sample_config(args: argparse.Namespace, base: SampleConfig, **extra: object) -> SampleConfig:
-    names = ["model", "backend", "top_p", "top_k", "max_tokens", "shots", "seed", "threads", "batch_size", "stop_at_fence"]
+    names = ["model", "backend", "top_p", "top_k", "max_tokens", "shots", "seed", "threads", "workers",
+             "batch_size", "stop_at_fence"]
     values = {name: getattr(args, name, None) for name in names}
     return validate_section(base, **values, **extra)
 

@@ -13,12 +13,14 @@ from pathlib import Path
 
 from codekiln.config import SampleConfig
 from codekiln.executors import check_executor
+from codekiln.executors.local_sample import local_workers
 from codekiln.progress import console, progress_bar
 from codekiln.records import JsonlAppender, Sample, Task, read_jsonl_resumable
 from codekiln.sample.base import GenParams, Request, Sampler, load_sampler
 from codekiln.sample.extract import extract_code
 from codekiln.sample.models import resolve_model
 from codekiln.sample.prompts import FENCE, build_messages
+from codekiln.sample.quantize import fast_gguf
 from codekiln.sample.seeds import sample_id, sample_seed
 
 
@@ -50,7 +52,8 @@ def sample_tasks(
 ) -> list[Sample]:
     """`cfg.n` samples per task, in task order; finished ones already in `out` are kept, not redone.
 
-    `sampler` lets a caller reuse a loaded model across calls (it is then not closed here). `executor` is
+    Locally, `cfg.workers` model processes generate in parallel (see executors.local_sample); a `sampler` passed in
+    lets a caller reuse a loaded model across calls instead (one process; it is then not closed here). `executor` is
     where generation runs (codekiln.executors: local, or ray: one model per Ray worker, on the cluster at
     `ray_address`); the per-sample seeds, hence the samples, are the same.
     """
@@ -73,6 +76,12 @@ def sample_tasks(
         from codekiln.executors.ray_sample import sample_ray
 
         sample_ray(ref, todo, cfg, out, round, quiet, examples, have, wanted, ray_address)
+    elif todo and sampler is None and (workers := local_workers(ref, cfg)) > 1 and len(todo) > cfg.batch_size:
+        from codekiln.executors.local_sample import sample_processes
+
+        if ref.gguf is not None:
+            fast_gguf(ref.gguf, cfg.threads)  # re-quantize once here, not in every process
+        sample_processes(ref, todo, cfg, out, round, quiet, examples, have, wanted, workers)
     elif todo:
         own = sampler is None
         sampler = sampler or load_sampler(ref, cfg)

@@ -1,0 +1,99 @@
+"""What every sample executor shares: a worker holding one loaded model, and the final rewrite of the file.
+
+A worker (a Ray actor, or a process of the local pool) loads its model once and generates shards of
+(task, index) pairs. Seeds come from (seed, task, round, index), never from the worker or the batch, so any
+executor and any number of workers produce the same samples.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from codekiln.config import SampleConfig
+from codekiln.progress import progress_bar
+from codekiln.records import JsonlAppender, Sample, Task, dump_line
+from codekiln.sample.models import ModelRef
+
+Pairs = list[tuple[Task, int]]
+Work = tuple[Pairs, dict[tuple[str, int], int]]
+
+
+class SampleWorker:
+    """One loaded model, kept across shards."""
+
+    def __init__(self, ref: ModelRef, cfg: SampleConfig, round: int, examples: Sequence[Task]) -> None:
+        from codekiln.sample.base import load_sampler
+        from codekiln.sample.run import gen_params
+
+        self.sampler = load_sampler(ref, cfg)
+        self.cfg, self.round, self.examples = cfg, round, list(examples)
+        self.params = gen_params(cfg)
+
+    def generate(self, work: Work) -> list[Sample]:
+        from codekiln.sample.run import generate_chunk
+
+        pairs, seeds = work
+        step = max(1, self.cfg.batch_size)
+        out: list[Sample] = []
+        for start in range(0, len(pairs), step):
+            out += generate_chunk(self.sampler, pairs[start:start + step], self.cfg, self.round, self.examples,
+                                  seeds, self.params)
+        return out
+
+    def close(self) -> None:
+        self.sampler.close()
+
+
+def shard_work(todo: Pairs, wanted: dict[tuple[str, int], int], size: int) -> list[Work]:
+    """The pairs to generate cut into shards, each with the seeds of its pairs."""
+    from codekiln.executors import shards
+
+    return [(part, {(t.task_id, i): wanted[(t.task_id, i)] for t, i in part}) for part in shards.shard(todo, size)]
+
+
+def sample_index(sample: Sample) -> int:
+    """The sample index from a sample_id `TASK#rRsI`."""
+    return int(sample.sample_id.rpartition("s")[2])
+
+
+def rewrite_in_order(out: Path, prefix: bytes, samples: list[Sample]) -> None:
+    """`out` as a single sequential worker would leave it: what was there before, then this call's samples in order."""
+    fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(prefix)
+            fh.write("".join(dump_line(s) for s in samples).encode("utf-8"))
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, out)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+OnShard = Callable[[object, list[Sample]], None]
+
+
+def stream_shards(out: Path, todo: Pairs, wanted: dict[tuple[str, int], int], have: dict[tuple[str, int], Sample],
+                  quiet: bool, run: Callable[[OnShard], None]) -> None:
+    """Run `run(on_shard)`, which hands back each finished shard; its samples go to `have` and are appended to
+    `out` at once (a kill loses only unfinished shards), and at the end this call's samples are put in task order."""
+    prefix = out.read_bytes() if out.exists() else b""
+    tokens, started = 0, time.monotonic()
+    with JsonlAppender(out) as sink, progress_bar("sampling", len(wanted), quiet,
+                                                  completed=len(wanted) - len(todo)) as bar:
+        def on_shard(_: object, samples: list[Sample]) -> None:
+            nonlocal tokens
+            for sample in samples:
+                sink.append(sample)
+                have[(sample.task_id, sample_index(sample))] = sample
+                tokens += int(sample.meta.get("tokens", 0))
+            bar.advance(len(samples))
+            bar.note(f"{tokens / max(1e-9, time.monotonic() - started):.1f} tok/s")
+
+        run(on_shard)
+    rewrite_in_order(out, prefix, [have[(t.task_id, i)] for t, i in todo])

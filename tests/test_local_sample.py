@@ -1,0 +1,64 @@
+"""Sampling in several local model processes writes the file one process writes, byte for byte, and a rerun
+after a partial file generates only what is missing: seeds come from (seed, task, round, index), never from
+the process or the shard."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from codekiln.config import SampleConfig
+from codekiln.executors import shards
+from codekiln.executors.local_sample import local_workers
+from codekiln.records import Task
+from codekiln.sample.models import resolve_model
+from codekiln.sample.run import sample_tasks
+
+TASKS = [Task(f"t{i}", "python", f"def f{i}(a, b):\n", entry_point=f"f{i}", test="def check(c):\n    pass\n")
+         for i in range(4)]
+
+
+@pytest.fixture(scope="module")
+def tiny_gguf(tmp_path_factory) -> Path:
+    from codekiln.train.export import write_gguf
+    from codekiln.train.tiny import build_tiny_model
+
+    folder = tmp_path_factory.mktemp("tiny")
+    return write_gguf(build_tiny_model(folder / "hf"), folder / "tiny.gguf", "f32")
+
+
+@pytest.fixture
+def small_shards(monkeypatch):
+    monkeypatch.setattr(shards, "SAMPLE_SHARD", 3)  # several shards for two processes
+
+
+def test_processes_write_the_single_process_file(tiny_gguf, tmp_path, small_shards):
+    cfg = SampleConfig(model=str(tiny_gguf), n=3, max_tokens=8, temperature=0.9, batch_size=2)
+    one, two = tmp_path / "one.jsonl", tmp_path / "two.jsonl"
+    expected = sample_tasks(TASKS, cfg.model_copy(update={"workers": 1}), one, round=1, quiet=True)
+    got = sample_tasks(TASKS, cfg.model_copy(update={"workers": 2}), two, round=1, quiet=True)
+    assert got == expected
+    assert two.read_bytes() == one.read_bytes()
+    assert len({s.raw for s in got}) > 1  # the seeds differ, so do the samples
+
+
+def test_rerun_after_partial_file_generates_only_the_rest(tiny_gguf, tmp_path, small_shards):
+    cfg = SampleConfig(model=str(tiny_gguf), n=3, max_tokens=8, temperature=0.9, batch_size=2, workers=2)
+    full, partial = tmp_path / "full.jsonl", tmp_path / "partial.jsonl"
+    expected = sample_tasks(TASKS, cfg, full, round=0, quiet=True)
+    lines = full.read_text().splitlines(keepends=True)
+    partial.write_text("".join(lines[:5]) + lines[5][:20])  # five finished samples and a torn line (a kill)
+    got = sample_tasks(TASKS, cfg, partial, round=0, quiet=True)
+    assert got == expected
+    assert sorted(partial.read_text().splitlines()) == sorted(full.read_text().splitlines())
+
+
+def test_auto_workers_follow_cores_and_backend(tiny_gguf, monkeypatch):
+    monkeypatch.setattr("os.cpu_count", lambda: 4)
+    ref = resolve_model(str(tiny_gguf))
+    assert local_workers(ref, SampleConfig(model=str(tiny_gguf))) == 4
+    assert local_workers(ref, SampleConfig(model=str(tiny_gguf), threads=2)) == 2
+    assert local_workers(ref, SampleConfig(model=str(tiny_gguf), workers=3)) == 3
+    server = "openai:m@http://127.0.0.1:9"
+    assert local_workers(resolve_model(server), SampleConfig(model=server)) == 1  # a server batches by itself

@@ -248,6 +248,28 @@ __codekiln_send__(out)
     assert result.value["clone3"] == (-1, errno.ENOSYS) and result.value["thread"] == [1]
 
 
+@pytest.mark.skipif(seccomp.filter_bpf() is None, reason="needs pyseccomp and libseccomp2")
+def test_every_program_runs_filtered_without_new_privileges(sandbox):
+    """The filter is installed once in the worker and inherited: each program, and whatever it forks, has it."""
+    program = """
+import os
+def flags(path):
+    lines = dict(line.split(":", 1) for line in open(path).read().splitlines())
+    return lines["Seccomp"].strip(), lines["NoNewPrivs"].strip()
+r, w = os.pipe()
+pid = os.fork()
+if pid == 0:
+    os.write(w, repr(flags("/proc/self/status")).encode())
+    os._exit(0)
+os.waitpid(pid, 0)
+__codekiln_send__([flags("/proc/self/status"), os.read(r, 100).decode()])
+"""
+    for _ in range(2):  # two programs in a row (two uids when root)
+        result = sandbox.run(program, limits=FAST)
+        assert result.status == "ok", result.error
+        assert result.value == [("2", "1"), "('2', '1')"]
+
+
 def test_a_dead_worker_is_replaced():
     with Sandbox(workers=1) as sb:
         sb.start()

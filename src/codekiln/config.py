@@ -11,7 +11,7 @@ import argparse
 import difflib
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -194,8 +194,10 @@ class TrainConfig(Section):
     """Weight of the NLL term on the chosen answer in dpo+nll."""
     sft_warmup: bool = True
     """With a preference method, also train on the SFT rows first when there are no pairs."""
-    threads: int = 1
-    """CPU threads for training."""
+    precision: Literal["auto", "bf16", "fp32"] = "auto"
+    """Compute precision: auto (bf16 mixed precision on a GPU or a CPU with native bf16 instructions, else fp32), bf16, or fp32."""
+    threads: int = 2
+    """CPU threads for training (training runs alone in a round, so it can use every core)."""
     save_steps: int = 20
     """Checkpoint every this many steps (resume point after a kill)."""
     seed: int = 0

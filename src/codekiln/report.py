@@ -14,7 +14,7 @@ from typing import Any
 
 from codekiln.records import STATUSES, Sample, Verdict, read_jsonl_resumable
 from codekiln.report_charts import STATUS_COLORS, Series, grouped_bars, line_chart, stacked_bars
-from codekiln.runstats import PassK, RoundStats, run_stats
+from codekiln.runstats import PassK, RoundStats, paired_gain, run_stats
 
 CSS = """
 body{font:14px/1.45 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;color:#111827;margin:0;background:#f3f4f6}
@@ -107,8 +107,15 @@ def _header(manifest: dict[str, Any], rounds: list[RoundStats], final: int | Non
     if best is not None and base is not None:
         diff = best.value - base.value
         rel = f" ({100 * diff / base.value:+.0f}% relative)" if base.value > 0 else ""
-        outside = best.low > base.high or best.high < base.low
-        verdict = ("95% intervals do not overlap" if outside else "95% intervals overlap: not a clear difference")
+        final_stats = next(s for s in rounds if s.round == final)
+        gain = paired_gain(rounds[0], final_stats) if final else None
+        if gain is not None:
+            verdict = (f"paired 95% CI [{100 * gain.low:+.1f}, {100 * gain.high:+.1f}] pts over {gain.tasks} tasks "
+                       f"({gain.better} better, {gain.worse} worse): "
+                       + ("the gain is outside the noise" if gain.value > 0 and gain.significant
+                          else "a real loss" if gain.significant else "within the noise"))
+        else:
+            verdict = "the base model itself"
         kpis.append(f'<div class="kpi"><span>final model (round {final}), held-out pass@1</span><b>{_pct(best)}</b>'
                     f'<span>{_ci(best)}</span></div>')
         kpis.append(f'<div class="kpi"><span>change</span><b class="{"up" if diff > 0 else "down" if diff < 0 else ""}">'

@@ -39,6 +39,8 @@ class RoundStats:
     test_passk: list[PassK] = field(default_factory=list)
     train_status: dict[str, int] = field(default_factory=dict)
     test_status: dict[str, int] = field(default_factory=dict)
+    test_per_task: dict[str, float] = field(default_factory=dict)
+    """Held-out pass@1 of each task (for paired comparisons between rounds)."""
     loss: float | None = None
     log: list[dict[str, Any]] = field(default_factory=list)
     trained: bool = False
@@ -132,7 +134,48 @@ def round_stats(round_dir: Path, resamples: int = 1000, seed: int = 0) -> RoundS
         stats.test_status = dict(Counter(v.status for v in eval_verdicts))
         per_task = Counter(v.task_id for v in eval_verdicts)
         stats.test_passk = passk_with_ci(eval_verdicts, _ks(min(per_task.values())), resamples, seed)
+        stats.test_per_task = per_task_pass1(eval_verdicts)
     return stats
+
+
+def per_task_pass1(verdicts: Sequence[Verdict]) -> dict[str, float]:
+    """The fraction of each task's samples that passed (its pass@1)."""
+    runs: dict[str, list[bool]] = defaultdict(list)
+    for v in verdicts:
+        runs[v.task_id].append(v.passed)
+    return {task_id: sum(x) / len(x) for task_id, x in runs.items()}
+
+
+@dataclass(frozen=True)
+class Gain:
+    """A change of held-out pass@1 between two rounds on the same tasks, with a paired 95% bootstrap interval."""
+
+    value: float
+    low: float
+    high: float
+    tasks: int
+    better: int
+    """Tasks whose pass@1 went up."""
+    worse: int
+    """Tasks whose pass@1 went down."""
+
+    @property
+    def significant(self) -> bool:
+        """Whether the interval excludes zero (the change is larger than task-sampling noise)."""
+        return self.low > 0 or self.high < 0
+
+
+def paired_gain(before: RoundStats, after: RoundStats, resamples: int = 1000, seed: int = 0) -> Gain | None:
+    """Held-out pass@1 of `after` minus `before`, resampling tasks with both rounds' results kept together.
+
+    Both rounds see the same tasks, so most of the task-to-task spread cancels in the difference: this interval
+    is narrower than either round's own, and it is the one that says whether the change is real."""
+    common = sorted(set(before.test_per_task) & set(after.test_per_task))
+    if not common:
+        return None
+    diffs = [after.test_per_task[t] - before.test_per_task[t] for t in common]
+    low, high = bootstrap_ci(diffs, resamples, seed)
+    return Gain(float(np.mean(diffs)), low, high, len(common), sum(d > 0 for d in diffs), sum(d < 0 for d in diffs))
 
 
 def run_stats(root: Path, resamples: int = 1000, seed: int = 0) -> list[RoundStats]:

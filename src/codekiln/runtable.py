@@ -5,7 +5,7 @@ from __future__ import annotations
 from rich.console import Console
 from rich.table import Table
 
-from codekiln.runstats import PassK, RoundStats
+from codekiln.runstats import Gain, PassK, RoundStats, paired_gain
 
 
 def fmt_ci(p: PassK | None) -> str:
@@ -32,6 +32,12 @@ def summary_table(rounds: list[RoundStats], final_round: int | None) -> Table:
     return table
 
 
+def fmt_gain(gain: Gain) -> str:
+    verdict = "outside the noise" if gain.significant else "within the noise"
+    return (f"{100 * gain.value:+.1f} pts [{100 * gain.low:+.1f}, {100 * gain.high:+.1f}] (paired 95% CI over "
+            f"{gain.tasks} tasks: {gain.better} better, {gain.worse} worse; {verdict})")
+
+
 def print_summary(result) -> None:  # result: codekiln.loop.RunResult
     console = Console()
     if not console.is_terminal:  # a pipe or file: no need to squeeze the table into 80 columns
@@ -40,6 +46,10 @@ def print_summary(result) -> None:  # result: codekiln.loop.RunResult
     lines = [f"stopped: {result.stop_reason}"]
     if result.final_round is not None:
         lines.append(f"final model: {result.root / 'final'} (round {result.final_round}; use it as --model)")
+        final = next((s for s in result.rounds if s.round == result.final_round), None)
+        gain = paired_gain(result.rounds[0], final) if final is not None and result.final_round else None
+        if gain is not None:
+            lines.append(f"held-out pass@1, final vs base: {fmt_gain(gain)}")
     if result.report is not None:
         lines.append(f"report: {result.report}")
     for line in lines:  # whole lines, never wrapped: paths are copied from here

@@ -19,6 +19,7 @@ from codekiln.config import TrainConfig
 from codekiln.errors import ConfigError, UserError
 from codekiln.records import write_json
 from codekiln.train import data as D
+from codekiln.train.args import use_bf16
 from codekiln.train.dpo import PREFERENCE_METHODS, build_dpo_trainer, loss_setup
 from codekiln.train.export import DTYPES
 from codekiln.train.load import MODEL_FORMAT, MODEL_JSON, StartModel, cache_root, merge_adapter, resolve_start
@@ -193,7 +194,9 @@ def train_model(model: str, out_dir: Path, cfg: TrainConfig, sft: Path | None = 
     if method == "sft":
         trainer = build_sft_trainer(policy, tokenizer, dataset, cfg, checkpoints, peft_cfg, hooks)
     else:
-        ref_key = hashlib.sha256(f"{start.model_hash}|{prov['data_hash']}|{cfg.max_length}|{cfg.peft}".encode())
+        precision = "bf16" if use_bf16(cfg) else "fp32"  # the reference pass runs under the same autocast
+        ref_key = hashlib.sha256(f"{start.model_hash}|{prov['data_hash']}|{cfg.max_length}|{cfg.peft}|{precision}"
+                                 .encode())
         ref_cache = cache_root() / "ref_logps" / f"{ref_key.hexdigest()[:24]}.pt"
         # Precomputing costs one forward pass over every pair; it saves work only when training sees every
         # pair at least once (or when the cache already holds them).

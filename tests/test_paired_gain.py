@@ -1,0 +1,36 @@
+"""The paired bootstrap of a held-out change between two rounds: tasks are matched by id, and the interval
+excludes zero only when the change is consistent across tasks."""
+
+from __future__ import annotations
+
+from codekiln.records import Verdict
+from codekiln.runstats import RoundStats, paired_gain, per_task_pass1
+
+
+def _round(r: int, passed: dict[str, bool]) -> RoundStats:
+    verdicts = [Verdict(task_id=t, sample_id=f"{t}#r{r}s0", status="passed" if ok else "failed", passed=ok,
+                        score=float(ok)) for t, ok in passed.items()]
+    return RoundStats(round=r, test_per_task=per_task_pass1(verdicts))
+
+
+def test_tasks_are_matched_by_id_not_position():
+    base = _round(0, {f"t{i}": i < 10 for i in range(40)})
+    after = _round(1, dict(reversed(list({f"t{i}": i < 10 for i in range(40)}.items()))))
+    gain = paired_gain(base, after)
+    assert gain is not None and gain.value == 0 and (gain.better, gain.worse) == (0, 0)
+    assert not gain.significant
+
+
+def test_consistent_gain_is_significant_and_mixed_change_is_not():
+    base = _round(0, {f"t{i}": i < 10 for i in range(100)})
+    up = _round(1, {f"t{i}": i < 25 for i in range(100)})  # 15 more tasks solved, none lost
+    gain = paired_gain(base, up)
+    assert gain is not None and abs(gain.value - 0.15) < 1e-9 and gain.better == 15 and gain.worse == 0
+    assert gain.significant and gain.low > 0
+    mixed = _round(1, {f"t{i}": 5 <= i < 17 for i in range(100)})  # 7 gained, 5 lost: net +2
+    gain = paired_gain(base, mixed)
+    assert gain is not None and (gain.better, gain.worse) == (7, 5) and not gain.significant
+
+
+def test_no_common_tasks_gives_none():
+    assert paired_gain(_round(0, {"a": True}), _round(1, {"b": True})) is None

@@ -305,11 +305,9 @@ class PythonVerifier:
                  "code": base64.b64encode(marshal.dumps(compiled)).decode("ascii")}
         predicted = self._predicted_calls(task, code)
         with self.sandbox.session(setup, self.limits) as session:
-            sent = []
-            for payload in predicted:
-                if not session.send({"call": payload}):
-                    break
-                sent.append(payload)
+            for payload in predicted:  # one write with the program: one wake-up of the candidate for all
+                session.queue({"call": payload})
+            sent = predicted if session.send() else []
             proxy = CandidateProxy(session, task.entry_point or "candidate", sent)
             check = code.check_function(proxy)
             status, feedback = self._run_check(check, proxy, code)

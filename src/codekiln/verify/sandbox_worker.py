@@ -27,10 +27,11 @@ import traceback
 REQ_FD = 3
 MSG_FD = 4
 PRELOADED: list[str] = []
+DEVNULL = -1  # the worker's /dev/null, above fd 63: a child's stdin
 BASE_VM = 0  # the worker's address space when it forks: a program's memory limit comes on top
 
 if "encode_plain" not in globals():  # imported on the host; inside the sandbox plain.py's source came first
-    from codekiln.verify.plain import _HEADER, Unplain, decode_plain, encode_plain, read_frame, write_frame
+    from codekiln.verify.plain import _HEADER, MAX_FRAME, Unplain, decode_plain, encode_plain, write_frame
 
 
 # ---------------------------------------------------------------- the child: runs one program
@@ -125,27 +126,52 @@ def _probe_seccomp(prctl: _Prctl) -> bool:
     return os.waitstatus_to_exitcode(status) == 0
 
 
+class _Requests:
+    """Frames from the host on fd 3, read in bulk: the setup and the calls sent ahead arrive in one write."""
+
+    def __init__(self) -> None:
+        self.buf = bytearray()
+
+    def next(self):
+        """The next request, or None when the host closed the channel."""
+        buf = self.buf
+        while True:
+            if len(buf) >= _HEADER.size:
+                (size,) = _HEADER.unpack_from(buf)
+                if size > MAX_FRAME:
+                    raise ValueError("frame too large")
+                end = _HEADER.size + size
+                if len(buf) >= end:
+                    body = bytes(buf[_HEADER.size:end])
+                    del buf[:end]
+                    return json.loads(body)
+            chunk = os.read(REQ_FD, 1 << 16)
+            if not chunk:
+                return None
+            buf += chunk
+
+
+REQUESTS: _Requests | None = None
+
+
 def _child(uid, fds: list[int], workdir: str) -> None:
-    """Runs in the forked child: set up, wait for the program on fd 3, run it. Never returns."""
+    """Runs in the forked child: set up, wait for the program on fd 3, run it. Never returns.
+
+    The worker did what it could beforehand (each object a child touches costs it a copy-on-write page):
+    no_new_privs and the seccomp filter are inherited, so are SIGPIPE/SIGINT at their defaults, and the pipes
+    sit above fd 63, so each can be put in place with one dup2 (no source is another's target)."""
     try:
         os.setsid()
-        import fcntl
-
-        devnull = os.open(os.devnull, os.O_RDONLY)
-        # Move the fds out of the way first so that no dup2 below overwrites a source still needed.
-        moved = [fcntl.fcntl(fd, fcntl.F_DUPFD, 64) for fd in (devnull, *fds)]
-        for src, dst in zip(moved, (0, 3, 4, 1, 2), strict=True):
+        for dst, src in enumerate((DEVNULL, fds[2], fds[3], fds[0], fds[1])):  # stdin, stdout, stderr, 3, 4
             os.dup2(src, dst)
         os.closerange(MSG_FD + 1, 1 << 16)
-        signal.signal(signal.SIGPIPE, signal.SIG_DFL)
-        signal.signal(signal.SIGINT, signal.SIG_DFL)
         os.chdir(workdir)
         if uid is not None:
             _drop_privileges(uid)
-        # no_new_privs and the seccomp filter were set in the worker before it forked: the child inherits both
-        # (and cannot drop them), without paying for the filter's compilation in the kernel each time.
         os.environ["HOME"] = os.environ["TMPDIR"] = workdir  # the rest of the environment is clean already
-        setup = read_frame(REQ_FD)  # the program: from here on, only the program's own time counts
+        global REQUESTS
+        REQUESTS = _Requests()
+        setup = REQUESTS.next()  # the program: from here on, only the program's own time counts
         if setup is None:
             os._exit(0)
         for name, data in (setup.get("files") or {}).items():
@@ -218,7 +244,7 @@ def _serve(setup: dict) -> None:
         os._exit(1)
     _send({"kind": "ready"})
     while True:
-        request = read_frame(REQ_FD)
+        request = REQUESTS.next()
         if request is None:
             _flush()
             os._exit(0)
@@ -447,6 +473,14 @@ def main() -> None:
     PRCTL.no_new_privs()
     if PRCTL.has_filter:
         PRCTL.install_seccomp()
+    # Children inherit these dispositions (a flood into a closed stdout ends the program; ^C is not caught).
+    signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    # Fill fds 0-63 so that every pipe made for a child lands above them (see _child).
+    global DEVNULL
+    while (fd := os.open(os.devnull, os.O_RDONLY)) < 64:
+        pass
+    DEVNULL = fd
     # Children inherit a clean environment (HOME and TMPDIR are set to their working folder).
     os.environ.clear()
     os.environ.update({"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "HOME": tmp, "TMPDIR": tmp})

@@ -286,8 +286,7 @@ class Session:
         for fd in fds:
             os.set_blocking(fd, False)
         self._fds: dict[str, int | None] = dict(zip(("req", "msg", "stdout", "stderr"), fds, strict=True))
-        setup = {**setup, "limits": limits}
-        self.send(setup)
+        self.queue({**setup, "limits": limits})  # written with what the caller queues next, in one write
 
     # -- I/O
     def _close(self, name: str) -> None:
@@ -391,18 +390,41 @@ class Session:
         return self.ended and self._fds["msg"] is None
 
     # -- API
-    def send(self, obj: dict[str, Any]) -> bool:
-        """Queue one request frame and write it; False if the program is gone or time ran out."""
+    def queue(self, obj: dict[str, Any]) -> None:
+        """Add one request frame to the next write (frames queued together reach the program in one write)."""
         data = json.dumps(obj).encode("utf-8")
         self._pending += len(data).to_bytes(_HEADER_SIZE, "big") + data
+
+    def send(self, obj: dict[str, Any] | None = None) -> bool:
+        """Queue one request frame (if given) and write all that is queued; False if the program is gone or
+        time ran out."""
+        if obj is not None:
+            self.queue(obj)
         while self._pending:
             if self._fds["req"] is None or self.ended:
                 return False
             if time.monotonic() >= self.deadline:
                 self.timed_out = True
                 return False
-            self._pump(self.deadline)
+            if not self._write_now():
+                self._pump(self.deadline)
         return True
+
+    def _write_now(self) -> bool:
+        """Write what the pipe takes without waiting (most requests fit); False if it took nothing."""
+        fd = self._fds["req"]
+        if fd is None:
+            return False
+        try:
+            n = os.write(fd, self._pending)
+        except BlockingIOError:
+            return False
+        except OSError:  # the program closed its end or died
+            self._pending.clear()
+            self._close("req")
+            return True
+        del self._pending[:n]
+        return n > 0
 
     def recv(self) -> dict[str, Any] | None:
         """The next message from the program; None when it has ended (or timed out) with nothing more to say."""

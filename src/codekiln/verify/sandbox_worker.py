@@ -19,6 +19,7 @@ import os
 import select
 import signal
 import socket
+import struct
 import sys
 import time
 import traceback
@@ -264,31 +265,34 @@ def _serve(setup: dict) -> None:
 # ---------------------------------------------------------------- the worker loop
 
 
-def _recv_job(sock: socket.socket):
-    """Next control message and its fds; None when the host went away."""
-    head, fds, _, _ = socket.recv_fds(sock, _HEADER.size, 8)
-    if not head:
-        return None, []
-    while len(head) < _HEADER.size:
-        more = sock.recv(_HEADER.size - len(head))
-        if not more:
-            return None, fds
-        head += more
-    (size,) = _HEADER.unpack(head)
-    body = b""
-    while len(body) < size:
-        more = sock.recv(size - len(body))
-        if not more:
-            return None, fds
-        body += more
-    return json.loads(body), fds
+# Control messages, host to worker: fixed-size records (op: b"r" run, b"s" stop; job; timeout). Worker to host:
+# framed JSON. Both are built and parsed with as few objects as possible: every page the worker writes after a
+# fork is copied (the standby child still shares it), so the worker's loop is kept small.
+CTL = struct.Struct(">cqd")
+_FDS = struct.Struct("4i")
+_STANDBY = json.dumps({"event": "standby"}).encode("ascii")
+_STANDBY = _HEADER.pack(len(_STANDBY)) + _STANDBY
 
 
-def _send_ctl(sock: socket.socket, obj, fds=()) -> None:
+def _recv_ctl(sock: socket.socket):
+    """The next (op, job, timeout) from the host; None when the host went away."""
+    data = sock.recv(CTL.size)
+    while 0 < len(data) < CTL.size:
+        more = sock.recv(CTL.size - len(data))
+        if not more:
+            return None
+        data += more
+    return CTL.unpack(data) if data else None
+
+
+def _send_ctl(sock: socket.socket, obj) -> None:
     data = json.dumps(obj).encode("utf-8")
-    data = _HEADER.pack(len(data)) + data
-    sent = socket.send_fds(sock, [data], list(fds)) if fds else 0
-    sock.sendall(data[sent:])
+    sock.sendall(_HEADER.pack(len(data)) + data)
+
+
+def _send_exit(sock: socket.socket, job: int, code: int, backstop: bool) -> None:
+    body = b'{"event": "exit", "job": %d, "code": %d, "backstop": %s}' % (job, code, b"true" if backstop else b"false")
+    sock.sendall(_HEADER.pack(len(body)) + body)
 
 
 class _Child:
@@ -336,8 +340,11 @@ class _Worker:
         uid = self.uids[self.n % 2] if self.uids else None
         self.standby = _Child(uid, self.tmp, self.n)
         self.n += 1
-        _send_ctl(self.sock, {"event": "standby"}, self.standby.host_fds)
-        for fd in self.standby.host_fds:
+        fds = self.standby.host_fds
+        sent = self.sock.sendmsg([_STANDBY], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, _FDS.pack(*fds))])
+        if sent < len(_STANDBY):
+            self.sock.sendall(_STANDBY[sent:])
+        for fd in fds:
             os.close(fd)
 
     def _sweep(self, child: _Child) -> None:
@@ -397,8 +404,7 @@ class _Worker:
         self._sweep(child)
         _, status = os.waitpid(child.pid, 0)
         os.close(child.pidfd)
-        _send_ctl(self.sock, {"event": "exit", "job": child.job, "code": os.waitstatus_to_exitcode(status),
-                              "backstop": backstop})
+        _send_exit(self.sock, child.job, os.waitstatus_to_exitcode(status), backstop)
         try:
             os.rmdir(child.workdir)  # usually empty
         except OSError:
@@ -408,15 +414,14 @@ class _Worker:
         if self.standby is None:
             self._fork_standby()
 
-    def _on_message(self, msg) -> None:
-        op = msg.get("op")
-        if op == "run" and self.running is None and self.standby is not None:
+    def _on_message(self, op: bytes, job: int, timeout_s: float) -> None:
+        if op == b"r" and self.running is None and self.standby is not None:
             self.running, self.standby = self.standby, None
-            self.running.job = msg["job"]
-            self.running.deadline = time.monotonic() + float(msg["timeout_s"]) + 2.0  # the host stops it first
+            self.running.job = job
+            self.running.deadline = time.monotonic() + timeout_s + 2.0  # the host stops it first
             if self.uids:
                 self._fork_standby()
-        elif op == "stop" and self.running is not None and self.running.job == msg.get("job"):
+        elif op == b"s" and self.running is not None and self.running.job == job:
             self._finish(backstop=False)
 
     def loop(self) -> None:
@@ -432,15 +437,13 @@ class _Worker:
                 self._finish(backstop=not ready)
                 continue
             if self.sock in ready:
-                msg, fds = _recv_job(self.sock)
-                for fd in fds:
-                    os.close(fd)
+                msg = _recv_ctl(self.sock)
                 if msg is None:  # the host went away: leave nothing behind
                     for child in (self.running, self.standby):
                         if child is not None:
                             self._sweep(child)
                     os._exit(0)
-                self._on_message(msg)
+                self._on_message(*msg)
 
 
 def main() -> None:
@@ -450,10 +453,7 @@ def main() -> None:
     tmp = os.environ.get("CODEKILN_TMP", "/tmp")
     for path in filter(None, os.environ.get("CODEKILN_PATH", "").split(os.pathsep)):
         sys.path.append(path)
-    import ctypes  # noqa: F401 - the child needs these after dropping privileges
-    import fcntl  # noqa: F401
-    import resource  # noqa: F401
-    import shutil  # noqa: F401
+    import resource  # noqa: F401 - the child needs it after dropping privileges
 
     loaded, failed = [], []
     for name in filter(None, os.environ.get("CODEKILN_PRELOAD", "").split(",")):

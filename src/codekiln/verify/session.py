@@ -17,6 +17,7 @@ import os
 import queue
 import select
 import socket
+import struct
 import subprocess
 import tempfile
 import threading
@@ -28,6 +29,7 @@ from codekiln.verify import isolation, seccomp
 from codekiln.verify.plain import MAX_FRAME
 
 _HEADER_SIZE = 4
+_CTL = struct.Struct(">cqd")  # host to worker: op, job, timeout (sandbox_worker.CTL)
 _WORKER_SOURCE: str | None = None
 _uid_counter = itertools.count()
 
@@ -214,10 +216,10 @@ class Slot:
             return None, []
         return json.loads(buf[_HEADER_SIZE:]), fds
 
-    def send_ctl(self, obj: dict[str, Any]) -> None:
+    def send_ctl(self, op: bytes, job: int, timeout_s: float = 0.0) -> None:
+        """Tell the worker to run (b"r") or stop (b"s") a job: a fixed-size record (see sandbox_worker.CTL)."""
         assert self.sock is not None
-        data = json.dumps(obj).encode("utf-8")
-        self.sock.sendall(len(data).to_bytes(_HEADER_SIZE, "big") + data)
+        self.sock.sendall(_CTL.pack(op, job, timeout_s))
 
     def dispatch(self, msg: dict[str, Any], fds: list[int]) -> None:
         """File a worker report: a new standby child's pipes, or a program's exit."""
@@ -277,7 +279,7 @@ class Session:
         fds = slot.take_standby(time.monotonic() + 30)
         self.deadline = time.monotonic() + float(limits["timeout_s"])  # the program's clock starts now
         try:
-            slot.send_ctl({"op": "run", "job": job, "timeout_s": limits["timeout_s"]})
+            slot.send_ctl(b"r", job, float(limits["timeout_s"]))
         except OSError:
             for fd in fds:
                 os.close(fd)
@@ -452,7 +454,7 @@ class Session:
         if not self.ended and self.slot.sock is not None:
             self.stopped = True
             try:
-                self.slot.send_ctl({"op": "stop", "job": self.job})
+                self.slot.send_ctl(b"s", self.job)
             except OSError:
                 self.worker_died = True
         if wait or self.ended:

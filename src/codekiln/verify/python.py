@@ -109,7 +109,8 @@ class CandidateProxy:
         else:  # the check went another way than predicted: drop the rest of the prediction
             self._skip += len(self._ahead)
             self._ahead.clear()
-            sent = session.send({"call": payload})
+            session.queue_call(payload)
+            sent = session.send()
         self.ensure_loaded()
         while sent and self._skip:
             if session.recv() is None:
@@ -306,7 +307,7 @@ class PythonVerifier:
         predicted = self._predicted_calls(task, code)
         with self.sandbox.session(setup, self.limits) as session:
             for payload in predicted:  # one write with the program: one wake-up of the candidate for all
-                session.queue({"call": payload})
+                session.queue_call(payload)
             sent = predicted if session.send() else []
             proxy = CandidateProxy(session, task.entry_point or "candidate", sent)
             check = code.check_function(proxy)

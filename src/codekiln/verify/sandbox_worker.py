@@ -50,6 +50,12 @@ def _send(obj) -> None:
     write_frame(MSG_FD, obj)
 
 
+def _send_body(body: bytes) -> None:
+    data = _HEADER.pack(len(body)) + body
+    while data:
+        data = data[os.write(MSG_FD, data):]
+
+
 def _vm_size() -> int:
     try:
         with open("/proc/self/status") as fh:
@@ -134,7 +140,8 @@ class _Requests:
         self.buf = bytearray()
 
     def next(self):
-        """The next request, or None when the host closed the channel."""
+        """The next request's bytes (a JSON object, or b"C" + a call's tagged JSON), or None when the host closed
+        the channel."""
         buf = self.buf
         while True:
             if len(buf) >= _HEADER.size:
@@ -145,7 +152,7 @@ class _Requests:
                 if len(buf) >= end:
                     body = bytes(buf[_HEADER.size:end])
                     del buf[:end]
-                    return json.loads(body)
+                    return body
             chunk = os.read(REQ_FD, 1 << 16)
             if not chunk:
                 return None
@@ -175,6 +182,7 @@ def _child(uid, fds: list[int], workdir: str) -> None:
         setup = REQUESTS.next()  # the program: from here on, only the program's own time counts
         if setup is None:
             os._exit(0)
+        setup = json.loads(setup)
         for name, data in (setup.get("files") or {}).items():
             path = os.path.join(workdir, name)
             os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
@@ -243,23 +251,23 @@ def _serve(setup: dict) -> None:
         _flush()
         _send({"kind": "load_error", **_error_info(err)})
         os._exit(1)
-    _send({"kind": "ready"})
+    _send_body(b'{"kind": "ready"}')
     while True:
-        request = REQUESTS.next()
+        request = REQUESTS.next()  # b"C" + the tagged JSON of (args, kwargs)
         if request is None:
             _flush()
             os._exit(0)
-        args, kwargs = decode_plain(request["call"])
+        args, kwargs = decode_plain(request[1:])
         try:
             result = fn(*args, **kwargs)
             try:
-                answer = {"kind": "return", "value": encode_plain(result)}
+                answer = b"R" + encode_plain(result).encode("ascii")  # a return value: b"R" + its tagged JSON
             except Unplain as err:
-                answer = {"kind": "unplain", "type": err.type_name, "custom_eq": err.custom_eq}
+                answer = json.dumps({"kind": "unplain", "type": err.type_name, "custom_eq": err.custom_eq}).encode()
         except BaseException as err:  # noqa: B036
-            answer = {"kind": "raise", **_error_info(err)}
+            answer = json.dumps({"kind": "raise", **_error_info(err)}).encode()
         _flush()
-        _send(answer)
+        _send_body(answer)
 
 
 # ---------------------------------------------------------------- the worker loop

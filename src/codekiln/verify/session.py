@@ -360,8 +360,11 @@ class Session:
             body = bytes(buf[_HEADER_SIZE:_HEADER_SIZE + size])
             del buf[:_HEADER_SIZE + size]
             try:
-                msg = json.loads(body)
-            except (ValueError, RecursionError):
+                if body[:1] == b"R":  # a return value, sent as b"R" + its tagged JSON (no JSON around JSON)
+                    msg = {"kind": "return", "value": body[1:].decode("ascii")}
+                else:
+                    msg = json.loads(body)
+            except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
                 msg = None
             if not isinstance(msg, dict) or not isinstance(msg.get("kind"), str):
                 self.bad_frame = True
@@ -396,6 +399,11 @@ class Session:
         """Add one request frame to the next write (frames queued together reach the program in one write)."""
         data = json.dumps(obj).encode("utf-8")
         self._pending += len(data).to_bytes(_HEADER_SIZE, "big") + data
+
+    def queue_call(self, payload: str) -> None:
+        """Add a call (the tagged JSON of its (args, kwargs), see plain.encode_plain) to the next write."""
+        data = payload.encode("ascii")
+        self._pending += (len(data) + 1).to_bytes(_HEADER_SIZE, "big") + b"C" + data
 
     def send(self, obj: dict[str, Any] | None = None) -> bool:
         """Queue one request frame (if given) and write all that is queued; False if the program is gone or

@@ -48,6 +48,31 @@ def _worker_source() -> str:
     return _WORKER_SOURCE
 
 
+_WORKER_CODE: bytes | None = None
+# The worker's first line: read its marshalled code from an inherited pipe and run it as __main__. Compiling
+# the ~45 kB source inside the worker left ~1.7 MB of parser memory resident in it, which every fork copied
+# (page-table entries) and every child's exit freed.
+_BOOT = """import marshal, os
+def _boot(fd):
+    data = b""
+    while chunk := os.read(fd, 1 << 16):
+        data += chunk
+    os.close(fd)
+    return marshal.loads(data)
+exec(_boot({fd}))
+"""
+
+
+def _worker_code() -> bytes:
+    """The worker's code, compiled here (trusted) for the worker's interpreter, which is this one."""
+    global _WORKER_CODE
+    if _WORKER_CODE is None:
+        import marshal
+
+        _WORKER_CODE = marshal.dumps(compile(_worker_source(), "<string>", "exec", dont_inherit=True, optimize=0))
+    return _WORKER_CODE
+
+
 class _Spawner:
     """Starts workers from one long-lived thread: bwrap's --die-with-parent fires when the *thread* that
     started it ends, so workers must not be started from short-lived pool threads."""
@@ -120,6 +145,8 @@ class Slot:
         self.standby_fds: list[int] | None = None  # the host ends of the worker's next, already forked child
         self.pending: list[Session] = []  # stopped sessions whose exit report is still on its way
         self.exits: dict[int, dict[str, Any]] = {}  # exit reports by job, until their session reads them
+        self._ctl_buf = bytearray()  # control bytes read ahead from the worker
+        self._ctl_fds: deque[list[int]] = deque()  # fds read ahead, each list for the next standby message
 
     # -- lifecycle
     def start(self) -> None:
@@ -137,15 +164,28 @@ class Slot:
             self._tmp = tempfile.TemporaryDirectory(prefix="codekiln-sandbox-")
             os.chmod(self._tmp.name, 0o755)
             argv, popen_env = [python], {**env, "CODEKILN_TMP": self._tmp.name}
-        argv = argv + ["-I", "-S", "-c", _worker_source()]
+        code_r, code_w = os.pipe()
+        argv = argv + ["-I", "-S", "-c", _BOOT.format(fd=code_r)]
 
         def launch() -> subprocess.Popen[bytes]:
-            return subprocess.Popen(argv, pass_fds=[child.fileno()], stdin=subprocess.DEVNULL,
+            return subprocess.Popen(argv, pass_fds=[child.fileno(), code_r], stdin=subprocess.DEVNULL,
                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=popen_env,
                                     start_new_session=True)
 
-        self.proc = _spawn(launch)
-        child.close()
+        try:
+            try:
+                self.proc = _spawn(launch)
+            finally:
+                os.close(code_r)
+                child.close()
+            data = memoryview(_worker_code())
+            while data:  # the worker reads while this writes; a worker that failed to start shows below
+                try:
+                    data = data[os.write(code_w, data):]
+                except OSError:
+                    break
+        finally:
+            os.close(code_w)
         self.sock = host
         ready, _ = self.read_ctl(time.monotonic() + 120)
         if ready is None or ready.get("event") != "ready":
@@ -174,6 +214,10 @@ class Slot:
             for fd in self.standby_fds:
                 os.close(fd)
             self.standby_fds = None
+        self._ctl_buf.clear()
+        while self._ctl_fds:
+            for fd in self._ctl_fds.popleft():
+                os.close(fd)
         if self.sock is not None:
             self.sock.close()
             self.sock = None
@@ -193,28 +237,48 @@ class Slot:
 
     # -- control channel
     def read_ctl(self, deadline: float) -> tuple[dict[str, Any] | None, list[int]]:
-        """One control message from the worker and the fds sent with it; None when it died or time ran out."""
+        """One control message from the worker and the fds sent with it; None when it died or time ran out.
+
+        Reads whatever is there in one go, and tries before it waits: a report that is already waiting costs
+        one recvmsg. The kernel hands over at most one message's fds per read, and they arrive with (or
+        before) that message's bytes, so fds read ahead belong to the next standby message in the buffer."""
         assert self.sock is not None
-        buf, need, fds = b"", _HEADER_SIZE, []
-        while len(buf) < need:
-            left = deadline - time.monotonic()
-            if left <= 0 or not select.select([self.sock], [], [], left)[0]:
-                break
+        buf = self._ctl_buf
+        while True:
+            msg = self._buffered_ctl()
+            if msg is not None:
+                fds = self._ctl_fds.popleft() if msg.get("event") == "standby" and self._ctl_fds else []
+                return msg, fds
             try:
-                chunk, got, _, _ = socket.recv_fds(self.sock, need - len(buf), 8)
+                chunk, fds, _, _ = socket.recv_fds(self.sock, 1 << 16, 8, socket.MSG_DONTWAIT)
+            except BlockingIOError:
+                left = deadline - time.monotonic()
+                if left <= 0 or not select.select([self.sock], [], [], left)[0]:
+                    return None, []
+                continue
             except OSError:
-                chunk, got = b"", []
-            fds += got
+                chunk, fds = b"", []
+            if fds:
+                self._ctl_fds.append(fds)
             if not chunk:
-                break
+                return None, []
             buf += chunk
-            if need == _HEADER_SIZE and len(buf) == _HEADER_SIZE:
-                need += int.from_bytes(buf, "big")
-        if len(buf) < need or need == _HEADER_SIZE:
-            for fd in fds:
-                os.close(fd)
-            return None, []
-        return json.loads(buf[_HEADER_SIZE:]), fds
+
+    def _buffered_ctl(self) -> dict[str, Any] | None:
+        buf = self._ctl_buf
+        if len(buf) < _HEADER_SIZE:
+            return None
+        end = _HEADER_SIZE + int.from_bytes(buf[:_HEADER_SIZE], "big")
+        if len(buf) < end:
+            return None
+        body = bytes(buf[_HEADER_SIZE:end])
+        del buf[:end]
+        return json.loads(body)
+
+    def ctl_waiting(self) -> bool:
+        """Whether a whole control message has been read ahead (select on the socket would not see it)."""
+        buf = self._ctl_buf
+        return len(buf) >= _HEADER_SIZE and len(buf) >= _HEADER_SIZE + int.from_bytes(buf[:_HEADER_SIZE], "big")
 
     def send_ctl(self, op: bytes, job: int, timeout_s: float = 0.0) -> None:
         """Tell the worker to run (b"r") or stop (b"s") a job: a fixed-size record (see sandbox_worker.CTL)."""
@@ -285,8 +349,9 @@ class Session:
                 os.close(fd)
             slot.kill()
             raise WorkerDied("the sandbox worker went away") from None
-        for fd in fds:
-            os.set_blocking(fd, False)
+        # Only the request pipe is non-blocking (a large write must not block while the program floods its
+        # output); the others are read only after select reports them readable.
+        os.set_blocking(fds[0], False)
         self._fds: dict[str, int | None] = dict(zip(("req", "msg", "stdout", "stderr"), fds, strict=True))
         self.queue({**setup, "limits": limits})  # written with what the caller queues next, in one write
 
@@ -305,6 +370,9 @@ class Session:
         # killed its tree) or when finishing; reading them earlier only wakes this thread for nothing.
         if sock is not None and self.exit_code is None and not self.worker_died and (
                 self._fds["msg"] is None or self._want_exit):
+            if self.slot.ctl_waiting():  # read ahead earlier: no select would report it
+                self._read_ctl()
+                return
             reads.append(sock.fileno())
         writes = [self._fds["req"]] if self._pending and self._fds["req"] is not None else []
         left = until - time.monotonic()

@@ -38,6 +38,7 @@ FEEDBACK_CHARS = 2000
 PRELOAD = ("typing", "math", "re", "collections", "itertools", "functools", "string", "hashlib", "heapq",
            "bisect", "random", "fractions", "decimal", "statistics")
 _EXIT_TYPES = {"SystemExit", "KeyboardInterrupt", "GeneratorExit"}
+_ANSWER_KINDS = ("return", "raise", "unplain")
 
 
 class CandidateFault(BaseException):
@@ -80,12 +81,15 @@ class CandidateProxy:
         self._skip = 0  # answers to predicted calls the check did not make, to be read and dropped
 
     def ensure_loaded(self) -> None:
-        """Read the program's load report (it comes before the first answer: the first call is sent without
-        waiting for it, which saves a round trip)."""
+        """Read the program's load report: "ready", or a load error. The first call is sent without waiting
+        for it (a round trip less), and a program that finds calls already waiting answers them without
+        saying "ready" (a message less): its first answer then stands for it."""
         if self.loaded:
             return
         first = self._session.recv()
-        if first is None or first.get("kind") != "ready":
+        if first is not None and first.get("kind") in _ANSWER_KINDS:
+            self._session.inbox.appendleft(first)
+        elif first is None or first.get("kind") != "ready":
             raise self._fail(*_load_failure(self._session, first))
         self.loaded = True
 
@@ -166,7 +170,7 @@ def _exit_status(session: Session) -> tuple[str, str]:
 def _load_failure(session: Session, first: dict[str, Any] | None) -> tuple[str, str]:
     if first is None:
         if session.timed_out:
-            return "timeout", "wall-clock limit reached while loading the program"
+            return "timeout", "wall-clock limit reached; the candidate's process tree was killed"
         return _exit_status(session)
     if first.get("kind") != "load_error":
         return "invalid", f"the program broke the load protocol (sent {first.get('kind')!r})"

@@ -250,7 +250,8 @@ def _serve(setup: dict) -> None:
         _flush()
         _send({"kind": "load_error", **_error_info(err)})
         os._exit(1)
-    _send_body(b'{"kind": "ready"}')
+    if not REQUESTS.buf:  # calls already waiting: the first answer will say the program loaded
+        _send_body(b'{"kind": "ready"}')
     while True:
         request = REQUESTS.next()  # b"C" + the tagged JSON of (args, kwargs)
         if request is None:

@@ -280,14 +280,17 @@ class PythonVerifier:
         except WorkerDied as err:
             raise UserError(f"the sandbox could not start ({err}); check that bubblewrap works here "
                             "(bwrap --ro-bind / / true)") from None
-        with ThreadPoolExecutor(max_workers=self.cfg.workers, thread_name_prefix="codekiln-verify") as pool:
-            futures = {pool.submit(self.verify_one, task, sample): i for i, (task, sample) in enumerate(jobs)}
-            for future in as_completed(futures):
-                index = futures[future]
-                verdict = future.result()
-                results[index] = verdict
-                if on_verdict is not None:
-                    on_verdict(index, verdict)
+        try:
+            with ThreadPoolExecutor(max_workers=self.cfg.workers, thread_name_prefix="codekiln-verify") as pool:
+                futures = {pool.submit(self.verify_one, task, sample): i for i, (task, sample) in enumerate(jobs)}
+                for future in as_completed(futures):
+                    index = futures[future]
+                    verdict = future.result()
+                    results[index] = verdict
+                    if on_verdict is not None:
+                        on_verdict(index, verdict)
+        finally:
+            self.sandbox.flush()  # the last programs' stops, held for a next run that does not come
         return [v for v in results if v is not None]
 
     def verify_one(self, task: Task, sample: Sample) -> Verdict:

@@ -149,6 +149,22 @@ class Sandbox:
         return RunResult(status=status, value=value, sent=sent, error=error, stdout=session.output("stdout"),
                          stderr=session.output("stderr"), duration_s=time.monotonic() - start)
 
+    def flush(self) -> None:
+        """Send the stops that idle workers hold for their next run (see `Slot.stop_soon`): call when a batch
+        is done, so finished programs do not wait for the next batch to be cleaned up."""
+        idle = []
+        while True:
+            try:
+                idle.append(self._idle.get_nowait())
+            except queue.Empty:
+                break
+        for slot in idle:
+            try:
+                slot.flush_stop()
+            except OSError:
+                pass
+            self._idle.put(slot)
+
     def close(self) -> None:
         with self._lock:
             self._closed = True

@@ -313,15 +313,15 @@ _STANDBY = json.dumps({"event": "standby"}).encode("ascii")
 _STANDBY = _HEADER.pack(len(_STANDBY)) + _STANDBY
 
 
-def _recv_ctl(sock: socket.socket):
-    """The next (op, job, timeout) from the host; None when the host went away."""
-    data = sock.recv(CTL.size)
-    while 0 < len(data) < CTL.size:
-        more = sock.recv(CTL.size - len(data))
-        if not more:
-            return None
-        data += more
-    return CTL.unpack(data) if data else None
+def _recv_ctl(sock: socket.socket, pending: bytes):
+    """The (op, job, timeout) records the host sent (a stop often comes with the next run), and the bytes of
+    an incomplete one; None when the host went away."""
+    data = sock.recv(CTL.size * 16)
+    if not data:
+        return None
+    data = pending + data
+    whole = len(data) - len(data) % CTL.size
+    return [CTL.unpack_from(data, at) for at in range(0, whole, CTL.size)], data[whole:]
 
 
 def _send_ctl(sock: socket.socket, obj) -> None:
@@ -465,6 +465,7 @@ class _Worker:
 
     def loop(self) -> None:
         self._fork_standby()
+        pending = b""
         while True:
             waits = [self.sock]
             timeout = None
@@ -476,13 +477,15 @@ class _Worker:
                 self._finish(backstop=not ready)
                 continue
             if self.sock in ready:
-                msg = _recv_ctl(self.sock)
-                if msg is None:  # the host went away: leave nothing behind
+                got = _recv_ctl(self.sock, pending)
+                if got is None:  # the host went away: leave nothing behind
                     for child in (self.running, self.standby):
                         if child is not None:
                             self._sweep(child)
                     os._exit(0)
-                self._on_message(*msg)
+                records, pending = got
+                for record in records:
+                    self._on_message(*record)
 
 
 def main() -> None:

@@ -146,6 +146,7 @@ class Slot:
         self.pending: list[Session] = []  # stopped sessions whose exit report is still on its way
         self.exits: dict[int, dict[str, Any]] = {}  # exit reports by job, until their session reads them
         self._ctl_buf = bytearray()  # control bytes read ahead from the worker
+        self.stop_later: int | None = None  # a job to stop with the next message to the worker
         self._ctl_fds: deque[list[int]] = deque()  # fds read ahead, each list for the next standby message
 
     # -- lifecycle
@@ -215,6 +216,7 @@ class Slot:
                 os.close(fd)
             self.standby_fds = None
         self._ctl_buf.clear()
+        self.stop_later = None
         while self._ctl_fds:
             for fd in self._ctl_fds.popleft():
                 os.close(fd)
@@ -281,9 +283,27 @@ class Slot:
         return len(buf) >= _HEADER_SIZE and len(buf) >= _HEADER_SIZE + int.from_bytes(buf[:_HEADER_SIZE], "big")
 
     def send_ctl(self, op: bytes, job: int, timeout_s: float = 0.0) -> None:
-        """Tell the worker to run (b"r") or stop (b"s") a job: a fixed-size record (see sandbox_worker.CTL)."""
+        """Tell the worker to run (b"r") or stop (b"s") a job: a fixed-size record (see sandbox_worker.CTL),
+        after the stop left for later, if any (the worker handles both in one wake-up)."""
         assert self.sock is not None
-        self.sock.sendall(_CTL.pack(op, job, timeout_s))
+        data = _CTL.pack(op, job, timeout_s)
+        if self.stop_later is not None:
+            data = _CTL.pack(b"s", self.stop_later, 0.0) + data
+            self.stop_later = None
+        self.sock.sendall(data)
+
+    def stop_soon(self, job: int) -> None:
+        """Stop `job` with the next message to the worker, or at `flush_stop` (a program whose verdict is known
+        and that waits for a request meanwhile: it costs nothing but memory until then)."""
+        if self.stop_later is not None:
+            self.flush_stop()
+        self.stop_later = job
+
+    def flush_stop(self) -> None:
+        """Send the stop left for later now."""
+        if self.stop_later is not None and self.sock is not None:
+            job, self.stop_later = self.stop_later, None
+            self.sock.sendall(_CTL.pack(b"s", job, 0.0))
 
     def dispatch(self, msg: dict[str, Any], fds: list[int]) -> None:
         """File a worker report: a new standby child's pipes, or a program's exit."""
@@ -530,7 +550,10 @@ class Session:
         if not self.ended and self.slot.sock is not None:
             self.stopped = True
             try:
-                self.slot.send_ctl(b"s", self.job)
+                if wait:
+                    self.slot.send_ctl(b"s", self.job)
+                else:  # sent with the slot's next run: the worker wakes once for both
+                    self.slot.stop_soon(self.job)
             except OSError:
                 self.worker_died = True
         if wait or self.ended:
@@ -542,6 +565,11 @@ class Session:
         """Wait for the worker's exit report, drain the pipes, and close them."""
         self._want_exit = True
         self._take_exit()
+        if self.slot.stop_later == self.job:
+            try:
+                self.slot.flush_stop()
+            except OSError:
+                self.worker_died = True
         limit = time.monotonic() + 10.0
         while not self.ended and time.monotonic() < limit:
             self._pump(limit)

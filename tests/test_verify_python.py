@@ -175,3 +175,32 @@ def test_predicted_calls_change_no_verdict(verifier):
     assert len(predict_calls(code.check_function, "f", BRANCHY.test)) == 1  # stops where an answer is needed
     he0 = HUMANEVAL[0]
     assert len(predict_calls(verifier._task_code(he0).check_function, he0.entry_point, he0.test)) == 7
+
+
+def test_finished_programs_are_stopped_when_the_batch_ends():
+    """A passed or failed program's stop waits for its slot's next run (one worker wake-up for both); when the
+    batch ends, the stops still held are sent, so no finished program keeps waiting for another batch."""
+    import os
+    import subprocess
+    import time
+
+    if os.geteuid() != 0:
+        pytest.skip("counts processes by the slots' own uids (root only)")
+    v = PythonVerifier(VerifyConfig(workers=2, timeout_s=60.0, memory_mb=256))  # the backstop would take 62 s
+    try:
+        right = "    if b == 0:\n        raise ValueError\n    return a // b\n"
+        verdicts = _verdicts(v, TASK, [right, "    return 0\n"] * 3)
+        assert [x.status for x in verdicts] == ["passed", "failed"] * 3
+        uids = [uid for slot in v.sandbox._all for uid in slot.uids]
+
+        def alive() -> int:
+            out = subprocess.run(["ps", "-eo", "uid=,stat="], capture_output=True, text=True, check=True).stdout
+            return sum(1 for line in out.splitlines()
+                       if int(line.split()[0]) in uids and not line.split()[1].startswith("Z"))
+
+        deadline = time.monotonic() + 10
+        while alive() > len(v.sandbox._all) and time.monotonic() < deadline:  # one standby child per slot
+            time.sleep(0.05)
+        assert alive() == len(v.sandbox._all)
+    finally:
+        v.close()

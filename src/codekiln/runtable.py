@@ -50,6 +50,8 @@ def print_summary(result) -> None:  # result: codekiln.loop.RunResult
         gain = paired_gain(result.rounds[0], final) if final is not None and result.final_round else None
         if gain is not None:
             lines.append(f"held-out pass@1, final vs base: {fmt_gain(gain)}")
+            if gain.value <= 0:
+                lines.append("no trained round beat the base model on held-out pass@1: keep using the base model")
     if result.report is not None:
         lines.append(f"report: {result.report}")
     for line in lines:  # whole lines, never wrapped: paths are copied from here

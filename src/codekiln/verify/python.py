@@ -21,7 +21,7 @@ import time
 import traceback
 from collections import deque
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from concurrent.futures import ThreadPoolExecutor
 from types import CodeType
 from typing import Any
 
@@ -280,15 +280,29 @@ class PythonVerifier:
         except WorkerDied as err:
             raise UserError(f"the sandbox could not start ({err}); check that bubblewrap works here "
                             "(bwrap --ro-bind / / true)") from None
-        try:
-            with ThreadPoolExecutor(max_workers=self.cfg.workers, thread_name_prefix="codekiln-verify") as pool:
-                futures = {pool.submit(self.verify_one, task, sample): i for i, (task, sample) in enumerate(jobs)}
-                for future in as_completed(futures):
-                    index = futures[future]
-                    verdict = future.result()
-                    results[index] = verdict
-                    if on_verdict is not None:
+        # Each pool thread takes the next job until none is left and reports its verdicts itself (serialised,
+        # as the other verifiers do): the calling thread waits once, instead of waking (and taking the GIL
+        # from the checks) for every verdict.
+        todo = iter(range(len(jobs)))
+        take, report = threading.Lock(), threading.Lock()
+
+        def work() -> None:
+            while True:
+                with take:
+                    index = next(todo, None)
+                if index is None:
+                    return
+                verdict = self.verify_one(*jobs[index])
+                results[index] = verdict
+                if on_verdict is not None:
+                    with report:
                         on_verdict(index, verdict)
+
+        threads = min(self.cfg.workers, len(jobs))
+        try:
+            with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="codekiln-verify") as pool:
+                for future in [pool.submit(work) for _ in range(threads)]:
+                    future.result()
         finally:
             self.sandbox.flush()  # the last programs' stops, held for a next run that does not come
         return [v for v in results if v is not None]

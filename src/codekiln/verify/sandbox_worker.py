@@ -1,14 +1,16 @@
 """The warm worker that runs inside the sandbox.
 
-This file is stdlib-only: the host starts it as `python -I -S -c <plain.py source + this source>` inside
-bubblewrap, where codekiln itself is not importable (so the import of `plain` below falls back to the
-definitions sent ahead of it). The worker imports what programs need once (`preload`), sets no_new_privs
-and the seccomp filter on itself (every child inherits both), then forks one child per program, ahead of
-time. The child drops to an unprivileged uid (two per slot, in turn) and waits for its program on fd 3;
-then it sets its rlimits, runs the program and sends plain data back on fd 4. The worker kills the child's whole process tree when the host
-says stop, when the child exits, or when the backstop deadline passes.
+This file is stdlib-only: the host compiles plain.py's source then this one as one script and starts it,
+marshalled, through `python -I -S -c <a loader>` inside bubblewrap, where codekiln itself is not importable (so
+the import of `plain` below falls back to the definitions that came ahead of it). The worker imports what
+programs need once (`preload`), sets no_new_privs and the seccomp filter on itself (every child inherits both),
+runs the child's hot path a few times (`_warm_up`), then forks one child per program, ahead of time. The child
+drops to an unprivileged uid (two per slot, in turn) and waits for its program on fd 3; then it sets its
+rlimits, runs the program and sends plain data back on fd 4. The worker kills the child's whole process tree
+when the host says stop, when the child exits, or when the backstop deadline passes.
 
-Values cross the process boundary as tagged JSON (see `plain.py`).
+Values cross the process boundary as tagged JSON (see `plain.py`). Every page the worker writes after a fork
+is copied (its standby child still shares it), and so is every page a child writes: both sides are kept lean.
 """
 
 from __future__ import annotations

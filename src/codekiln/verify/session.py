@@ -2,11 +2,14 @@
 
 A slot is one warm worker process (inside bubblewrap when available) connected by a Unix socket. The worker
 forks each program's child ahead of time and hands the host its four pipe ends with SCM_RIGHTS ("standby");
-the host then talks to the program directly: requests in, framed JSON messages out, stdout and stderr captured
-up to a cap (then the read end is closed, so a flood ends in EPIPE instead of filling memory). The host tells
-the worker "run" (the job id, for the backstop clock) and "stop"; the worker reports the program's exit after
-it has killed the program's whole process tree. A session whose outcome is known may leave that report to be
-collected later (`finish(wait=False)`), so the next program does not wait for the clean-up.
+the host then talks to the program directly: length-prefixed requests in (the setup as JSON, then calls as
+b"C" + their tagged JSON, all queued ones in one write), length-prefixed messages out (JSON, or b"R" + a return
+value's tagged JSON), stdout and stderr captured up to a cap (then the read end is closed, so a flood ends in
+EPIPE instead of filling memory). The host tells the worker "run" (the job id, for the backstop clock) and
+"stop" in fixed-size records; the worker reports the program's exit after it has killed the program's whole
+process tree. A session whose outcome is known may leave that report to be collected later
+(`finish(wait=False)`), and its stop to travel with the slot's next run (`Slot.stop_soon`), so the next program
+does not wait for the clean-up and the worker wakes once per program.
 """
 
 from __future__ import annotations

@@ -497,7 +497,7 @@ def main() -> None:
     tmp = os.environ.get("CODEKILN_TMP", "/tmp")
     for path in filter(None, os.environ.get("CODEKILN_PATH", "").split(os.pathsep)):
         sys.path.append(path)
-    import resource  # noqa: F401 - the child needs it after dropping privileges
+    import resource  # the child needs it after dropping privileges
 
     loaded, failed = [], []
     for name in filter(None, os.environ.get("CODEKILN_PRELOAD", "").split(",")):
@@ -521,6 +521,9 @@ def main() -> None:
     signal.signal(signal.SIGPIPE, signal.SIG_DFL)
     signal.signal(signal.SIGINT, signal.SIG_DFL)
     # Fill fds 0-63 so that every pipe made for a child lands above them (see _child).
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if 0 <= soft < 1024 and (hard < 0 or hard >= 1024):
+        resource.setrlimit(resource.RLIMIT_NOFILE, (1024, hard))
     global DEVNULL
     while (fd := os.open(os.devnull, os.O_RDONLY)) < 64:
         pass

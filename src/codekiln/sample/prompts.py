@@ -9,12 +9,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from codekiln.records import Task
+from codekiln.sample.data_text import frames_text, schema_lines
 
 SYSTEM = "You are a careful programmer. Reply with one code block that solves the task."
 
 INSTRUCTIONS = {
     "python": "Complete the following Python function. Return the whole function in a ```python code block.",
-    "sql": "Write one SQLite query that answers the question. Return only the query in a ```sql code block.",
+    "sql": "Write one SQLite query that answers the question. Return only the query in a ```sql code block.\n"
+    "Example: for tables pets(pet_id, name, kind, age) and the question \"List the `name` of pets whose `kind` is "
+    "'cat'.\" the answer is:\n```sql\nSELECT name FROM pets WHERE kind = 'cat';\n```",
     "pandas": "Write Python code using pandas that computes the requested result. Return it in a ```python code block.",
     "html": "Write a complete, self-contained HTML page (inline CSS, optional inline JS, no external resources) "
     "for this UI. Return it in a ```html code block.",
@@ -30,7 +33,11 @@ def task_text(task: Task) -> str:
         return f"```python\n{task.prompt.rstrip()}\n```"
     if task.kind == "sql":
         schema = (task.schema or "").strip()
-        return f"Database schema:\n```sql\n{schema}\n```\nQuestion: {task.prompt.strip()}"
+        tables = schema_lines(schema)
+        shown = f"Tables:\n{tables}" if tables else f"Database schema:\n{schema}"
+        return f"{shown}\n\nQuestion: {task.prompt.strip()}"
+    if task.kind == "pandas" and value_mode(task) and (frames := frames_text(task.setup or "")):
+        return f"{frames}\n\nTask: {task.prompt.strip()}\nStore the answer in a variable named `{task.result_name}`."
     if task.kind == "pandas":
         parts = [task.prompt.strip()]
         if task.setup:
@@ -48,6 +55,21 @@ def render_reply(task: Task, code: str) -> str:
     if task.kind == "open":
         return code
     return f"```{FENCE.get(task.kind, '')}\n{code.strip()}\n```"
+
+
+def value_mode(task: Task) -> bool:
+    """A pandas task judged by the value of a named result (not by unittest tests)."""
+    return task.kind == "pandas" and bool(task.result_name) and not task.test
+
+
+def reply_prefix(task: Task) -> str:
+    """How a sampled reply starts (the prefill): the kind's opening fence; for a value-mode pandas task also
+    `result =`, which keeps a small model from re-creating the inputs. It is part of the reply, so extraction
+    and `render_reply` see the same text."""
+    fence = f"```{FENCE.get(task.kind, '')}\n"
+    if value_mode(task) and (task.result_name or "").isidentifier():
+        return f"{fence}{task.result_name} ="
+    return fence
 
 
 def user_message(task: Task) -> str:

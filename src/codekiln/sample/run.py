@@ -19,7 +19,7 @@ from codekiln.records import JsonlAppender, Sample, Task, read_jsonl_resumable
 from codekiln.sample.base import GenParams, Request, Sampler, load_sampler
 from codekiln.sample.extract import extract_code
 from codekiln.sample.models import resolve_model
-from codekiln.sample.prompts import FENCE, build_messages
+from codekiln.sample.prompts import FENCE, build_messages, reply_prefix
 from codekiln.sample.quantize import fast_gguf
 from codekiln.sample.seeds import sample_id, sample_seed
 
@@ -35,7 +35,7 @@ def pick_examples(task: Task, examples: Sequence[Task], shots: int) -> list[Task
 def build_request(task: Task, seed: int, cfg: SampleConfig, examples: Sequence[Task], prefill_ok: bool) -> Request:
     messages = build_messages(task, pick_examples(task, examples, cfg.shots))
     if cfg.stop_at_fence and prefill_ok and task.kind in FENCE:
-        return Request(messages, seed, prefill=f"```{FENCE[task.kind]}\n", stop=("\n```",))
+        return Request(messages, seed, prefill=reply_prefix(task), stop=("\n```",))
     return Request(messages, seed)
 
 

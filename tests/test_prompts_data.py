@@ -83,3 +83,14 @@ def test_sampled_reply_extracts_to_code_whose_canonical_reply_is_the_sampled_tex
         raw = request.prefill + generated
         code = extract_code(task, raw)
         assert render_reply(task, code) == raw + "\n```"
+
+
+def test_value_mode_pandas_gets_the_fixed_worked_example_unless_examples_are_given():
+    roles = [m["role"] for m in build_messages(PANDAS)]
+    assert roles == ["system", "user", "assistant", "user"]
+    assert build_messages(PANDAS)[2]["content"].startswith("```python\nresult = ")
+    shot = Task("d4", "pandas", "Count rows.", setup=SETUP, result_name="result", reference="result = len(df)")
+    with_shot = build_messages(PANDAS, [shot])
+    assert [m["role"] for m in with_shot] == ["system", "user", "assistant", "user"]
+    assert with_shot[2]["content"] == "```python\nresult = len(df)\n```"
+    assert [m["role"] for m in build_messages(SQL)] == ["system", "user"]

@@ -76,9 +76,25 @@ def user_message(task: Task) -> str:
     return f"{INSTRUCTIONS[task.kind]}\n\n{task_text(task)}"
 
 
+# A fixed worked example for value-mode pandas tasks, put before the task as an earlier turn when no examples
+# are given: it shows the one-line `result = ...` answer over an existing `df`. (Put inline in the instruction
+# instead, it did not help: 1/60 vs 9/60 train tasks for SmolLM2-135M.)
+PANDAS_EXAMPLE = (
+    "`df` is a pandas DataFrame with 5 rows and these columns:\n- name (str), e.g. 'Ann', 'Bo'\n"
+    "- age (int), e.g. 31, 25\n- city (str), e.g. 'Rome', 'Oslo'\n"
+    "`pd` (pandas) and `np` (numpy) are imported and `df` already exists: do not create it again.\n\n"
+    "Task: Compute the mean `age` of the rows of `df` whose `city` is 'Rome', as a float.\n"
+    "Store the answer in a variable named `result`.",
+    "result = float(df.loc[df['city'] == 'Rome', 'age'].mean())",
+)
+
+
 def build_messages(task: Task, examples: Sequence[Task] = ()) -> list[dict[str, str]]:
     """System + (worked examples as earlier turns, using their reference) + the task, as chat messages."""
     messages = [{"role": "system", "content": SYSTEM}]
+    if not examples and value_mode(task) and frames_text(task.setup or ""):
+        messages.append({"role": "user", "content": f"{INSTRUCTIONS['pandas']}\n\n{PANDAS_EXAMPLE[0]}"})
+        messages.append({"role": "assistant", "content": f"```python\n{PANDAS_EXAMPLE[1]}\n```"})
     for example in examples:
         if example.reference is None:
             continue

@@ -43,8 +43,9 @@ def test_sql_prompt_shows_the_schema_unfenced_and_the_question_last():
     # A schema that cannot be read back is shown as it is, still without a fence.
     odd = Task("s2", "sql", "Q?", schema="CREATE TABLE (oops;", reference="SELECT 1")
     assert task_text(odd) == "Database schema:\nCREATE TABLE (oops;\n\nQuestion: Q?"
-    user = build_messages(SQL)[-1]["content"]
-    assert "SELECT name FROM pets WHERE kind = 'cat';" in user  # the one-line answer-format example
+    messages = build_messages(SQL)  # a fixed worked example turn shows the answer's shape
+    assert [m["role"] for m in messages] == ["system", "user", "assistant", "user"]
+    assert messages[2]["content"].startswith("```sql\nSELECT ") and messages[-1]["content"].endswith(text)
 
 
 def test_frames_are_read_without_running_the_setup():
@@ -93,4 +94,7 @@ def test_value_mode_pandas_gets_the_fixed_worked_example_unless_examples_are_giv
     with_shot = build_messages(PANDAS, [shot])
     assert [m["role"] for m in with_shot] == ["system", "user", "assistant", "user"]
     assert with_shot[2]["content"] == "```python\nresult = len(df)\n```"
-    assert [m["role"] for m in build_messages(SQL)] == ["system", "user"]
+    sql_shot = Task("s3", "sql", "Count owners.", schema=SCHEMA, reference="SELECT COUNT(*) FROM owners")
+    assert build_messages(SQL, [sql_shot])[2]["content"] == "```sql\nSELECT COUNT(*) FROM owners\n```"
+    tested = Task("d3", "pandas", "def task_func(df): ...", test="class T: pass", entry_point="task_func")
+    assert [m["role"] for m in build_messages(tested)] == ["system", "user"]

@@ -15,9 +15,7 @@ SYSTEM = "You are a careful programmer. Reply with one code block that solves th
 
 INSTRUCTIONS = {
     "python": "Complete the following Python function. Return the whole function in a ```python code block.",
-    "sql": "Write one SQLite query that answers the question. Return only the query in a ```sql code block.\n"
-    "Example: for tables pets(pet_id, name, kind, age) and the question \"List the `name` of pets whose `kind` is "
-    "'cat'.\" the answer is:\n```sql\nSELECT name FROM pets WHERE kind = 'cat';\n```",
+    "sql": "Write one SQLite query that answers the question. Return only the query in a ```sql code block.",
     "pandas": "Write Python code using pandas that computes the requested result. Return it in a ```python code block.",
     "html": "Write a complete, self-contained HTML page (inline CSS, optional inline JS, no external resources) "
     "for this UI. Return it in a ```html code block.",
@@ -76,25 +74,42 @@ def user_message(task: Task) -> str:
     return f"{INSTRUCTIONS[task.kind]}\n\n{task_text(task)}"
 
 
-# A fixed worked example for value-mode pandas tasks, put before the task as an earlier turn when no examples
-# are given: it shows the one-line `result = ...` answer over an existing `df`. (Put inline in the instruction
-# instead, it did not help: 1/60 vs 9/60 train tasks for SmolLM2-135M.)
-PANDAS_EXAMPLE = (
-    "`df` is a pandas DataFrame with 5 rows and these columns:\n- name (str), e.g. 'Ann', 'Bo'\n"
-    "- age (int), e.g. 31, 25\n- city (str), e.g. 'Rome', 'Oslo'\n"
-    "`pd` (pandas) and `np` (numpy) are imported and `df` already exists: do not create it again.\n\n"
-    "Task: Compute the mean `age` of the rows of `df` whose `city` is 'Rome', as a float.\n"
-    "Store the answer in a variable named `result`.",
-    "result = float(df.loc[df['city'] == 'Rome', 'age'].mean())",
-)
+# Fixed worked examples, put before an sql task or a value-mode pandas task as an earlier turn when no examples
+# are given: they show the answer's shape (one query over the listed tables; one `result = ...` line over an
+# existing `df`). Measured on 60-120 train tasks with SmolLM2-135M: sql 15/120 with it vs 13/120 with the example
+# inline in the instruction and ~2/60 with none; pandas 9/60 with it vs 1/60 inline and 2/60 with none.
+WORKED_EXAMPLES = {
+    "sql": (
+        "Tables:\npets(pet_id INTEGER, name TEXT, kind TEXT, age INTEGER, owner_id INTEGER)\n"
+        "owners(owner_id INTEGER, name TEXT, city TEXT)\npets.owner_id -> owners.owner_id\n\n"
+        "Question: List the `name` of pets whose `kind` is 'cat' and whose `age` is above 3.",
+        "SELECT name FROM pets WHERE kind = 'cat' AND age > 3;",
+    ),
+    "pandas": (
+        "`df` is a pandas DataFrame with 5 rows and these columns:\n- name (str), e.g. 'Ann', 'Bo'\n"
+        "- age (int), e.g. 31, 25\n- city (str), e.g. 'Rome', 'Oslo'\n"
+        "`pd` (pandas) and `np` (numpy) are imported and `df` already exists: do not create it again.\n\n"
+        "Task: Compute the mean `age` of the rows of `df` whose `city` is 'Rome', as a float.\n"
+        "Store the answer in a variable named `result`.",
+        "result = float(df.loc[df['city'] == 'Rome', 'age'].mean())",
+    ),
+}
+
+
+def worked_example(task: Task) -> tuple[str, str] | None:
+    """The fixed (user text, code) example shown before `task` when no examples are given, if its kind has one."""
+    if task.kind == "sql" or (value_mode(task) and frames_text(task.setup or "")):
+        return WORKED_EXAMPLES[task.kind]
+    return None
 
 
 def build_messages(task: Task, examples: Sequence[Task] = ()) -> list[dict[str, str]]:
     """System + (worked examples as earlier turns, using their reference) + the task, as chat messages."""
     messages = [{"role": "system", "content": SYSTEM}]
-    if not examples and value_mode(task) and frames_text(task.setup or ""):
-        messages.append({"role": "user", "content": f"{INSTRUCTIONS['pandas']}\n\n{PANDAS_EXAMPLE[0]}"})
-        messages.append({"role": "assistant", "content": f"```python\n{PANDAS_EXAMPLE[1]}\n```"})
+    fixed = None if examples else worked_example(task)
+    if fixed is not None:
+        messages.append({"role": "user", "content": f"{INSTRUCTIONS[task.kind]}\n\n{fixed[0]}"})
+        messages.append({"role": "assistant", "content": f"```{FENCE[task.kind]}\n{fixed[1]}\n```"})
     for example in examples:
         if example.reference is None:
             continue

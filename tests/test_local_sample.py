@@ -62,3 +62,53 @@ def test_auto_workers_follow_cores_and_backend(tiny_gguf, monkeypatch):
     assert local_workers(ref, SampleConfig(model=str(tiny_gguf), workers=3)) == 3
     server = "openai:m@http://127.0.0.1:9"
     assert local_workers(resolve_model(server), SampleConfig(model=server)) == 1  # a server batches by itself
+
+
+def test_model_processes_die_with_a_killed_parent(tiny_gguf, tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    script = tmp_path / "parent.py"
+    script.write_text(f"""
+import os, sys, time
+from pathlib import Path
+from codekiln.config import SampleConfig
+from codekiln.executors import local_sample
+from codekiln.records import Task
+from codekiln.sample.models import resolve_model
+
+def slow(work):
+    print(os.getpid(), flush=True)
+    time.sleep(600)
+
+if __name__ == "__main__":
+    local_sample._generate = slow
+    tasks = [Task(f"t{{i}}", "python", "def f():\\n", entry_point="f", test="def check(c):\\n    pass\\n") for i in range(40)]
+    cfg = SampleConfig(model={str(tiny_gguf)!r}, n=1, workers=2)
+    wanted = {{(t.task_id, 0): 1 for t in tasks}}
+    local_sample.sample_processes(resolve_model(cfg.model), [(t, 0) for t in tasks], cfg, Path({str(tmp_path / 'out.jsonl')!r}),
+                                  0, True, (), {{}}, wanted, 2)
+""")
+    parent = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True)
+    children = [int(parent.stdout.readline()) for _ in range(2)]
+    parent.send_signal(signal.SIGKILL)
+    parent.wait()
+    deadline = time.monotonic() + 30
+    alive = children
+    while alive and time.monotonic() < deadline:
+        alive = [pid for pid in children if _alive(pid)]
+        time.sleep(0.1)
+    for pid in alive:
+        os.kill(pid, signal.SIGKILL)
+    assert not alive, "model processes outlived their killed parent"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().split(")")[-1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False

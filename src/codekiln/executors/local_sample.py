@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import sys
 from collections.abc import Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from pathlib import Path
@@ -39,8 +40,21 @@ def local_workers(ref: ModelRef, cfg: SampleConfig) -> int:
     return max(1, min(MAX_AUTO_WORKERS, (os.cpu_count() or 1) // max(1, cfg.threads)))
 
 
+def _die_with_parent() -> None:
+    """Ask Linux to kill this process when its parent dies, so a killed run leaves no model processes behind."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+        import signal
+
+        pr_set_pdeathsig = 1
+        ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGKILL, 0, 0, 0)
+        if os.getppid() == 1:  # the parent died before the request took effect
+            os._exit(1)
+
+
 def _start(ref: ModelRef, cfg: SampleConfig, round: int, examples: Sequence[Task]) -> None:
     global _worker
+    _die_with_parent()
     _worker = SampleWorker(ref, cfg, round, examples)
 
 

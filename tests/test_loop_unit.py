@@ -55,7 +55,8 @@ def test_config_saved_then_mismatch_refused(tmp_path):
     # more rounds: the same run, extended
     assert run.check_or_save_config(load_config(overrides=["rounds=3"])) is True
     assert "rounds: 3" in run.config_path.read_text()
-    with pytest.raises(UserError, match=r"train\.max_steps=16, not 5"):
+    default_steps = load_config().train.max_steps
+    with pytest.raises(UserError, match=rf"train\.max_steps={default_steps}, not 5"):
         run.check_or_save_config(load_config(overrides=["rounds=3", "train.max_steps=5"]))
 
 

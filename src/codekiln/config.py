@@ -240,7 +240,7 @@ class RunConfig(Section):
     """Task suite (built-in name) or task file to train and evaluate on."""
     rounds: int = Field(2, ge=0)
     """Most self-improvement rounds after the baseline (round 0 evaluates the base model)."""
-    train_limit: int | None = Field(64, ge=1)
+    train_limit: int | None = Field(128, ge=1)
     """Train tasks sampled per round: round R takes the next N of the train split (wrapping around); None = all."""
     min_gain: float = 0.01
     """Stop early when held-out pass@1 gains less than this (a fraction: 0.01 = 1 point) for `patience` rounds."""
@@ -277,8 +277,10 @@ class RunConfig(Section):
 
 # Per-section defaults of the embedded `codekiln run` config (see RunConfig._run_defaults).
 RUN_DEFAULTS: dict[str, dict[str, Any]] = {
-    "sample": {"n": 4, "max_tokens": 256},
-    "train": {"max_steps": 16},
+    # T=0.6: a higher pass rate than 0.8 (18.8% vs 14.5% on the same 128 tasks), so more programs to learn from.
+    "sample": {"n": 4, "max_tokens": 256, "temperature": 0.6},
+    # A gentler step than the single-stage default: steady gains over rounds instead of a jump and a fall.
+    "train": {"max_steps": 24, "learning_rate": 1e-4},
 }
 
 

@@ -45,7 +45,7 @@ def test_default_name_is_deterministic_and_ignores_round_count():
     c = load_config(overrides=["sample.n=3"])
     assert default_name(a) == default_name(b)
     assert config_hash(a) != config_hash(c) and default_name(a) != default_name(c)
-    assert default_name(a).startswith("python-basic-smollm2-135m-")
+    assert default_name(a).startswith("sql-basic-smollm2-135m-")
 
 
 def test_config_saved_then_mismatch_refused(tmp_path):

@@ -236,7 +236,7 @@ class RunConfig(Section):
     """Run folder name under runs_dir (generated and printed when not given)."""
     runs_dir: str = "runs"
     """Folder that holds run folders."""
-    tasks: str = "python-basic"
+    tasks: str = "sql-basic"
     """Task suite (built-in name) or task file to train and evaluate on."""
     rounds: int = Field(2, ge=0)
     """Most self-improvement rounds after the baseline (round 0 evaluates the base model)."""

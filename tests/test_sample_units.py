@@ -16,8 +16,8 @@ from codekiln.sample.base import backend_for
 from codekiln.sample.extract import extract_code, fenced_blocks, find_function
 from codekiln.sample.models import resolve_model
 from codekiln.sample.quantize import needs_requantize, requantized_path
-from codekiln.sample.run import _index, build_request, pick_examples
-from codekiln.sample.seeds import sample_id, sample_seed
+from codekiln.sample.run import build_request, pick_examples
+from codekiln.sample.seeds import sample_id, sample_index, sample_seed
 
 PY = Task("p1", "python", "def add(a, b):\n    \"\"\"Sum.\"\"\"\n", entry_point="add",
           test="def check(c):\n    assert c(1, 2) == 3\n", reference="    return a + b\n", split="train")
@@ -63,7 +63,7 @@ def test_seeds_are_stable_distinct_and_in_range():
     assert seeds[3] == int.from_bytes(digest[:8], "big") % 2**31
     assert sample_seed(1, "HumanEval/0", 0, 3) != seeds[3]
     assert sample_seed(0, "HumanEval/0", 1, 3) != seeds[3]
-    assert sample_id("T/1", 2, 5) == "T/1#r2s5" and _index("T/1#r2s5") == 5 and _index("x") == -1
+    assert sample_id("T/1", 2, 5) == "T/1#r2s5" and sample_index("T/1#r2s5") == 5 and sample_index("x") == -1
 
 
 def test_requests_prefill_the_fence_only_when_the_backend_can():

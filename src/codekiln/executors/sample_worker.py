@@ -17,6 +17,7 @@ from codekiln.config import SampleConfig
 from codekiln.progress import progress_bar
 from codekiln.records import JsonlAppender, Sample, Task, dump_line
 from codekiln.sample.models import ModelRef
+from codekiln.sample.seeds import sample_index
 
 Pairs = list[tuple[Task, int]]
 Work = tuple[Pairs, dict[tuple[str, int], int]]
@@ -55,11 +56,6 @@ def shard_work(todo: Pairs, wanted: dict[tuple[str, int], int], size: int) -> li
     return [(part, {(t.task_id, i): wanted[(t.task_id, i)] for t, i in part}) for part in shards.shard(todo, size)]
 
 
-def sample_index(sample: Sample) -> int:
-    """The sample index from a sample_id `TASK#rRsI`."""
-    return int(sample.sample_id.rpartition("s")[2])
-
-
 def rewrite_in_order(out: Path, prefix: bytes, samples: list[Sample]) -> None:
     """`out` as a single sequential worker would leave it: what was there before, then this call's samples in order."""
     fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp")
@@ -90,7 +86,7 @@ def stream_shards(out: Path, todo: Pairs, wanted: dict[tuple[str, int], int], ha
             nonlocal tokens
             for sample in samples:
                 sink.append(sample)
-                have[(sample.task_id, sample_index(sample))] = sample
+                have[(sample.task_id, sample_index(sample.sample_id))] = sample
                 tokens += int(sample.meta.get("tokens", 0))
             bar.advance(len(samples))
             bar.note(f"{tokens / max(1e-9, time.monotonic() - started):.1f} tok/s")

@@ -21,7 +21,7 @@ from codekiln.sample.extract import extract_code
 from codekiln.sample.models import resolve_model
 from codekiln.sample.prompts import FENCE, build_messages, reply_prefix
 from codekiln.sample.quantize import fast_gguf
-from codekiln.sample.seeds import sample_id, sample_seed
+from codekiln.sample.seeds import sample_id, sample_index, sample_seed
 
 
 def pick_examples(task: Task, examples: Sequence[Task], shots: int) -> list[Task]:
@@ -64,7 +64,7 @@ def sample_tasks(
     wanted = {(t.task_id, i): sample_seed(cfg.seed, t.task_id, round, i) for t in tasks for i in range(cfg.n)}
     have: dict[tuple[str, int], Sample] = {}
     for s in read_jsonl_resumable(out, Sample):
-        key = (s.task_id, _index(s.sample_id))
+        key = (s.task_id, sample_index(s.sample_id))
         same_model = s.model == model_name or s.model.startswith(f"{model_name} (")
         if s.round == round and wanted.get(key) == s.seed and same_model:
             have[key] = s
@@ -125,9 +125,3 @@ def generate_chunk(sampler: Sampler, chunk: Sequence[tuple[Task, int]], cfg: Sam
                    seed=request.seed, raw=gen.text, meta={"tokens": gen.n_tokens, "finish": gen.finish})
             for (task, index), request, gen in zip(chunk, requests, sampler.generate(requests, params), strict=True)]
 
-
-def _index(sid: str) -> int:
-    """The sample index from a sample_id `TASK#rRsI` (-1 when it is not one of ours)."""
-    _, _, tail = sid.rpartition("#r")
-    _, _, index = tail.partition("s")
-    return int(index) if index.isdigit() else -1

@@ -19,3 +19,10 @@ def sample_seed(base: int, task_id: str, round: int, index: int) -> int:
 
 def sample_id(task_id: str, round: int, index: int) -> str:
     return f"{task_id}#r{round}s{index}"
+
+
+def sample_index(sid: str) -> int:
+    """The sample index from a sample_id `TASK#rRsI` (-1 when it is not one of ours)."""
+    _, _, tail = sid.rpartition("#r")
+    _, _, index = tail.partition("s")
+    return int(index) if index.isdigit() else -1

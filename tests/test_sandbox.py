@@ -270,6 +270,39 @@ __codekiln_send__([flags("/proc/self/status"), os.read(r, 100).decode()])
         assert result.value == [("2", "1"), "('2', '1')"]
 
 
+FLAGS = """
+lines = dict(line.split(":", 1) for line in open("/proc/self/status").read().splitlines())
+__codekiln_send__([lines["Seccomp"].strip(), lines["NoNewPrivs"].strip()])
+"""
+
+
+def test_the_worker_stays_lean(sandbox):
+    """Modules the worker itself does not need stay out of it (each makes every program's fork and exit dearer):
+    under bubblewrap, bwrap loads the seccomp filter, so not even ctypes is loaded."""
+    program = "import sys\n__codekiln_send__(sorted({'socket', 'traceback', 'ctypes', 'random'} & set(sys.modules)))"
+    result = sandbox.run(program, limits=FAST)
+    assert result.value == (["ctypes"] if sandbox.iso.mode == "none" else [])
+
+
+@pytest.mark.skipif(seccomp.filter_bpf() is None, reason="needs pyseccomp and libseccomp2")
+def test_without_bwrap_the_worker_installs_the_filter_itself(monkeypatch):
+    monkeypatch.setattr(isolation, "detect", lambda *a: isolation.Isolation("none", ("test",)))
+    with Sandbox(workers=1) as sb:
+        assert sb.run(FLAGS, limits=FAST).value == ["2", "1"]
+
+
+@pytestmark_bwrap
+def test_a_filter_bwrap_cannot_load_falls_back_loudly(monkeypatch):
+    from codekiln.verify import session
+
+    monkeypatch.setattr(seccomp, "filter_bpf", lambda: b"\0" * 8)  # one instruction, no return: rejected
+    monkeypatch.setattr(session, "_warned", set())
+    with Sandbox(workers=1) as sb:
+        with pytest.warns(isolation.IsolationWarning, match="seccomp filter could not be installed"):
+            sb.start()
+        assert sb.run(FLAGS, limits=FAST).value == ["0", "1"]
+
+
 def test_a_dead_worker_is_replaced():
     with Sandbox(workers=1) as sb:
         sb.start()

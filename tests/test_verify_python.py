@@ -57,6 +57,18 @@ def test_feedback_names_the_failing_assert(verifier):
     assert "assert candidate(7, 2) == 3" in v.feedback and v.score == 0.0
 
 
+def test_runtime_error_feedback_is_the_candidates_traceback(verifier):
+    """The sandbox formats the traceback (frames and the exception, qualified when not a builtin); the host adds
+    the candidate's source lines."""
+    nested, library = _verdicts(verifier, TASK, [
+        "    def inner():\n        return undefined_name\n    return inner()\n",
+        "    import json\n    return json.loads('{')\n"])
+    assert nested.status == library.status == "runtime_error"
+    assert ('File "<candidate>", line 6, in div\n    return inner()\n  File "<candidate>", line 5, in inner\n'
+            "    return undefined_name\nNameError: name 'undefined_name' is not defined") in nested.feedback
+    assert "in raw_decode\njson.decoder.JSONDecodeError: Expecting property name" in library.feedback
+
+
 def test_whole_function_completion_and_verdict_fields(verifier):
     (v,) = _verdicts(verifier, TASK, ["import math\ndef div(a, b):\n    if not b:\n        raise ValueError\n"
                                       "    return math.floor(a / b)\n"])

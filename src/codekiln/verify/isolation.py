@@ -60,8 +60,10 @@ def _ancestors(path: str) -> list[str]:
     return [str(Path(*parts[: i + 1])) for i in range(1, len(parts) - 1)]
 
 
-def bwrap_argv(python: str, disk_mb: int, env: dict[str, str], as_root: bool) -> list[str]:
-    """The bubblewrap command line that runs `python` in a fresh, read-only, network-less system."""
+def bwrap_argv(python: str, disk_mb: int, env: dict[str, str], as_root: bool,
+               seccomp_fd: int | None = None) -> list[str]:
+    """The bubblewrap command line that runs `python` in a fresh, read-only, network-less system (and under the
+    seccomp filter bwrap reads from `seccomp_fd`, if given)."""
     argv = ["bwrap", "--die-with-parent", "--new-session", "--clearenv",
             "--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts", "--hostname", "sandbox",
             "--ro-bind", "/usr", "/usr"]
@@ -92,6 +94,8 @@ def bwrap_argv(python: str, disk_mb: int, env: dict[str, str], as_root: bool) ->
         argv += ["--unshare-user"]
     for key, value in env.items():
         argv += ["--setenv", key, value]
+    if seccomp_fd is not None:
+        argv += ["--seccomp", str(seccomp_fd)]
     return argv + ["--", python]
 
 

@@ -124,10 +124,7 @@ class Sandbox:
 
     def run(self, source: str, *, files: Mapping[str, bytes] | None = None, limits: Limits) -> RunResult:
         """Run a whole program; see `run_untrusted`."""
-        import base64
-
-        setup = {"mode": "exec", "source": source,
-                 "files": {name: base64.b64encode(data).decode("ascii") for name, data in (files or {}).items()}}
+        setup = {"mode": "exec", "source": source, "files": {name: bytes(data) for name, data in (files or {}).items()}}
         _check_names(files or {})
         start = time.monotonic()
         value, sent, error, status = None, False, "", None

@@ -3,10 +3,11 @@
 This file is stdlib-only: the host compiles plain.py's source then this one as one script and starts it,
 marshalled, through `python -I -S -c <a loader>` inside bubblewrap, where codekiln itself is not importable (so
 the import of `plain` below falls back to the definitions that came ahead of it). The worker imports what
-programs need once (`preload`), sets no_new_privs and the seccomp filter on itself (every child inherits both),
-runs the child's hot path a few times (`_warm_up`), then forks one child per program, ahead of time. The child
-drops to an unprivileged uid (two per slot, in turn) and waits for its program on fd 3; then it sets its
-rlimits, runs the program and sends plain data back on fd 4. The worker kills the child's whole process tree
+programs need once (`preload`), runs under no_new_privs and the seccomp filter (bwrap loads it; elsewhere the
+worker installs it on itself: every child inherits both), runs the child's hot path a few times (`_warm_up`),
+then forks one child per program, ahead of time. The child drops to an unprivileged uid (two per slot, in turn)
+and waits for its program on fd 3 (a marshalled setup from the host: the code object, limits, files); then it
+sets its rlimits, runs the program and sends plain data back on fd 4. The worker kills the child's whole process tree
 when the host says stop, when the child exits, or when the backstop deadline passes.
 
 Values cross the process boundary as tagged JSON (see `plain.py`). Every page the worker writes after a fork
@@ -15,17 +16,21 @@ is copied (its standby child still shares it), and so is every page a child writ
 
 from __future__ import annotations
 
-import base64
+# The worker's own modules are kept few and small: every area a module maps (an extension module maps five)
+# and every page it allocates makes each fork, each copy-on-write fault and each child's exit dearer. So the
+# control socket is `_socket` (not `socket`, whose enums cost ~0.4 MB), tracebacks are formatted here (not
+# with `traceback`, which pulls in linecache and tokenize), and ctypes is loaded only when bubblewrap did not
+# install the seccomp filter already.
+import _socket
 import json
 import marshal
 import os
+import resource
 import select
 import signal
-import socket
 import struct
 import sys
 import time
-import traceback
 
 # fds inside the child: 0 stdin (/dev/null), 1 stdout, 2 stderr, 3 requests from the host, 4 messages to the host.
 REQ_FD = 3
@@ -42,11 +47,24 @@ if "encode_plain" not in globals():  # imported on the host; inside the sandbox 
 
 
 def _error_info(err: BaseException) -> dict:
-    """The exception and its traceback, without the worker's own frames (its code runs as "<string>")."""
-    frames = [f for f in traceback.extract_tb(err.__traceback__) if f.filename != "<string>"]
-    lines = ["Traceback (most recent call last):\n", *traceback.format_list(frames[-8:]),
-             *traceback.format_exception_only(type(err), err)]
-    return {"type": type(err).__name__, "msg": str(err)[:2000], "tb": "".join(lines)[-4000:]}
+    """The exception and its traceback (the last 8 frames), without the worker's own frames (its code runs as
+    "<string>"). No source lines: the sandbox has no source of the program; the host adds them."""
+    frames = []
+    tb = err.__traceback__
+    while tb is not None:
+        code = tb.tb_frame.f_code
+        if code.co_filename != "<string>":
+            frames.append(f'  File "{code.co_filename}", line {tb.tb_lineno}, in {code.co_name}\n')
+        tb = tb.tb_next
+    kind = type(err)
+    name = kind.__qualname__ if kind.__module__ in ("builtins", "__main__") else f"{kind.__module__}.{kind.__qualname__}"
+    try:
+        text = str(err)
+    except BaseException:  # noqa: B036 - a candidate's exception may refuse to print
+        text = "<exception str() failed>"
+    last = f"{name}: {text}\n" if text else f"{name}\n"
+    return {"type": kind.__name__, "msg": text[:2000],
+            "tb": ("Traceback (most recent call last):\n" + "".join(frames[-8:]) + last)[-4000:]}
 
 
 def _send(obj) -> None:
@@ -71,8 +89,6 @@ def _vm_size() -> int:
 
 
 def _set_limits(limits: dict, base_vm: int) -> None:
-    import resource
-
     mem = base_vm + limits["memory_mb"] * 1024 * 1024
     cpu = limits["cpu_s"]
     for res, value in (
@@ -119,9 +135,6 @@ class _Prctl:
             raise OSError(self.ctypes.get_errno(), "cannot install the seccomp filter")
 
 
-PRCTL: _Prctl | None = None
-
-
 def _probe_seccomp(prctl: _Prctl) -> bool:
     """Whether the filter installs here (tried in a throwaway child)."""
     pid = os.fork()
@@ -134,6 +147,34 @@ def _probe_seccomp(prctl: _Prctl) -> bool:
             os._exit(1)
     _, status = os.waitpid(pid, 0)
     return os.waitstatus_to_exitcode(status) == 0
+
+
+def _status_field(name: str) -> str:
+    """A field of /proc/self/status ("" when absent): the worker checks what confines it, not what it asked."""
+    try:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith(name + ":"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return ""
+
+
+def _confine(seccomp: bytes) -> bool:
+    """Make sure the worker runs with no_new_privs and, when given, the seccomp filter; every child it forks
+    inherits both (the worker itself needs none of the denied syscalls). Installing the filter per child cost
+    ~0.4 ms of CPU each (the kernel converts and JIT-compiles a filter on every install). Under bubblewrap both
+    are in force already (bwrap sets no_new_privs and loads the filter given with --seccomp); otherwise the
+    worker sets them itself through ctypes. Returns whether a seccomp filter is in force."""
+    if _status_field("Seccomp") != "2" and seccomp:
+        prctl = _Prctl(seccomp)
+        if _probe_seccomp(prctl):
+            prctl.no_new_privs()
+            prctl.install_seccomp()
+    if _status_field("NoNewPrivs") != "1":
+        _Prctl(b"").no_new_privs()
+    return _status_field("Seccomp") == "2"
 
 
 class _Requests:
@@ -179,18 +220,17 @@ def _child(uid, fds: list[int], workdir: str) -> None:
         os.chdir(workdir)
         if uid is not None:
             _drop_privileges(uid)
-        os.environ["HOME"] = os.environ["TMPDIR"] = workdir  # the rest of the environment is clean already
         global REQUESTS
         REQUESTS = _Requests()
         setup = REQUESTS.next()  # the program: from here on, only the program's own time counts
         if setup is None:
             os._exit(0)
-        setup = json.loads(setup)
+        setup = marshal.loads(setup)  # from the host (trusted): a dict with the code object and any files
         for name, data in (setup.get("files") or {}).items():
             path = os.path.join(workdir, name)
             os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
             with open(path, "wb") as fh:
-                fh.write(base64.b64decode(data))
+                fh.write(data)
         _set_limits(setup["limits"], BASE_VM)
         if setup["mode"] == "serve":
             _serve(setup)
@@ -202,10 +242,9 @@ def _child(uid, fds: list[int], workdir: str) -> None:
 
 
 def _code(setup: dict, filename: str):
-    """The program's code: compiled by the host (trusted, marshal) when it sent it, else compiled here."""
-    if setup.get("code"):
-        return marshal.loads(base64.b64decode(setup["code"]))
-    return compile(setup["source"], filename, "exec")
+    """The program's code: compiled by the host when it sent it, else compiled here."""
+    code = setup.get("code")
+    return code if code is not None else compile(setup["source"], filename, "exec")
 
 
 def _flush() -> None:
@@ -279,9 +318,8 @@ def _warm_up() -> None:
     then: run first in a child, that writes to code objects the child shares with the worker, and each page
     written is copied. Lazily built state (json's scanners, struct caches, traceback formatting) is built
     here once too, instead of in every child."""
-    code = base64.b64encode(marshal.dumps(compile("def f(x, y=2):\n    return [x, {'k': (y, 1.5)}]\n",
-                                                  "<warm-up>", "exec"))).decode("ascii")
-    setup = json.dumps({"mode": "serve", "entry": "f", "code": code, "limits": {"memory_mb": 1}}).encode()
+    code = compile("def f(x, y=2):\n    return [x, {'k': (y, 1.5)}]\n", "<warm-up>", "exec")
+    setup = marshal.dumps({"mode": "serve", "entry": "f", "code": code, "limits": {"memory_mb": 1}})
     call = b"C" + encode_plain(((1,), {"y": "s"})).encode("ascii")
     sink = os.open(os.devnull, os.O_WRONLY)
     try:
@@ -289,7 +327,7 @@ def _warm_up() -> None:
             requests = _Requests()
             for body in (setup, call):
                 requests.buf += _HEADER.pack(len(body)) + body
-            loaded = json.loads(requests.next())
+            loaded = marshal.loads(requests.next())
             env = {"__name__": "__candidate__"}
             exec(_code(loaded, "<candidate>"), env)
             args, kwargs = decode_plain(requests.next()[1:])
@@ -315,7 +353,7 @@ _STANDBY = json.dumps({"event": "standby"}).encode("ascii")
 _STANDBY = _HEADER.pack(len(_STANDBY)) + _STANDBY
 
 
-def _recv_ctl(sock: socket.socket, pending: bytes):
+def _recv_ctl(sock: _socket.socket, pending: bytes):
     """The (op, job, timeout) records the host sent (a stop often comes with the next run), and the bytes of
     an incomplete one; None when the host went away."""
     data = sock.recv(CTL.size * 16)
@@ -326,12 +364,12 @@ def _recv_ctl(sock: socket.socket, pending: bytes):
     return [CTL.unpack_from(data, at) for at in range(0, whole, CTL.size)], data[whole:]
 
 
-def _send_ctl(sock: socket.socket, obj) -> None:
+def _send_ctl(sock: _socket.socket, obj) -> None:
     data = json.dumps(obj).encode("utf-8")
     sock.sendall(_HEADER.pack(len(data)) + data)
 
 
-def _send_exit(sock: socket.socket, job: int, code: int, backstop: bool) -> None:
+def _send_exit(sock: _socket.socket, job: int, code: int, backstop: bool) -> None:
     body = b'{"event": "exit", "job": %d, "code": %d, "backstop": %s}' % (job, code, b"true" if backstop else b"false")
     sock.sendall(_HEADER.pack(len(body)) + body)
 
@@ -351,6 +389,9 @@ class _Child:
         msg_r, msg_w = os.pipe()
         out_r, out_w = os.pipe()
         err_r, err_w = os.pipe()
+        # The child's environment is the worker's, clean already, with HOME and TMPDIR at its working folder: set
+        # here, so that the child writes none of the environment's pages (each would be a copy-on-write fault).
+        os.environ["HOME"] = os.environ["TMPDIR"] = self.workdir
         self.pid = os.fork()
         if self.pid == 0:
             _child(uid, [req_r, msg_w, out_w, err_w], self.workdir)
@@ -368,7 +409,7 @@ class _Worker:
     worker's own pid namespace (or by process group), and the next child is forked only after that.
     """
 
-    def __init__(self, sock: socket.socket, mode: str, uids, tmp: str) -> None:
+    def __init__(self, sock: _socket.socket, mode: str, uids, tmp: str) -> None:
         self.sock = sock
         self.mode = mode
         self.uids = uids  # None, or two uids used in turn
@@ -382,7 +423,7 @@ class _Worker:
         self.standby = _Child(uid, self.tmp, self.n)
         self.n += 1
         fds = self.standby.host_fds
-        sent = self.sock.sendmsg([_STANDBY], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, _FDS.pack(*fds))])
+        sent = self.sock.sendmsg([_STANDBY], [(_socket.SOL_SOCKET, _socket.SCM_RIGHTS, _FDS.pack(*fds))])
         if sent < len(_STANDBY):
             self.sock.sendall(_STANDBY[sent:])
         for fd in fds:
@@ -491,14 +532,12 @@ class _Worker:
 
 
 def main() -> None:
-    sock = socket.socket(fileno=int(os.environ.get("CODEKILN_SOCK_FD", "5")))
+    sock = _socket.socket(fileno=int(os.environ.get("CODEKILN_SOCK_FD", "5")))
     mode = os.environ.get("CODEKILN_SWEEP", "pidns")
     uids = [int(u) for u in os.environ.get("CODEKILN_UIDS", "").split(",") if u] or None
     tmp = os.environ.get("CODEKILN_TMP", "/tmp")
     for path in filter(None, os.environ.get("CODEKILN_PATH", "").split(os.pathsep)):
         sys.path.append(path)
-    import resource  # the child needs it after dropping privileges
-
     loaded, failed = [], []
     for name in filter(None, os.environ.get("CODEKILN_PRELOAD", "").split(",")):
         try:
@@ -507,16 +546,8 @@ def main() -> None:
         except Exception as err:  # a missing optional module is reported, not fatal
             failed.append(f"{name}: {type(err).__name__}: {err}")
     PRELOADED.extend(loaded)
-    global PRCTL, BASE_VM
-    PRCTL = _Prctl(bytes.fromhex(os.environ.get("CODEKILN_SECCOMP", "")))
-    if PRCTL.has_filter and not _probe_seccomp(PRCTL):
-        PRCTL = _Prctl(b"")
-    # The worker confines itself, once: every child it forks inherits no_new_privs and the filter (the worker
-    # itself needs none of the denied syscalls). Installing it per child cost ~0.4 ms of CPU each (the kernel
-    # converts and JIT-compiles a filter on every install).
-    PRCTL.no_new_privs()
-    if PRCTL.has_filter:
-        PRCTL.install_seccomp()
+    global BASE_VM
+    seccomp = _confine(bytes.fromhex(os.environ.get("CODEKILN_SECCOMP", "")))
     # Children inherit these dispositions (a flood into a closed stdout ends the program; ^C is not caught).
     signal.signal(signal.SIGPIPE, signal.SIG_DFL)
     signal.signal(signal.SIGINT, signal.SIG_DFL)
@@ -540,7 +571,7 @@ def main() -> None:
     BASE_VM = _vm_size()
     signal.signal(signal.SIGCHLD, signal.SIG_DFL)
     _send_ctl(sock, {"event": "ready", "pid": os.getpid(), "preloaded": loaded, "failed": failed,
-                     "seccomp": PRCTL.has_filter})
+                     "seccomp": seccomp})
     _Worker(sock, mode, uids, tmp).loop()
 
 

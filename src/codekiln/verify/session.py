@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import marshal
 import os
 import queue
 import select
@@ -121,7 +122,7 @@ def _warn_once(text: str) -> None:
         _warned.add(text)
         import warnings
 
-        warnings.warn(f"codekiln sandbox: weaker isolation: {text}", isolation.IsolationWarning, stacklevel=3)
+        warnings.warn(f"codekiln sandbox: weaker isolation: {text}", isolation.IsolationWarning, stacklevel=4)
 
 
 class WorkerDied(Exception):
@@ -154,25 +155,47 @@ class Slot:
 
     # -- lifecycle
     def start(self) -> None:
+        """Start the worker. Under bubblewrap, bwrap itself loads the seccomp filter (the worker then needs no
+        ctypes); if that fails on this kernel, the worker is started again to install the filter itself (and to
+        report, so the host warns, if it cannot)."""
+        bpf = seccomp.filter_bpf() if self.iso.mode.startswith("bwrap") else None
+        if bpf is not None:
+            try:
+                self._start(bpf)
+                return
+            except WorkerDied:
+                self.kill()
+        self._start(None)
+
+    def _start(self, bwrap_seccomp: bytes | None) -> None:
         host, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         env = {"CODEKILN_SOCK_FD": str(child.fileno()), "CODEKILN_SWEEP": self.iso.sweep,
                "CODEKILN_PRELOAD": ",".join(self.preload),
                "CODEKILN_PATH": os.pathsep.join(isolation.python_paths()),
                "CODEKILN_UIDS": ",".join(map(str, self.uids or ())),
-               "PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "PYTHONHASHSEED": "0", **seccomp.bpf_env()}
+               "PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "PYTHONHASHSEED": "0"}
+        if bwrap_seccomp is None:
+            env.update(seccomp.bpf_env())
         python = isolation.real_python()
+        code_r, code_w = os.pipe()
+        pass_fds = [child.fileno(), code_r]
+        filter_r = None
         if self.iso.mode.startswith("bwrap"):
-            argv = isolation.bwrap_argv(python, self.disk_mb, env, self.iso.mode == "bwrap-root")
+            if bwrap_seccomp is not None:  # a pipe holds the filter (a few hundred bytes: the write cannot block)
+                filter_r, filter_w = os.pipe()
+                os.write(filter_w, bwrap_seccomp)
+                os.close(filter_w)
+                pass_fds.append(filter_r)
+            argv = isolation.bwrap_argv(python, self.disk_mb, env, self.iso.mode == "bwrap-root", filter_r)
             popen_env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin")}
         else:
             self._tmp = tempfile.TemporaryDirectory(prefix="codekiln-sandbox-")
             os.chmod(self._tmp.name, 0o755)
             argv, popen_env = [python], {**env, "CODEKILN_TMP": self._tmp.name}
-        code_r, code_w = os.pipe()
         argv = argv + ["-I", "-S", "-c", _BOOT.format(fd=code_r)]
 
         def launch() -> subprocess.Popen[bytes]:
-            return subprocess.Popen(argv, pass_fds=[child.fileno(), code_r], stdin=subprocess.DEVNULL,
+            return subprocess.Popen(argv, pass_fds=pass_fds, stdin=subprocess.DEVNULL,
                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=popen_env,
                                     start_new_session=True)
 
@@ -181,6 +204,8 @@ class Slot:
                 self.proc = _spawn(launch)
             finally:
                 os.close(code_r)
+                if filter_r is not None:
+                    os.close(filter_r)
                 child.close()
             data = memoryview(_worker_code())
             while data:  # the worker reads while this writes; a worker that failed to start shows below
@@ -204,7 +229,7 @@ class Slot:
             import warnings
 
             warnings.warn(f"codekiln sandbox: could not preload {ready['failed']}", isolation.IsolationWarning,
-                          stacklevel=2)
+                          stacklevel=3)
 
     def alive(self) -> bool:
         return self.proc is not None and self.proc.poll() is None and self.sock is not None
@@ -376,7 +401,10 @@ class Session:
         # output); the others are read only after select reports them readable.
         os.set_blocking(fds[0], False)
         self._fds: dict[str, int | None] = dict(zip(("req", "msg", "stdout", "stderr"), fds, strict=True))
-        self.queue({**setup, "limits": limits})  # written with what the caller queues next, in one write
+        # The setup goes marshalled (host to sandbox only: the host never unmarshals what a program sends), so the
+        # child gets the code object and any files in one `marshal.loads`; written with what the caller queues next.
+        data = marshal.dumps({**setup, "limits": limits})
+        self._pending += len(data).to_bytes(_HEADER_SIZE, "big") + data
 
     # -- I/O
     def _close(self, name: str) -> None:

@@ -37,9 +37,10 @@ def sandbox():
         yield sb
 
 
-def _host_pids_of(uid: int) -> list[int]:
-    out = subprocess.run(["ps", "-o", "pid=", "-u", str(uid)], capture_output=True, text=True).stdout
-    return [int(p) for p in out.split()]
+def _host_procs_of(uid: int) -> list[tuple[int, int]]:
+    """(pid, parent pid) of the host's processes running as `uid`."""
+    out = subprocess.run(["ps", "-o", "pid=,ppid=", "-u", str(uid)], capture_output=True, text=True).stdout
+    return [(int(pid), int(ppid)) for pid, ppid in (line.split() for line in out.splitlines() if line.strip())]
 
 
 def test_plain_values_round_trip(sandbox):
@@ -176,12 +177,18 @@ __codekiln_send__(int(os.read(r, 20)))
     after = sandbox.run(LIVE, limits=FAST)
     assert result.value not in after.value  # the daemonized grandchild is gone
     with sandbox.slot() as slot:
-        if slot.uids is not None:  # seen from the host: only the standby child for the next program is left
+        if slot.uids is not None:  # seen from the host: only standby children (one per uid, the worker's) are left
+
+            def only_standbys() -> bool:
+                procs = {uid: _host_procs_of(uid) for uid in slot.uids}
+                parents = {ppid for found in procs.values() for _, ppid in found}
+                return len(parents) == 1 and all(len(found) <= 1 for found in procs.values())
+
             # The sweep of a finished program runs while the next one starts: give it time on a loaded machine.
             deadline = time.monotonic() + 10
-            while sum(len(_host_pids_of(uid)) for uid in slot.uids) != 1 and time.monotonic() < deadline:
+            while not only_standbys() and time.monotonic() < deadline:
                 time.sleep(0.05)
-            assert sum(len(_host_pids_of(uid)) for uid in slot.uids) == 1
+            assert only_standbys()
 
 
 @pytestmark_bwrap

@@ -31,6 +31,7 @@ import signal
 import struct
 import sys
 import time
+from collections import deque
 
 # fds inside the child: 0 stdin (/dev/null), 1 stdout, 2 stderr, 3 requests from the host, 4 messages to the host.
 REQ_FD = 3
@@ -404,30 +405,40 @@ class _Child:
 class _Worker:
     """The worker's event loop: hands out standby children, supervises the running one, cleans up.
 
-    With two uids per slot (root), the next child is forked while the current one runs, under the other
-    uid, and a finished program's tree is killed by uid; without, the tree is killed by `kill(-1)` in the
-    worker's own pid namespace (or by process group), and the next child is forked only after that.
+    With uids of its own (root: one more than the standbys it keeps), the standby children are forked in a
+    batch, each under the next uid in turn, while a program runs, and a finished program's tree is killed by
+    its uid (the running program and the standbys never share one). Forking in a batch is cheaper: every fork
+    makes all the worker's pages shared again, and each page the worker then writes is copied, so the
+    supervision of a batch's programs copies the worker's pages once instead of once per program. Without
+    uids, the tree is killed by `kill(-1)` in the worker's own pid namespace (or by process group), so the one
+    standby is forked only after that.
     """
 
     def __init__(self, sock: _socket.socket, mode: str, uids, tmp: str) -> None:
         self.sock = sock
         self.mode = mode
-        self.uids = uids  # None, or two uids used in turn
+        self.uids = uids  # None, or the slot's uids, used in turn
+        self.batch = len(uids) - 1 if uids else 1  # standbys forked at a time
         self.tmp = tmp
         self.n = 0
-        self.standby = None
+        self.standby: deque[_Child] = deque()
         self.running = None
 
     def _fork_standby(self) -> None:
-        uid = self.uids[self.n % 2] if self.uids else None
-        self.standby = _Child(uid, self.tmp, self.n)
+        uid = self.uids[self.n % len(self.uids)] if self.uids else None
+        child = _Child(uid, self.tmp, self.n)
+        self.standby.append(child)
         self.n += 1
-        fds = self.standby.host_fds
+        fds = child.host_fds
         sent = self.sock.sendmsg([_STANDBY], [(_socket.SOL_SOCKET, _socket.SCM_RIGHTS, _FDS.pack(*fds))])
         if sent < len(_STANDBY):
             self.sock.sendall(_STANDBY[sent:])
         for fd in fds:
             os.close(fd)
+
+    def _refill(self) -> None:
+        for _ in range(self.batch):
+            self._fork_standby()
 
     def _sweep(self, child: _Child) -> None:
         """Kill the program's whole process tree, daemonized grandchildren included."""
@@ -435,7 +446,7 @@ class _Worker:
             os.kill(child.pid, signal.SIGKILL)
         except ProcessLookupError:
             pass
-        if child.uid is not None and self.uids:  # every process of the program's uid (the standby has the other)
+        if child.uid is not None and self.uids:  # every process of the program's uid (no standby has it)
             if self._uid_alive(child.uid, child.pid):
                 killer = os.fork()
                 if killer == 0:
@@ -465,9 +476,7 @@ class _Worker:
             names = [int(n) for n in os.listdir("/proc") if n.isdigit()]
         except OSError:
             return True
-        known = {1, os.getpid(), exclude}
-        if self.standby is not None:
-            known.add(self.standby.pid)
+        known = {1, os.getpid(), exclude, *(c.pid for c in self.standby)}
         wanted = f"Uid:\t{uid}\t"
         for pid in names:
             if pid in known:
@@ -493,21 +502,21 @@ class _Worker:
             import shutil
 
             shutil.rmtree(child.workdir, ignore_errors=True)
-        if self.standby is None:
-            self._fork_standby()
+        if not self.standby:
+            self._refill()
 
     def _on_message(self, op: bytes, job: int, timeout_s: float) -> None:
-        if op == b"r" and self.running is None and self.standby is not None:
-            self.running, self.standby = self.standby, None
+        if op == b"r" and self.running is None and self.standby:
+            self.running = self.standby.popleft()
             self.running.job = job
             self.running.deadline = time.monotonic() + timeout_s + 2.0  # the host stops it first
-            if self.uids:
-                self._fork_standby()
+            if self.uids and not self.standby:
+                self._refill()
         elif op == b"s" and self.running is not None and self.running.job == job:
             self._finish(backstop=False)
 
     def loop(self) -> None:
-        self._fork_standby()
+        self._refill()
         pending = b""
         while True:
             waits = [self.sock]
@@ -522,7 +531,7 @@ class _Worker:
             if self.sock in ready:
                 got = _recv_ctl(self.sock, pending)
                 if got is None:  # the host went away: leave nothing behind
-                    for child in (self.running, self.standby):
+                    for child in (self.running, *self.standby):
                         if child is not None:
                             self._sweep(child)
                     os._exit(0)

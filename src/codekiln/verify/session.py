@@ -36,6 +36,10 @@ _HEADER_SIZE = 4
 _CTL = struct.Struct(">cqd")  # host to worker: op, job, timeout (sandbox_worker.CTL)
 _WORKER_SOURCE: str | None = None
 _uid_counter = itertools.count()
+# Children a worker forks ahead in one batch (root only: each needs a uid of its own). Larger batches copy the
+# worker's pages less often (see sandbox_worker._Worker) and cost a waiting process each.
+STANDBYS = 4
+_UIDS_PER_SLOT = 8  # uids reserved per slot (STANDBYS + 1 used), 32 slots per host process
 
 
 def _worker_source() -> str:
@@ -125,6 +129,21 @@ def _warn_once(text: str) -> None:
         warnings.warn(f"codekiln sandbox: weaker isolation: {text}", isolation.IsolationWarning, stacklevel=4)
 
 
+_FDS_SPACE = socket.CMSG_SPACE(8 * struct.calcsize("i"))
+
+
+def _recv_with_fds(sock: socket.socket) -> tuple[bytes, list[int]]:
+    """What the socket holds now, and the fds that came with it; BlockingIOError when it holds nothing.
+    (`socket.recv_fds` in Python 3.11 drops its `flags`, so MSG_DONTWAIT would not reach the kernel.)"""
+    data, ancillary, _, _ = sock.recvmsg(1 << 16, _FDS_SPACE, socket.MSG_DONTWAIT)
+    fds: list[int] = []
+    for level, kind, payload in ancillary:
+        if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
+            whole = len(payload) - len(payload) % 4
+            fds += struct.unpack(f"{whole // 4}i", payload[:whole])
+    return data, fds
+
+
 class WorkerDied(Exception):
     """The worker process went away (it is restarted on next use)."""
 
@@ -136,17 +155,18 @@ class Slot:
         self.iso = iso
         self.preload = preload
         self.disk_mb = disk_mb
-        # Each slot's programs run as two uids of their own, in turn (when root): NPROC binds per program, and
-        # the next program's child waits under one uid while the current program's tree is killed by the other.
-        base = 200000 + ((os.getpid() % 8192) * 64 + next(_uid_counter) % 32 * 2) if iso.drops_uid else None
-        self.uids: tuple[int, int] | None = (base, base + 1) if base is not None else None
+        # Each slot's programs run as uids of their own, in turn (when root): NPROC binds per program, and the
+        # standby children wait under other uids while the current program's tree is killed by its uid.
+        slot = next(_uid_counter) % 32
+        base = 200000 + ((os.getpid() % 8192) * 32 + slot) * _UIDS_PER_SLOT if iso.drops_uid else None
+        self.uids: tuple[int, ...] | None = (tuple(range(base, base + STANDBYS + 1)) if base is not None else None)
         self.proc: subprocess.Popen[bytes] | None = None
         self.sock: socket.socket | None = None
         self._jobs = itertools.count(1)
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
         self.preloaded: list[str] = []
         self.seccomp = False
-        self.standby_fds: list[int] | None = None  # the host ends of the worker's next, already forked child
+        self.standby_fds: deque[list[int]] = deque()  # the host ends of the worker's next, already forked children
         self.pending: list[Session] = []  # stopped sessions whose exit report is still on its way
         self.exits: dict[int, dict[str, Any]] = {}  # exit reports by job, until their session reads them
         self._ctl_buf = bytearray()  # control bytes read ahead from the worker
@@ -239,10 +259,9 @@ class Slot:
             session.close_pipes()
         self.pending = []
         self.exits.clear()
-        if self.standby_fds is not None:
-            for fd in self.standby_fds:
+        while self.standby_fds:
+            for fd in self.standby_fds.popleft():
                 os.close(fd)
-            self.standby_fds = None
         self._ctl_buf.clear()
         self.stop_later = None
         while self._ctl_fds:
@@ -280,7 +299,7 @@ class Slot:
                 fds = self._ctl_fds.popleft() if msg.get("event") == "standby" and self._ctl_fds else []
                 return msg, fds
             try:
-                chunk, fds, _, _ = socket.recv_fds(self.sock, 1 << 16, 8, socket.MSG_DONTWAIT)
+                chunk, fds = _recv_with_fds(self.sock)
             except BlockingIOError:
                 left = deadline - time.monotonic()
                 if left <= 0 or not select.select([self.sock], [], [], left)[0]:
@@ -335,8 +354,8 @@ class Slot:
 
     def dispatch(self, msg: dict[str, Any], fds: list[int]) -> None:
         """File a worker report: a new standby child's pipes, or a program's exit."""
-        if msg.get("event") == "standby" and len(fds) == 4 and self.standby_fds is None:
-            self.standby_fds = fds
+        if msg.get("event") == "standby" and len(fds) == 4:
+            self.standby_fds.append(fds)
             return
         for fd in fds:
             os.close(fd)
@@ -344,25 +363,43 @@ class Slot:
             self.exits[int(msg["job"])] = msg
 
     def take_standby(self, deadline: float) -> list[int]:
-        """The pipes of the worker's next child, waiting for its announcement if needed."""
-        while self.standby_fds is None:
+        """The pipes of the worker's next child (children are handed out in the order they were announced),
+        waiting for its announcement if needed."""
+        while not self.standby_fds:
             msg, fds = self.read_ctl(deadline) if self.sock is not None else (None, [])
             if msg is None:
                 self.kill()
                 raise WorkerDied("the sandbox worker went away")
             self.dispatch(msg, fds)
-        fds, self.standby_fds = self.standby_fds, None
-        return fds
+        return self.standby_fds.popleft()
+
+    def _close_reported(self, wait_s: float) -> None:
+        """Close the pipes of stopped programs whose exit the worker has reported. The host may run a few
+        programs ahead of the worker's clean-up (it holds a batch of standby children); when it is further
+        ahead than that, it waits up to `wait_s` for the reports, and a worker that still has not sent them is
+        replaced."""
+        deadline = time.monotonic() + wait_s
+        while self.pending and self.sock is not None:
+            msg, fds = self.read_ctl(0.0)  # reports already sent, without waiting
+            if msg is not None:
+                self.dispatch(msg, fds)
+                continue
+            for session in list(self.pending):
+                if session.job in self.exits:
+                    self.exits.pop(session.job)
+                    session.close_pipes()
+                    self.pending.remove(session)
+            if len(self.pending) <= STANDBYS + 2:
+                return
+            msg, fds = self.read_ctl(deadline)
+            if msg is None:
+                self.kill()
+                return
+            self.dispatch(msg, fds)
 
     def open(self, setup: dict[str, Any], limits: dict[str, Any]) -> Session:
         """Start one program in this worker (restarting the worker first if it died)."""
-        for session in list(self.pending):  # stopped earlier; close what has been reported
-            if session.job in self.exits:
-                self.exits.pop(session.job)
-                session.close_pipes()
-                self.pending.remove(session)
-        if len(self.pending) > 4:  # a worker that stopped reporting is replaced
-            self.kill()
+        self._close_reported(wait_s=10.0)
         if not self.alive():
             self.kill()
             self.start()

@@ -29,6 +29,7 @@ from codekiln.records import Sample, Task, Verdict
 from codekiln.verify.plain import Unplain, decode_plain, encode_plain
 from codekiln.verify.predict import predict_calls
 from codekiln.verify.sandbox import Limits, Sandbox
+from codekiln.verify.seeded_random import seeded_builtins, task_seed
 from codekiln.verify.session import Session, WorkerDied
 
 FEEDBACK_CHARS = 2000
@@ -204,6 +205,7 @@ class _TaskCode:
     """A task's prompt and test, compiled once; run here in the trusted process."""
 
     def __init__(self, task: Task) -> None:
+        self.seed = task_seed(task.task_id)
         self.test_lines = (task.test or "").splitlines()
         try:
             self.test: CodeType = compile(task.test or "", "<test>", "exec")
@@ -218,8 +220,9 @@ class _TaskCode:
 
     def check_function(self, proxy: CandidateProxy) -> Callable[[Any], Any]:
         """The task's check, in a fresh namespace where the entry point's name is the proxy too
-        (some tests call it by name, e.g. HumanEval/33 compares with `sort_third(...)`)."""
-        namespace: dict[str, Any] = {"__name__": "__codekiln_check__"}
+        (some tests call it by name, e.g. HumanEval/33 compares with `sort_third(...)`), and where `random`
+        draws from a generator seeded by the task (see `seeded_random`)."""
+        namespace: dict[str, Any] = {"__name__": "__codekiln_check__", "__builtins__": seeded_builtins(self.seed)}
         if self.prompt is not None:
             try:
                 exec(self.prompt, namespace)

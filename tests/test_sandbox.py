@@ -8,7 +8,6 @@ from __future__ import annotations
 import errno
 import os
 import socket
-import subprocess
 import threading
 import time
 
@@ -17,6 +16,7 @@ import pytest
 from codekiln.verify import isolation, seccomp
 from codekiln.verify.plain import Unplain, decode_plain, encode_plain
 from codekiln.verify.sandbox import Limits, Sandbox, run_untrusted
+from sandbox_procs import leftover_programs
 
 FAST = Limits(timeout_s=3.0, memory_mb=256)
 # The live (non-zombie) processes in the program's pid namespace; killed ones may linger as zombies briefly.
@@ -35,12 +35,6 @@ __codekiln_send__(sorted(int(p) for p in os.listdir("/proc") if p.isdigit() and 
 def sandbox():
     with Sandbox(workers=1) as sb:
         yield sb
-
-
-def _host_procs_of(uid: int) -> list[tuple[int, int]]:
-    """(pid, parent pid) of the host's processes running as `uid`."""
-    out = subprocess.run(["ps", "-o", "pid=,ppid=", "-u", str(uid)], capture_output=True, text=True).stdout
-    return [(int(pid), int(ppid)) for pid, ppid in (line.split() for line in out.splitlines() if line.strip())]
 
 
 def test_plain_values_round_trip(sandbox):
@@ -177,18 +171,8 @@ __codekiln_send__(int(os.read(r, 20)))
     after = sandbox.run(LIVE, limits=FAST)
     assert result.value not in after.value  # the daemonized grandchild is gone
     with sandbox.slot() as slot:
-        if slot.uids is not None:  # seen from the host: only standby children (one per uid, the worker's) are left
-
-            def only_standbys() -> bool:
-                procs = {uid: _host_procs_of(uid) for uid in slot.uids}
-                parents = {ppid for found in procs.values() for _, ppid in found}
-                return len(parents) == 1 and all(len(found) <= 1 for found in procs.values())
-
-            # The sweep of a finished program runs while the next one starts: give it time on a loaded machine.
-            deadline = time.monotonic() + 10
-            while not only_standbys() and time.monotonic() < deadline:
-                time.sleep(0.05)
-            assert only_standbys()
+        if slot.uids is not None:  # seen from the host: only the standby children are left
+            assert leftover_programs([slot]) == 0
 
 
 @pytestmark_bwrap

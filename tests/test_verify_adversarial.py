@@ -8,8 +8,6 @@ verifier must survive everything before it.
 from __future__ import annotations
 
 import os
-import subprocess
-import time
 from pathlib import Path
 
 import pytest
@@ -18,6 +16,7 @@ from codekiln.config import VerifyConfig
 from codekiln.records import STATUSES, Sample, Task
 from codekiln.verify import isolation
 from codekiln.verify.python import PythonVerifier
+from sandbox_procs import leftover_programs
 
 CORPUS = Path(__file__).parent / "adversarial"
 TASK = Task(
@@ -39,22 +38,14 @@ def _expected(path: Path) -> set[str]:
     raise AssertionError(f"{path} has no '# expect:' line")
 
 
-def _processes_of(uids) -> int:
-    out = subprocess.run(["ps", "-eo", "uid="], capture_output=True, text=True, check=True).stdout
-    return sum(1 for u in out.split() if int(u) in uids)
-
-
-def _leftovers(verifier) -> dict[tuple[int, int], int]:
-    """Processes per slot still running under the slot's uids (only the next standby child may be there)."""
+def _leftovers(verifier) -> dict[tuple[int, ...], int]:
+    """Processes per slot still running under the slot's uids, apart from its waiting standby children."""
     counts = {}
     for slot in verifier.sandbox._all:
         for session in list(slot.pending):
             session.complete()
         if slot.uids is not None:
-            deadline = time.monotonic() + 3.0
-            while _processes_of(slot.uids) > 1 and time.monotonic() < deadline:
-                time.sleep(0.1)
-            counts[slot.uids] = _processes_of(slot.uids)
+            counts[slot.uids] = leftover_programs([slot], wait_s=3.0)
     return counts
 
 
@@ -98,7 +89,7 @@ def test_every_trick_gets_its_verdict(corpus_verdicts):
 
 def test_nothing_is_left_running(corpus_verdicts):
     _, _, leftovers = corpus_verdicts
-    assert all(count <= 1 for count in leftovers.values()), leftovers  # daemons and fork bombs are gone
+    assert all(count == 0 for count in leftovers.values()), leftovers  # daemons and fork bombs are gone
 
 
 def test_flood_output_is_capped(corpus_verdicts):

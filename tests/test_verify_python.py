@@ -9,6 +9,7 @@ from codekiln.errors import UserError
 from codekiln.records import Sample, Task
 from codekiln.tasks.humaneval import bundled_humaneval_path, read_humaneval
 from codekiln.verify.python import PythonVerifier
+from sandbox_procs import leftover_programs
 
 TASK = Task(task_id="t/div", kind="python", entry_point="div",
             prompt='def div(a, b):\n    """a // b; ValueError when b is 0."""\n',
@@ -189,12 +190,37 @@ def test_predicted_calls_change_no_verdict(verifier):
     assert len(predict_calls(verifier._task_code(he0).check_function, he0.entry_point, he0.test)) == 7
 
 
+def test_a_checks_random_inputs_are_the_tasks_own(verifier):
+    """`random` in a check draws from a generator seeded by the task: the same inputs for every sample and run
+    (and for the dry run, so such checks get their calls sent ahead), other tasks other inputs, and the
+    process's own `random` untouched."""
+    import random
+
+    from codekiln.verify.predict import predict_calls
+    from codekiln.verify.seeded_random import seeded_builtins, task_seed
+
+    draw = compile("import random\nfrom random import choice\nxs = [random.randint(0, 10**9), choice('abcdef')]\n",
+                   "<test>", "exec")
+
+    def run(seed: int) -> list:
+        namespace = {"__builtins__": seeded_builtins(seed)}
+        exec(draw, namespace)
+        return namespace["xs"]
+
+    state = random.getstate()
+    assert run(task_seed("HumanEval/53")) == run(task_seed("HumanEval/53")) != run(task_seed("HumanEval/50"))
+    assert random.getstate() == state
+    add = next(t for t in HUMANEVAL if t.task_id == "HumanEval/53")
+    calls = predict_calls(verifier._task_code(add).check_function, add.entry_point, add.test)
+    assert len(calls) > 100 and calls == predict_calls(verifier._task_code(add).check_function, add.entry_point,
+                                                       add.test)
+    assert [v.status for v in _verdicts(verifier, add, [add.reference, "    return x - y\n"])] == ["passed", "failed"]
+
+
 def test_finished_programs_are_stopped_when_the_batch_ends():
     """A passed or failed program's stop waits for its slot's next run (one worker wake-up for both); when the
     batch ends, the stops still held are sent, so no finished program keeps waiting for another batch."""
     import os
-    import subprocess
-    import time
 
     if os.geteuid() != 0:
         pytest.skip("counts processes by the slots' own uids (root only)")
@@ -203,22 +229,6 @@ def test_finished_programs_are_stopped_when_the_batch_ends():
         right = "    if b == 0:\n        raise ValueError\n    return a // b\n"
         verdicts = _verdicts(v, TASK, [right, "    return 0\n"] * 3)
         assert [x.status for x in verdicts] == ["passed", "failed"] * 3
-        uids = [uid for slot in v.sandbox._all for uid in slot.uids]
-
-        def alive() -> int:
-            out = subprocess.run(["ps", "-eo", "uid=,stat="], capture_output=True, text=True, check=True).stdout
-            return sum(1 for line in out.splitlines()
-                       if int(line.split()[0]) in uids and not line.split()[1].startswith("Z"))
-
-        def standbys() -> int:  # children forked ahead, waiting for a program: all the worker announced
-            for slot in v.sandbox._all:
-                while (report := slot.read_ctl(0.0))[0] is not None:
-                    slot.dispatch(*report)
-            return sum(len(slot.standby_fds) for slot in v.sandbox._all)
-
-        deadline = time.monotonic() + 10
-        while alive() != standbys() and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert 0 < standbys() == alive()
+        assert leftover_programs(v.sandbox._all) == 0
     finally:
         v.close()

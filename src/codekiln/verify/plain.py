@@ -8,7 +8,6 @@ builtins are sent as their builtin value, so whatever their `__eq__` says, the r
 
 from __future__ import annotations
 
-import base64
 import json
 import os
 import struct
@@ -46,7 +45,7 @@ def _tagged(value, depth):
     if kind is frozenset:
         return {"f": [_tagged(v, depth + 1) for v in value]}
     if kind is bytes:
-        return {"b": base64.b64encode(value).decode("ascii")}
+        return {"b": value.hex()}  # hex, not base64: the worker then needs no binascii (nor its libz)
     if kind is complex:
         return {"c": [value.real, value.imag]}
     # Subclasses of builtins become the builtin: whatever their __eq__ says, the receiver compares plain data.
@@ -86,7 +85,7 @@ def _untag(obj):
             out[item[0]] = item[1]
         return out
     if tag == "b" and type(payload) is str:
-        return base64.b64decode(payload.encode("ascii"), validate=True)
+        return bytes.fromhex(payload)
     if tag == "c" and type(payload) is list and len(payload) == 2:
         return complex(float(payload[0]), float(payload[1]))
     raise ValueError(f"unknown tag {tag!r}")

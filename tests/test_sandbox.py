@@ -294,6 +294,34 @@ def test_a_filter_bwrap_cannot_load_falls_back_loudly(monkeypatch):
         assert sb.run(FLAGS, limits=FAST).value == ["0", "1"]
 
 
+@pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="needs two CPUs")
+def test_pinned_slots_keep_a_cpu_each():
+    """With pin_cpus, each of two workers (so each program) and the thread borrowing it stay on one CPU of their
+    own; without, programs may run on every CPU."""
+    everywhere = sorted(os.sched_getaffinity(0))
+    program = "import os\n__codekiln_send__(sorted(os.sched_getaffinity(0)))"
+    seen = {}
+    both = threading.Barrier(2, timeout=30)
+
+    def borrow(sb, name):
+        with sb.session({"mode": "exec", "source": program}, FAST) as session:
+            seen[name] = (session.recv()["value"], sorted(os.sched_getaffinity(0)))
+            both.wait()  # each thread holds its slot until the other has one: the two borrows get both slots
+
+    with Sandbox(workers=2, pin_cpus=True) as pinned, Sandbox(workers=2) as free:
+        for sb, prefix in ((pinned, "pinned"), (free, "free")):
+            sb.start()  # start pins no thread
+            threads = [threading.Thread(target=borrow, args=(sb, f"{prefix}{i}")) for i in range(2)]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
+    cpus = sorted(decode_plain(seen[f"pinned{i}"][0]) for i in range(2))
+    assert cpus == [[everywhere[0]], [everywhere[1]]]
+    assert all(seen[f"pinned{i}"][1] == decode_plain(seen[f"pinned{i}"][0]) for i in range(2))
+    assert decode_plain(seen["free0"][0]) == everywhere and seen["free0"][1] == everywhere
+
+
 def test_a_dead_worker_is_replaced():
     with Sandbox(workers=1) as sb:
         sb.start()

@@ -249,7 +249,8 @@ class PythonVerifier:
         self.cfg = cfg
         self.limits = Limits.from_config(cfg)
         self._own = sandbox is None
-        self.sandbox = sandbox or Sandbox(workers=cfg.workers, preload=PRELOAD)
+        # Its slots are borrowed only by the threads `verify` makes for them, so they may keep a CPU each.
+        self.sandbox = sandbox or Sandbox(workers=cfg.workers, preload=PRELOAD, pin_cpus=True)
         self._code: dict[str, _TaskCode] = {}
         self._predicted: dict[str, list[str]] = {}
         self._lock = threading.Lock()

@@ -545,6 +545,12 @@ def main() -> None:
     mode = os.environ.get("CODEKILN_SWEEP", "pidns")
     uids = [int(u) for u in os.environ.get("CODEKILN_UIDS", "").split(",") if u] or None
     tmp = os.environ.get("CODEKILN_TMP", "/tmp")
+    cpus = {int(c) for c in os.environ.get("CODEKILN_CPUS", "").split(",") if c}
+    if cpus:  # the slot's one CPU (see sandbox._slot_cpus) or all the host's, for the worker and every child
+        try:
+            os.sched_setaffinity(0, cpus)
+        except OSError:
+            pass
     for path in filter(None, os.environ.get("CODEKILN_PATH", "").split(os.pathsep)):
         sys.path.append(path)
     loaded, failed = [], []

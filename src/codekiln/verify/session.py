@@ -36,6 +36,12 @@ _HEADER_SIZE = 4
 _CTL = struct.Struct(">cqd")  # host to worker: op, job, timeout (sandbox_worker.CTL)
 _WORKER_SOURCE: str | None = None
 _uid_counter = itertools.count()
+# The CPUs this process may use, read when it imports the sandbox (normally from its main thread): a worker
+# takes these, or its slot's one CPU, and not the affinity of whichever thread happened to start it.
+try:
+    _ALL_CPUS = sorted(os.sched_getaffinity(0))
+except (AttributeError, OSError):
+    _ALL_CPUS = []
 # Children a worker forks ahead in one batch (root only: each needs a uid of its own). Larger batches copy the
 # worker's pages less often (see sandbox_worker._Worker) and cost a waiting process each.
 STANDBYS = 4
@@ -151,8 +157,10 @@ class WorkerDied(Exception):
 class Slot:
     """One warm worker. Not thread-safe: a Sandbox hands each slot to one thread at a time."""
 
-    def __init__(self, iso: isolation.Isolation, preload: tuple[str, ...], disk_mb: int) -> None:
+    def __init__(self, iso: isolation.Isolation, preload: tuple[str, ...], disk_mb: int,
+                 cpu: int | None = None) -> None:
         self.iso = iso
+        self.cpu = cpu  # the CPU the worker and its programs are kept on (see sandbox._slot_cpus), or None
         self.preload = preload
         self.disk_mb = disk_mb
         # Each slot's programs run as uids of their own, in turn (when root): NPROC binds per program, and the
@@ -193,6 +201,7 @@ class Slot:
                "CODEKILN_PRELOAD": ",".join(self.preload),
                "CODEKILN_PATH": os.pathsep.join(isolation.python_paths()),
                "CODEKILN_UIDS": ",".join(map(str, self.uids or ())),
+               "CODEKILN_CPUS": ",".join(map(str, _ALL_CPUS if self.cpu is None else [self.cpu])),
                "PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "PYTHONHASHSEED": "0"}
         if bwrap_seccomp is None:
             env.update(seccomp.bpf_env())

@@ -305,7 +305,7 @@ def test_pinned_slots_keep_a_cpu_each():
 
     def borrow(sb, name):
         with sb.session({"mode": "exec", "source": program}, FAST) as session:
-            seen[name] = (session.recv()["value"], sorted(os.sched_getaffinity(0)))
+            seen[name] = (session.recv()["value"], sorted(os.sched_getaffinity(0)), os.sched_getscheduler(0))
             both.wait()  # each thread holds its slot until the other has one: the two borrows get both slots
 
     with Sandbox(workers=2, pin_cpus=True) as pinned, Sandbox(workers=2) as free:
@@ -319,7 +319,8 @@ def test_pinned_slots_keep_a_cpu_each():
     cpus = sorted(decode_plain(seen[f"pinned{i}"][0]) for i in range(2))
     assert cpus == [[everywhere[0]], [everywhere[1]]]
     assert all(seen[f"pinned{i}"][1] == decode_plain(seen[f"pinned{i}"][0]) for i in range(2))
-    assert decode_plain(seen["free0"][0]) == everywhere and seen["free0"][1] == everywhere
+    assert {seen[f"pinned{i}"][2] for i in range(2)} == {os.SCHED_BATCH}
+    assert decode_plain(seen["free0"][0]) == everywhere and seen["free0"][1:] == (everywhere, os.SCHED_OTHER)
 
 
 def test_a_dead_worker_is_replaced():

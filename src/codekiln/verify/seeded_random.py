@@ -42,13 +42,16 @@ def seeded_random_module(seed: int) -> types.ModuleType:
 
 def seeded_builtins(seed: int) -> dict[str, Any]:
     """Builtins for a check's namespace: `import random` (and `from random import ...`) get a fresh generator
-    seeded with `seed`, shared by the prompt's helpers and the test of one check."""
-    module = seeded_random_module(seed)
+    seeded with `seed`, made on the first such import and shared by the prompt's helpers and the test of one
+    check."""
+    made: list[types.ModuleType] = []
     real_import = builtins.__import__
 
     def import_(name: str, globals: Any = None, locals: Any = None, fromlist: Any = (), level: int = 0) -> Any:
         if name == "random" and level == 0:
-            return module
+            if not made:
+                made.append(seeded_random_module(seed))
+            return made[0]
         return real_import(name, globals, locals, fromlist, level)
 
     return {**_BUILTINS, "__import__": import_}

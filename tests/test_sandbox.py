@@ -323,6 +323,26 @@ def test_pinned_slots_keep_a_cpu_each():
     assert decode_plain(seen["free0"][0]) == everywhere and seen["free0"][1:] == (everywhere, os.SCHED_OTHER)
 
 
+@pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="needs two CPUs")
+def test_two_sandboxes_never_pin_the_same_cpus():
+    """CPUs are claimed across processes and sandboxes: a second sandbox that finds no CPU free for each slot
+    pins nothing; once the first is closed, its CPUs can be claimed again."""
+    from codekiln.verify.cpus import CpuClaim
+
+    n = len(os.sched_getaffinity(0))
+    first = CpuClaim(n)
+    try:
+        assert None not in first.cpus
+        second = CpuClaim(2)
+        assert second.cpus == [None, None]
+        second.release()
+    finally:
+        first.release()
+    again = CpuClaim(2)
+    assert None not in again.cpus
+    again.release()
+
+
 def test_a_dead_worker_is_replaced():
     with Sandbox(workers=1) as sb:
         sb.start()

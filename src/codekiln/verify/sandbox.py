@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import atexit
 import math
-import os
 import queue
 import threading
 import time
@@ -24,6 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from codekiln.verify import isolation
+from codekiln.verify.cpus import CpuClaim, pin_thread
 from codekiln.verify.plain import decode_plain
 from codekiln.verify.session import Session, Slot, WorkerDied
 
@@ -70,7 +70,7 @@ class Sandbox:
 
     def __init__(self, workers: int = 2, preload: Sequence[str] = (), disk_mb: int = 64,
                  pin_cpus: bool = False) -> None:
-        """`pin_cpus`: keep each worker, and the thread that borrows it, on a CPU of its own (see `_slot_cpus`).
+        """`pin_cpus`: keep each worker, and the thread that borrows it, on a CPU of its own (see `cpus.py`).
         A thread that borrows a slot then stays on that CPU: only for pools of threads made for the purpose."""
         if workers < 1:
             raise ValueError("a sandbox needs at least one worker")
@@ -80,7 +80,8 @@ class Sandbox:
         self.workers = workers
         self._idle: queue.LifoQueue[Slot] = queue.LifoQueue()
         self._all: list[Slot] = []
-        self._cpus = _slot_cpus(workers) if pin_cpus else [None] * workers
+        self._claim = CpuClaim(workers if pin_cpus else 0)
+        self._cpus = self._claim.cpus if pin_cpus else [None] * workers
         self._lock = threading.Lock()
         self._closed = False
 
@@ -98,7 +99,7 @@ class Sandbox:
             slot = new
         else:
             slot = self._idle.get()
-        _pin_thread(slot.cpu)
+        pin_thread(slot.cpu)
         try:
             yield slot
         finally:
@@ -177,45 +178,13 @@ class Sandbox:
             for slot in self._all:
                 slot.close()
             self._all.clear()
+            self._claim.release()
 
     def __enter__(self) -> Sandbox:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-
-def _slot_cpus(workers: int) -> list[int | None]:
-    """The CPU each slot's worker (and the host thread talking to it) is kept on: its own, when there are two
-    slots or more and at least as many CPUs; none otherwise (one slot may use a second CPU for its worker's
-    clean-up, and more slots than CPUs are left to the scheduler to balance).
-
-    A program's messages go back and forth between the host thread, the program's process and its worker;
-    on different CPUs every message wakes a sleeping process through an inter-processor interrupt, which is
-    dear in a VM. Kept on one CPU per slot, the HumanEval benchmark ran 7-10% more programs per second (median
-    of 14 rounds, four A/B pairs)."""
-    try:
-        cpus = sorted(os.sched_getaffinity(0))
-    except (AttributeError, OSError):
-        return [None] * workers
-    if not 2 <= workers <= len(cpus):
-        return [None] * workers
-    return cpus[:workers]
-
-
-def _pin_thread(cpu: int | None) -> None:
-    """Keep the calling thread on `cpu` (it stays there: putting it back after each program measured slower),
-    as a SCHED_BATCH thread: woken by a program's answer, it does not preempt the program, which goes on to
-    write its next answers, so the thread wakes once for several. (The program writes each answer at once; a
-    thread waiting on a hung program still gets the CPU within a time slice.) Another 2-14% in six A/B pairs."""
-    if cpu is None:
-        return
-    try:
-        if os.sched_getaffinity(0) != {cpu}:
-            os.sched_setaffinity(0, {cpu})
-            os.sched_setscheduler(0, os.SCHED_BATCH, os.sched_param(0))
-    except OSError:  # the CPU went away (hotplug, a changed cpuset): run anywhere
-        pass
 
 
 def _check_names(files: Mapping[str, bytes]) -> None:

@@ -5,7 +5,7 @@ marshalled, through `python -I -S -c <a loader>` inside bubblewrap, where codeki
 the import of `plain` below falls back to the definitions that came ahead of it). The worker imports what
 programs need once (`preload`), runs under no_new_privs and the seccomp filter (bwrap loads it; elsewhere the
 worker installs it on itself: every child inherits both), runs the child's hot path a few times (`_warm_up`),
-then forks one child per program, ahead of time. The child drops to an unprivileged uid (two per slot, in turn)
+then forks one child per program, ahead of time. The child drops to an unprivileged uid (one of its slot's, in turn)
 and waits for its program on fd 3 (a marshalled setup from the host: the code object, limits, files); then it
 sets its rlimits, runs the program and sends plain data back on fd 4. The worker kills the child's whole process tree
 when the host says stop, when the child exits, or when the backstop deadline passes.
@@ -317,7 +317,7 @@ def _warm_up() -> None:
 
     CPython 3.11 specialises a function's bytecode in place once it has run a few times, and counts until
     then: run first in a child, that writes to code objects the child shares with the worker, and each page
-    written is copied. Lazily built state (json's scanners, struct caches, traceback formatting) is built
+    written is copied. Lazily built state (json's scanners, struct caches, error formatting) is built
     here once too, instead of in every child."""
     code = compile("def f(x, y=2):\n    return [x, {'k': (y, 1.5)}]\n", "<warm-up>", "exec")
     setup = marshal.dumps({"mode": "serve", "entry": "f", "code": code, "limits": {"memory_mb": 1}})
@@ -457,6 +457,11 @@ class _Worker:
                         pass
                     os._exit(0)
                 os.waitpid(killer, 0)
+                # SIGKILL takes effect when each process next runs: wait (up to a second) until they are gone,
+                # so that nothing of the program is left when its exit is reported.
+                deadline = time.monotonic() + 1.0
+                while self._uid_alive(child.uid, child.pid) and time.monotonic() < deadline:
+                    time.sleep(0.0005)
         elif self.mode == "pidns":  # alone in this pid namespace with the program: kill everything else
             try:
                 os.kill(-1, signal.SIGKILL)
@@ -546,7 +551,7 @@ def main() -> None:
     uids = [int(u) for u in os.environ.get("CODEKILN_UIDS", "").split(",") if u] or None
     tmp = os.environ.get("CODEKILN_TMP", "/tmp")
     cpus = {int(c) for c in os.environ.get("CODEKILN_CPUS", "").split(",") if c}
-    if cpus:  # the slot's one CPU (see sandbox._slot_cpus) or all the host's, for the worker and every child
+    if cpus:  # the slot's one CPU (see cpus.py) or all the host's, for the worker and every child
         try:
             os.sched_setaffinity(0, cpus)
         except OSError:

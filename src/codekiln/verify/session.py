@@ -160,7 +160,7 @@ class Slot:
     def __init__(self, iso: isolation.Isolation, preload: tuple[str, ...], disk_mb: int,
                  cpu: int | None = None) -> None:
         self.iso = iso
-        self.cpu = cpu  # the CPU the worker and its programs are kept on (see sandbox._slot_cpus), or None
+        self.cpu = cpu  # the CPU the worker and its programs are kept on (see cpus.py), or None
         self.preload = preload
         self.disk_mb = disk_mb
         # Each slot's programs run as uids of their own, in turn (when root): NPROC binds per program, and the

@@ -217,6 +217,33 @@ def test_a_checks_random_inputs_are_the_tasks_own(verifier):
     assert [v.status for v in _verdicts(verifier, add, [add.reference, "    return x - y\n"])] == ["passed", "failed"]
 
 
+def test_without_uids_a_held_stop_goes_before_the_next_program(monkeypatch):
+    """Without uids of its own (not root), a worker forks its next child only once the previous program is
+    swept, so a stop held back for the next run must be sent first: otherwise every program waited out the
+    30 s standby deadline and got a replaced worker."""
+    from codekiln.verify import isolation
+
+    monkeypatch.setattr(isolation, "detect", lambda *a: isolation.Isolation("bwrap-user", ("test",)))
+    monkeypatch.setattr(isolation.Isolation, "drops_uid", property(lambda self: False))
+    v = PythonVerifier(VerifyConfig(workers=1, timeout_s=5.0, memory_mb=256))
+    try:
+        v.sandbox.start()
+        (slot,) = v.sandbox._all
+        worker = slot.proc.pid
+        reports = []
+        dispatch = slot.dispatch
+        monkeypatch.setattr(slot, "dispatch", lambda msg, fds: (reports.append(msg), dispatch(msg, fds)))
+        right = "    if b == 0:\n        raise ValueError\n    return a // b\n"
+        assert [x.status for x in _verdicts(v, TASK, [right, "    return 0\n"] * 2)] == ["passed", "failed"] * 2
+        v.sandbox.flush()
+        slot._close_reported(wait_s=10.0)
+        exits = [m for m in reports if m.get("event") == "exit"]
+        assert len(exits) >= 3 and not any(m["backstop"] for m in exits)  # stopped by the host, not the backstop
+        assert slot.uids is None and slot.proc.pid == worker  # the same worker all along
+    finally:
+        v.close()
+
+
 def test_finished_programs_are_stopped_when_the_batch_ends():
     """A passed or failed program's stop waits for its slot's next run (one worker wake-up for both); when the
     batch ends, the stops still held are sent, so no finished program keeps waiting for another batch."""

@@ -48,8 +48,8 @@ class CpuClaim:
 
 def _try_lock(cpu: int) -> int | None:
     path = os.path.join(tempfile.gettempdir(), f"codekiln-cpu-{cpu}.lock")
-    try:
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+    try:  # read-only is enough for flock, so users share the lock files; never through a planted symlink
+        fd = os.open(path, os.O_RDONLY | os.O_CREAT | os.O_NOFOLLOW, 0o644)
     except OSError:
         return None
     try:

@@ -85,7 +85,9 @@ def bwrap_argv(python: str, disk_mb: int, env: dict[str, str], as_root: bool,
                 argv += ["--perms", "0755", "--dir", parent]
                 made.add(parent)
         argv += ["--ro-bind", src, src]
-    argv += ["--proc", "/proc", "--dev", "/dev", "--chdir", "/tmp"]
+    # The root bwrap builds is a tmpfs of its own: read-only, so that a program running as the worker's own uid
+    # (no root to drop from) can write nowhere but /tmp either.
+    argv += ["--proc", "/proc", "--dev", "/dev", "--remount-ro", "/", "--chdir", "/tmp"]
     if as_root:
         argv += ["--cap-drop", "ALL"]
         for cap in WORKER_CAPS:

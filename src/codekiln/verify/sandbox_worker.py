@@ -457,32 +457,36 @@ class _Worker:
                         pass
                     os._exit(0)
                 os.waitpid(killer, 0)
-                # SIGKILL takes effect when each process next runs: wait (up to a second) until they are gone,
-                # so that nothing of the program is left when its exit is reported.
-                deadline = time.monotonic() + 1.0
-                while self._uid_alive(child.uid, child.pid) and time.monotonic() < deadline:
-                    time.sleep(0.0005)
+                self._wait_gone(child.uid, child.pid)
         elif self.mode == "pidns":  # alone in this pid namespace with the program: kill everything else
             try:
                 os.kill(-1, signal.SIGKILL)
             except ProcessLookupError:
                 pass
+            self._wait_gone(None, child.pid)
         else:
             try:
                 os.killpg(child.pid, signal.SIGKILL)
             except (ProcessLookupError, PermissionError):
                 pass
 
-    def _uid_alive(self, uid: int, exclude: int) -> bool:
-        """Whether a process of `uid`, other than the program itself, may be alive. In the sandbox's pid
-        namespace /proc lists a handful of processes: when it holds only the known ones, nothing is left
-        (one getdents call); otherwise their owners are read. Only then is a killer forked."""
+    def _wait_gone(self, uid, exclude: int) -> None:
+        """SIGKILL takes effect when each process next runs: wait (up to a second) until the killed ones are
+        gone, so that nothing of the program is left (not even dying) when its exit is reported."""
+        deadline = time.monotonic() + 1.0
+        while self._uid_alive(uid, exclude) and time.monotonic() < deadline:
+            time.sleep(0.0005)
+
+    def _uid_alive(self, uid, exclude: int) -> bool:
+        """Whether a process of `uid` (None: of any uid), other than the program itself, may be alive. In the
+        sandbox's pid namespace /proc lists a handful of processes: when it holds only the known ones, nothing
+        is left (one getdents call); otherwise their owners are read. Only then is a killer forked."""
         try:
             names = [int(n) for n in os.listdir("/proc") if n.isdigit()]
         except OSError:
             return True
         known = {1, os.getpid(), exclude, *(c.pid for c in self.standby)}
-        wanted = f"Uid:\t{uid}\t"
+        wanted = f"Uid:\t{uid}\t" if uid is not None else "Uid:\t"
         for pid in names:
             if pid in known:
                 continue

@@ -373,7 +373,15 @@ class Slot:
 
     def take_standby(self, deadline: float) -> list[int]:
         """The pipes of the worker's next child (children are handed out in the order they were announced),
-        waiting for its announcement if needed."""
+        waiting for its announcement if needed. A worker that forks its next child only after the previous
+        program's tree is gone (no uids of its own: see sandbox_worker._Worker) needs that program's stop first,
+        so a stop held back for the next run is sent now."""
+        if not self.standby_fds and self.stop_later is not None:
+            try:
+                self.flush_stop()
+            except OSError:  # the worker is gone (a program may signal it when there are no uids to drop to)
+                self.kill()
+                raise WorkerDied("the sandbox worker went away") from None
         while not self.standby_fds:
             msg, fds = self.read_ctl(deadline) if self.sock is not None else (None, [])
             if msg is None:

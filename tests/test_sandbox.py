@@ -309,7 +309,7 @@ def test_pinned_slots_keep_a_cpu_each():
             both.wait()  # each thread holds its slot until the other has one: the two borrows get both slots
 
     with Sandbox(workers=2, pin_cpus=True) as pinned, Sandbox(workers=2) as free:
-        if None in pinned._cpus:
+        if None in pinned._claim.cpus:
             pytest.skip("another sandbox on this machine holds the CPUs")
         for sb, prefix in ((pinned, "pinned"), (free, "free")):
             sb.start()  # start pins no thread

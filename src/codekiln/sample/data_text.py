@@ -9,6 +9,7 @@ it re-creates the DataFrame and degenerates. Both read the task's data only; not
 from __future__ import annotations
 
 import ast
+import functools
 import re
 import sqlite3
 
@@ -136,6 +137,7 @@ def imported_names(setup: str) -> list[str]:
             for alias in node.names]
 
 
+@functools.lru_cache(maxsize=1024)  # asked twice per prompt (the worked example's choice, then the task text)
 def frames_text(setup: str) -> str | None:
     """Each input DataFrame as its row count and columns (type, two example values), and what already exists;
     None when the setup is not plain literal DataFrames."""

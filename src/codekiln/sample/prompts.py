@@ -109,7 +109,7 @@ def build_messages(task: Task, examples: Sequence[Task] = ()) -> list[dict[str, 
     fixed = None if examples else worked_example(task)
     if fixed is not None:
         messages.append({"role": "user", "content": f"{INSTRUCTIONS[task.kind]}\n\n{fixed[0]}"})
-        messages.append({"role": "assistant", "content": f"```{FENCE[task.kind]}\n{fixed[1]}\n```"})
+        messages.append({"role": "assistant", "content": render_reply(task, fixed[1])})
     for example in examples:
         if example.reference is None:
             continue

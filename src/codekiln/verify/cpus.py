@@ -20,9 +20,11 @@ import tempfile
 class CpuClaim:
     """CPUs held for one sandbox's slots (`cpus[i]` for slot i, None when unpinned) until `release`."""
 
-    def __init__(self, workers: int) -> None:
+    def __init__(self, workers: int, pin: bool = True) -> None:
         self._fds: list[int] = []
         self.cpus: list[int | None] = [None] * workers
+        if not pin:
+            return
         try:
             allowed = sorted(os.sched_getaffinity(0))
         except (AttributeError, OSError):

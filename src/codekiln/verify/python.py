@@ -19,7 +19,6 @@ import time
 import traceback
 from collections import deque
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from types import CodeType
 from typing import Any
 
@@ -31,6 +30,7 @@ from codekiln.verify.predict import predict_calls
 from codekiln.verify.sandbox import Limits, Sandbox
 from codekiln.verify.seeded_random import seeded_builtins, task_seed
 from codekiln.verify.session import Session, WorkerDied
+from codekiln.verify.threaded import check_all
 
 FEEDBACK_CHARS = 2000
 # Imported once in each warm worker: what most HumanEval-style programs start with (in the 164 HumanEval
@@ -276,7 +276,6 @@ class PythonVerifier:
     ) -> list[Verdict]:
         for task, _ in jobs:  # a broken task is the user's mistake: say so before running anything
             self._task_code(task)
-        results: list[Verdict | None] = [None] * len(jobs)
         if not jobs:
             return []
         try:
@@ -284,32 +283,10 @@ class PythonVerifier:
         except WorkerDied as err:
             raise UserError(f"the sandbox could not start ({err}); check that bubblewrap works here "
                             "(bwrap --ro-bind / / true)") from None
-        # Each pool thread takes the next job until none is left and reports its verdicts itself (serialised,
-        # as the other verifiers do): the calling thread waits once, instead of waking (and taking the GIL
-        # from the checks) for every verdict.
-        todo = iter(range(len(jobs)))
-        take, report = threading.Lock(), threading.Lock()
-
-        def work() -> None:
-            while True:
-                with take:
-                    index = next(todo, None)
-                if index is None:
-                    return
-                verdict = self.verify_one(*jobs[index])
-                results[index] = verdict
-                if on_verdict is not None:
-                    with report:
-                        on_verdict(index, verdict)
-
-        threads = min(self.cfg.workers, len(jobs))
         try:
-            with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="codekiln-verify") as pool:
-                for future in [pool.submit(work) for _ in range(threads)]:
-                    future.result()
+            return check_all(self.verify_one, jobs, self.cfg.workers, on_verdict)
         finally:
             self.sandbox.flush()  # the last programs' stops, held for a next run that does not come
-        return [v for v in results if v is not None]
 
     def verify_one(self, task: Task, sample: Sample) -> Verdict:
         start = time.monotonic()

@@ -80,8 +80,7 @@ class Sandbox:
         self.workers = workers
         self._idle: queue.LifoQueue[Slot] = queue.LifoQueue()
         self._all: list[Slot] = []
-        self._claim = CpuClaim(workers if pin_cpus else 0)
-        self._cpus = self._claim.cpus if pin_cpus else [None] * workers
+        self._claim = CpuClaim(workers, pin=pin_cpus)
         self._lock = threading.Lock()
         self._closed = False
 
@@ -93,8 +92,7 @@ class Sandbox:
                 raise RuntimeError("the sandbox is closed")
             new = None
             if self._idle.empty() and len(self._all) < self.workers:
-                new = Slot(self.iso, self.preload, self.disk_mb, cpu=self._cpus[len(self._all)])
-                self._all.append(new)
+                new = self._new_slot()
         if new is not None:
             slot = new
         else:
@@ -105,13 +103,17 @@ class Sandbox:
         finally:
             self._idle.put(slot)
 
+    def _new_slot(self) -> Slot:
+        """The next slot of the pool, on its claimed CPU if any (the caller holds the lock)."""
+        slot = Slot(self.iso, self.preload, self.disk_mb, cpu=self._claim.cpus[len(self._all)])
+        self._all.append(slot)
+        return slot
+
     def start(self) -> None:
         """Start every worker now (imports done once) instead of on first use."""
         with self._lock:
             while len(self._all) < self.workers:
-                slot = Slot(self.iso, self.preload, self.disk_mb, cpu=self._cpus[len(self._all)])
-                self._all.append(slot)
-                self._idle.put(slot)
+                self._idle.put(self._new_slot())
         for slot in list(self._all):
             if not slot.alive():
                 slot.start()

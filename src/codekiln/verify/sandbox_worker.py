@@ -447,7 +447,7 @@ class _Worker:
         except ProcessLookupError:
             pass
         if child.uid is not None and self.uids:  # every process of the program's uid (no standby has it)
-            if self._uid_alive(child.uid, child.pid):
+            if self._left_alive(child.uid, child.pid):
                 killer = os.fork()
                 if killer == 0:
                     try:
@@ -474,10 +474,10 @@ class _Worker:
         """SIGKILL takes effect when each process next runs: wait (up to a second) until the killed ones are
         gone, so that nothing of the program is left (not even dying) when its exit is reported."""
         deadline = time.monotonic() + 1.0
-        while self._uid_alive(uid, exclude) and time.monotonic() < deadline:
+        while self._left_alive(uid, exclude) and time.monotonic() < deadline:
             time.sleep(0.0005)
 
-    def _uid_alive(self, uid, exclude: int) -> bool:
+    def _left_alive(self, uid, exclude: int) -> bool:
         """Whether a process of `uid` (None: of any uid), other than the program itself, may be alive. In the
         sandbox's pid namespace /proc lists a handful of processes: when it holds only the known ones, nothing
         is left (one getdents call); otherwise their owners are read. Only then is a killer forked."""

@@ -457,8 +457,7 @@ class Session:
         self._fds: dict[str, int | None] = dict(zip(("req", "msg", "stdout", "stderr"), fds, strict=True))
         # The setup goes marshalled (host to sandbox only: the host never unmarshals what a program sends), so the
         # child gets the code object and any files in one `marshal.loads`; written with what the caller queues next.
-        data = marshal.dumps({**setup, "limits": limits})
-        self._pending += len(data).to_bytes(_HEADER_SIZE, "big") + data
+        self._queue_frame(marshal.dumps({**setup, "limits": limits}))
 
     # -- I/O
     def _close(self, name: str) -> None:
@@ -568,21 +567,17 @@ class Session:
         return self.ended and self._fds["msg"] is None
 
     # -- API
-    def queue(self, obj: dict[str, Any]) -> None:
-        """Add one request frame to the next write (frames queued together reach the program in one write)."""
-        data = json.dumps(obj).encode("utf-8")
-        self._pending += len(data).to_bytes(_HEADER_SIZE, "big") + data
+    def _queue_frame(self, body: bytes) -> None:
+        """Add one length-prefixed request frame to the next write (frames queued together reach the program in
+        one write)."""
+        self._pending += len(body).to_bytes(_HEADER_SIZE, "big") + body
 
     def queue_call(self, payload: str) -> None:
         """Add a call (the tagged JSON of its (args, kwargs), see plain.encode_plain) to the next write."""
-        data = payload.encode("ascii")
-        self._pending += (len(data) + 1).to_bytes(_HEADER_SIZE, "big") + b"C" + data
+        self._queue_frame(b"C" + payload.encode("ascii"))
 
-    def send(self, obj: dict[str, Any] | None = None) -> bool:
-        """Queue one request frame (if given) and write all that is queued; False if the program is gone or
-        time ran out."""
-        if obj is not None:
-            self.queue(obj)
+    def send(self) -> bool:
+        """Write all that is queued; False if the program is gone or time ran out."""
         while self._pending:
             if self._fds["req"] is None or self.ended:
                 return False

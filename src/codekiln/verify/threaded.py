@@ -15,17 +15,28 @@ def check_all(
     workers: int,
     on_verdict: Callable[[int, Verdict], None] | None = None,
 ) -> list[Verdict]:
-    """One verdict per job, in job order; `on_verdict` calls are serialised (callers write them to a file)."""
+    """One verdict per job, in job order; `on_verdict` calls are serialised (callers write them to a file).
+
+    Each pool thread takes the next job until none is left and reports its verdicts itself: the calling thread
+    waits once, instead of waking (and taking the GIL from the checks) for every verdict."""
     verdicts: list[Verdict | None] = [None] * len(jobs)
-    report = threading.Lock()
+    todo = iter(range(len(jobs)))
+    take, report = threading.Lock(), threading.Lock()
 
-    def one(index: int) -> None:
-        verdict = check(*jobs[index])
-        verdicts[index] = verdict
-        if on_verdict is not None:
-            with report:
-                on_verdict(index, verdict)
+    def work() -> None:
+        while True:
+            with take:
+                index = next(todo, None)
+            if index is None:
+                return
+            verdict = check(*jobs[index])
+            verdicts[index] = verdict
+            if on_verdict is not None:
+                with report:
+                    on_verdict(index, verdict)
 
-    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-        list(pool.map(one, range(len(jobs))))
+    threads = max(1, min(workers, len(jobs)))
+    with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="codekiln-verify") as pool:
+        for future in [pool.submit(work) for _ in range(threads)]:
+            future.result()
     return [v for v in verdicts if v is not None]

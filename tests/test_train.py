@@ -104,48 +104,97 @@ def test_trainable_parameters_change_and_frozen_ones_do_not(tiny, data, tmp_path
     assert prov["data_hash"] and prov["base_model_hash"] and prov["config"]["peft"] == peft
 
 
-def test_dpo_nll_loss_equals_hand_computation(tiny, data, tmp_path):
+@pytest.fixture(scope="module")
+def varied_pairs(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return write_data(tmp_path_factory.mktemp("varied"), varied=True)[1]
+
+
+def completion_logps(model, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """log p(token | everything before it) of each completion token of one unpadded sequence, in order."""
+    logits = model(input_ids=ids[None]).logits[0, :-1].float()
+    logps = torch.log_softmax(logits, -1).gather(-1, ids[1:, None]).squeeze(-1)
+    return logps[mask[1:].bool()]
+
+
+@pytest.mark.parametrize("ref", ["live", "precomputed", "cached"])
+def test_dpo_nll_loss_equals_hand_computation(tiny, varied_pairs, tmp_path, monkeypatch, ref):
+    """The dpo+nll loss TRL computes for codekiln equals the definitions, on chosen answers of different lengths,
+    with reference log-probs computed live, precomputed (the default) or read back from codekiln's cache:
+
+        log pi(y|x) = sum over the answer's tokens t of log p(y_t | x, y_<t)
+        dpo = mean over pairs of -log sigmoid(beta * ((log pi(yw) - log ref(yw)) - (log pi(yl) - log ref(yl))))
+        nll = -(sum over all chosen tokens of the batch of log p) / (number of those tokens)   (per token)
+        loss = dpo + nll_alpha * nll
+    """
     import torch.nn.functional as F
     from transformers import AutoModelForCausalLM, AutoTokenizer
+    from trl import DPOTrainer
 
     from codekiln.train.data import read_pairs, to_dataset
     from codekiln.train.dpo import build_dpo_trainer
     from codekiln.train.peft_setup import peft_config
 
-    cfg = small(method="dpo+nll", beta=0.3, nll_alpha=0.7, precompute_ref=False)
-    model = AutoModelForCausalLM.from_pretrained(str(tiny))
+    beta, alpha = 0.3, 0.7
+    cfg = small(method="dpo+nll", beta=beta, nll_alpha=alpha, batch_size=4, precision="fp32",
+                precompute_ref=ref != "live")
     tokenizer = AutoTokenizer.from_pretrained(str(tiny))
-    dataset = to_dataset(read_pairs(data[1]), "pairs")
-    trainer = build_dpo_trainer(model, tokenizer, dataset, cfg, tmp_path / "ckpt", peft_config(cfg))
+    rows = read_pairs(varied_pairs)
+    cache = tmp_path / "ref.pt"
+
+    def build():
+        model = AutoModelForCausalLM.from_pretrained(str(tiny))
+        return build_dpo_trainer(model, tokenizer, to_dataset(rows, "pairs"), cfg, tmp_path / "ckpt",
+                                 peft_config(cfg), ref_cache=cache)
+
+    trainer = build()
+    if ref == "cached":  # a second trainer on the same model and data reads the file the first one wrote
+        assert cache.is_file()
+
+        def no_recompute(*args, **kwargs):
+            raise AssertionError("reference log-probs were recomputed instead of read from the cache")
+
+        monkeypatch.setattr(DPOTrainer, "compute_ref_log_probs", no_recompute)
+        trainer = build()
     policy = trainer.model
     torch.manual_seed(1)
     with torch.no_grad():  # move the policy away from the reference (LoRA B starts at zero)
         for name, p in policy.named_parameters():
             if "lora_B" in name:
-                p.normal_(0, 0.05)
+                p.normal_(0, 0.1)
     policy.eval()
     batch = next(iter(trainer.get_train_dataloader()))
+    assert ("ref_chosen_logps" in batch) == (ref != "live")
     with torch.no_grad():
         got = trainer.compute_loss(policy, batch).item()
+        pol, base = [], []
+        for ids, attention, mask in zip(batch["input_ids"], batch["attention_mask"], batch["completion_mask"],
+                                        strict=True):
+            keep = attention.bool()  # each sequence alone, without padding
+            pol.append(completion_logps(policy, ids[keep], mask[keep]))
+            with policy.disable_adapter():
+                base.append(completion_logps(policy, ids[keep], mask[keep]))
+    half = len(pol) // 2  # the collated batch is [chosen..., rejected...]
+    for ids, mask in zip(batch["input_ids"][:half], batch["completion_mask"][:half], strict=True):
+        answer = tokenizer.decode(ids[mask.bool()])  # the tokens scored are the assistant's answer, nothing else
+        assert answer.startswith("```python\ndef f") and ("return y + " in answer or "return x + 0" in answer)
+        assert "careful programmer" not in answer and "Return x plus" not in answer
+    lengths = [len(t) for t in pol[:half]]
+    assert len(set(lengths)) == half  # chosen answers of different lengths
 
-        def per_token_logps(m):
-            logits = m(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits[:, :-1]
-            targets = batch["input_ids"][:, 1:]
-            logps = torch.log_softmax(logits.float(), -1).gather(-1, targets.unsqueeze(-1)).squeeze(-1)
-            return logps * batch["completion_mask"][:, 1:]
+    def seq(logps: list[torch.Tensor]) -> torch.Tensor:
+        return torch.stack([t.sum() for t in logps])
 
-        pol = per_token_logps(policy)
-        with policy.disable_adapter():
-            ref = per_token_logps(policy)
-    half = pol.shape[0] // 2
-    pc, pr = pol.sum(1)[:half], pol.sum(1)[half:]
-    rc, rr = ref.sum(1)[:half], ref.sum(1)[half:]
-    dpo = -F.logsigmoid(0.3 * ((pc - rc) - (pr - rr))).mean()
-    mask = batch["completion_mask"][:half, 1:].bool()
-    nll = -pol[:half][mask].mean()
-    expected = (dpo + 0.7 * nll).item()
-    assert abs(got - expected) < 1e-4 * max(1.0, abs(expected))
-    assert abs(dpo.item() - 0.6931) > 1e-4  # the policy really differs from the reference
+    chosen_ratio = seq(pol[:half]) - seq(base[:half])
+    rejected_ratio = seq(pol[half:]) - seq(base[half:])
+    dpo = -F.logsigmoid(beta * (chosen_ratio - rejected_ratio)).mean()
+    nll_per_token = -torch.cat(pol[:half]).sum() / sum(lengths)
+    nll_per_sequence = -torch.stack([t.mean() for t in pol[:half]]).mean()
+    expected = (dpo + alpha * nll_per_token).item()
+    tolerance = 1e-5 * max(1.0, abs(expected))
+    assert abs(got - expected) < tolerance, (got, expected, (dpo + alpha * nll_per_sequence).item())
+    # the data can tell the two normalisations apart, and the policy really differs from the reference
+    assert alpha * abs(nll_per_token - nll_per_sequence).item() > 20 * tolerance
+    assert abs(dpo.item() - 0.6931) > 1e-3
 
 
 def test_resume_continues_from_the_last_checkpoint(tiny, data, tmp_path, cache, monkeypatch):

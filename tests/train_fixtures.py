@@ -14,13 +14,18 @@ def python_task(i: int) -> Task:
                 entry_point=f"f{i}", test="def check(candidate):\n    pass\n", split="train")
 
 
-def write_data(folder: Path, n: int = 8) -> tuple[Path, Path]:
-    """SFT rows and pairs (chosen: x + i, rejected: x - i) in the conversational format of docs/stages.md."""
+def write_data(folder: Path, n: int = 8, varied: bool = False) -> tuple[Path, Path]:
+    """SFT rows and pairs (chosen: x + i, rejected: x - i) in the conversational format of docs/stages.md.
+
+    `varied`: the chosen answer of pair i carries i extra lines, so no two chosen answers have the same
+    length (per-token and per-sequence averages of a loss then differ).
+    """
     folder.mkdir(parents=True, exist_ok=True)
     sft, pairs = [], []
     for i in range(n):
         task = python_task(i)
-        good = {"role": "assistant", "content": render_reply(task, f"def f{i}(x):\n    return x + {i}\n")}
+        body = "    y = x\n" * i + f"    return y + {i}\n" if varied and i else f"    return x + {i}\n"
+        good = {"role": "assistant", "content": render_reply(task, f"def f{i}(x):\n{body}")}
         bad = {"role": "assistant", "content": render_reply(task, f"def f{i}(x):\n    return x - {i}\n")}
         prompt = build_messages(task)
         sft.append({"prompt": prompt, "completion": [good]})

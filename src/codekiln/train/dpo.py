@@ -22,7 +22,15 @@ PREFERENCE_METHODS = ("dpo", "dpo+nll", *TRL_LOSSES)
 
 
 def loss_setup(cfg: TrainConfig) -> tuple[list[str], list[float]]:
-    """(loss_type, loss_weights) for DPOConfig; dpo+nll = sigmoid DPO loss + nll_alpha * NLL on chosen."""
+    """(loss_type, loss_weights) for DPOConfig; dpo+nll = sigmoid DPO loss + nll_alpha * NLL on chosen.
+
+    With log pi(y|x) summed over the answer's tokens, per micro-batch of pairs:
+    dpo = mean over pairs of -log sigmoid(beta * ((log pi(yw) - log ref(yw)) - (log pi(yl) - log ref(yl)))),
+    nll = TRL's "sft" term: -(sum of log p over every chosen-answer token of the micro-batch) / (their count),
+    i.e. averaged per token over the batch (a longer chosen answer weighs more), not per sequence as in RPO
+    (arXiv 2404.19733, which divides each answer's NLL by its own length). Same on both reference paths
+    (precomputed or live); tests/test_train.py checks it against this definition.
+    """
     if cfg.method == "dpo":
         return ["sigmoid"], [1.0]
     if cfg.method == "dpo+nll":

@@ -1,4 +1,4 @@
-"""The pandas-basic suite: sizes, splits, and every reference produces a comparable result."""
+"""The pandas-basic suite: sizes, splits, and every reference checked against an independently computed answer."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from codekiln.tasks import load_tasks
 from codekiln.tasks.pandas_basic import load
 from codekiln.verify.compare import ValueOptions, compare_values
 from codekiln.verify.pandas import run_program
+from pandas_oracle import ANSWERS, expected, literal, perturbed
 
 
 def test_suite_is_registered_and_sized():
@@ -29,14 +30,39 @@ def test_training_items_are_not_flagged_as_test_contamination():
     assert flagged == []
 
 
-def test_every_reference_produces_its_result():
-    """References are the project's own code, so they may run here; the sandbox path is tested elsewhere."""
-    for task in load():
+def test_every_reference_gives_the_independently_computed_answer():
+    """References are the project's own code, so they may run here; each value must equal the answer worked out
+    in plain Python from the task's prompt and data (`pandas_oracle`), for every template of the suite."""
+    tasks = load()
+    assert {t.meta["template"] for t in tasks} <= set(ANSWERS), "a new template needs an answer in pandas_oracle"
+    for task in tasks:
         out = run_program(task.setup, task.reference, task.result_name, "")
         assert "value" in out, (task.task_id, out)
-        value = out["value"]
-        assert value["type"] in ("dataframe", "series", "scalar", "list", "dict"), task.task_id
-        assert compare_values(value, value, ValueOptions.from_meta(task.meta)).equal, task.task_id
+        comparison = compare_values(expected(task), out["value"], ValueOptions.from_meta(task.meta))
+        assert comparison.equal, (task.task_id, task.prompt, comparison.reason)
+
+
+def test_sandboxed_verifier_passes_the_known_answer_and_fails_near_misses():
+    """One task per template through the real verifier: the reference runs in the sandbox as the gold value, the
+    independent answer written as a literal passes, the same answer with one cell changed and `df` itself fail."""
+    from codekiln.config import VerifyConfig
+    from codekiln.records import Sample
+    from codekiln.verify import get_verifier
+
+    tasks = list({t.meta["template"]: t for t in reversed(load())}.values())
+    programs = {"known": lambda t: literal(expected(t)), "near-miss": lambda t: literal(perturbed(expected(t))),
+                "naive": lambda t: "result = df\n"}
+    jobs = [(t, Sample(t.task_id, write(t), f"{t.task_id}#{name}")) for t in tasks for name, write in programs.items()]
+    verifier = get_verifier("pandas", VerifyConfig(workers=2))
+    try:
+        verdicts = verifier.verify(jobs)
+    finally:
+        verifier.close()
+    got = {v.sample_id: (v.status, v.feedback) for v in verdicts}
+    for task in tasks:
+        assert got[f"{task.task_id}#known"][0] == "passed", (task.prompt, got[f"{task.task_id}#known"])
+        for name in ("near-miss", "naive"):
+            assert got[f"{task.task_id}#{name}"][0] == "failed", (name, task.prompt, got[f"{task.task_id}#{name}"])
 
 
 def test_references_differ_from_a_naive_answer():

@@ -36,7 +36,8 @@ def _pytest(args: list[str], cwd: Path, tmp: Path, env: dict[str, str] | None = 
             "-p", "no:cacheprovider", "--basetemp", str(tmp / "basetemp"), "-q", *args]
     tmp.mkdir(parents=True, exist_ok=True)
     full_env = {**os.environ, "PYTHONFAULTHANDLER": "1", **(env or {})}
-    full_env.pop("PYTEST_ADDOPTS", None)
+    for name in [n for n in full_env if n == "PYTEST_ADDOPTS" or n.startswith("PYTEST_XDIST_")]:
+        full_env.pop(name)  # this run's own options and worker identity are not the inner run's
     return subprocess.run(argv, cwd=cwd, env=full_env, capture_output=True, text=True, timeout=300,
                           stdin=subprocess.DEVNULL)
 

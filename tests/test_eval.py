@@ -1,4 +1,4 @@
-"""`codekiln eval`: pass@k aggregation checked by hand, bootstrap CIs, and the command end to end on a tiny model."""
+"""`codekiln eval`: pass@k aggregation checked by hand, bootstrap CIs, and the command end to end on a scripted model."""
 
 from __future__ import annotations
 
@@ -51,31 +51,50 @@ def test_k_values_and_counts():
     assert per_task_counts(TASKS, _verdicts({"t1": [True, False]})) == [("t0", 0, 0), ("t1", 2, 1), ("t2", 0, 0)]
 
 
+# The scripted model answers every python task with this body (see scripted_model.py): a known completion, so
+# which tasks pass is known. Each check calls the candidate in the sandbox.
+SCRIPTED_BODY = "    return a + b"
+E2E_TASKS = [
+    Task("adds", "python", "def plus(a, b):\n", entry_point="plus",
+         test="def check(c):\n    assert c(2, 3) == 5\n    assert c('x', 'y') == 'xy'\n"),
+    Task("multiplies", "python", "def times(a, b):\n", entry_point="times",
+         test="def check(c):\n    assert c(2, 3) == 6\n"),
+    Task("none-safe", "python", "def either(a, b):\n", entry_point="either",
+         test="def check(c):\n    assert c(1, None) == 1\n"),
+    Task("joins", "python", "def join(a, b):\n", entry_point="join",
+         test="def check(c):\n    assert c([1], [2, 3]) == [1, 2, 3]\n"),
+]
+
+
 @pytest.fixture(scope="module")
-def tiny_gguf(tmp_path_factory) -> Path:
-    from codekiln.train.export import write_gguf
-    from codekiln.train.tiny import build_tiny_model
+def scripted_gguf_path(tmp_path_factory) -> Path:
+    from scripted_model import chain, scripted_gguf
 
-    root = tmp_path_factory.mktemp("tiny-eval")
-    return write_gguf(build_tiny_model(root / "hf"), root / "tiny.gguf", "f32")
+    return scripted_gguf(tmp_path_factory.mktemp("scripted-eval"), chain("```python\n", SCRIPTED_BODY))
 
 
-def test_cli_eval_end_to_end_on_a_tiny_model(tiny_gguf, tmp_path, capsys):
+def test_cli_eval_end_to_end_on_a_scripted_model(scripted_gguf_path, tmp_path, capsys):
+    """Sampling (llama.cpp), the sandboxed checks and pass@k, with a known answer: `a + b` solves 2 of 4 tasks."""
     from codekiln.cli import main
     from codekiln.records import Sample, read_jsonl, write_jsonl
 
     tasks = tmp_path / "tasks.jsonl"
-    write_jsonl(tasks, TASKS)
+    write_jsonl(tasks, E2E_TASKS)
     out = tmp_path / "eval"
-    argv = ["eval", "--model", str(tiny_gguf), "--tasks", str(tasks), "--n", "2", "--k", "1,2,5", "--temperature",
-            "0.8", "--max-tokens", "8", "--out", str(out), "--quiet"]
+    argv = ["eval", "--model", str(scripted_gguf_path), "--tasks", str(tasks), "--n", "2", "--k", "1,2,5",
+            "--temperature", "0.8", "--max-tokens", "16", "--out", str(out), "--quiet"]
     assert main(argv) == 0
     metrics = json.loads((out / "metrics.json").read_text())
     samples, verdicts = read_jsonl(out / "samples.jsonl", Sample), read_jsonl(out / "verdicts.jsonl", Verdict)
-    assert len(samples) == len(verdicts) == 6 and metrics["samples"] == 6
-    assert metrics["k"] == [1, 2] and metrics["k_skipped"] == [5]
-    # A random model writes no working function: every verdict fails, and the metrics say so.
-    assert metrics["pass@1"] == metrics["pass@2"] == sum(v.passed for v in verdicts) / 6 == 0.0
+    assert [s.completion for s in samples] == [SCRIPTED_BODY + "\n"] * 8
+    assert [(v.task_id, v.status) for v in verdicts] == [
+        (t, status) for t, status in [("adds", "passed"), ("multiplies", "failed"), ("none-safe", "runtime_error"),
+                                      ("joins", "passed")] for _ in range(2)]
+    assert metrics["samples"] == 8 and metrics["k"] == [1, 2] and metrics["k_skipped"] == [5]
+    assert metrics["pass@1"] == metrics["pass@2"] == 0.5
+    assert (metrics["passed"], metrics["tasks_solved"]) == (4, 2)
+    assert metrics["status"] == {"passed": 4, "failed": 2, "runtime_error": 2}
+    assert [row["pass@1"] for row in metrics["per_task"]] == [1.0, 0.0, 0.0, 1.0]
     assert "pass@1" in capsys.readouterr().out
     assert main([*argv[:-3], "--k", "3", "--out", str(tmp_path / "e2"), "--quiet"]) == 2
     assert "k <= n" in capsys.readouterr().err

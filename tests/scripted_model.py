@@ -15,7 +15,7 @@ from pathlib import Path
 
 Table = dict[int, dict[int, float]]
 SURE = 30.0  # a scripted step's logit (all others 0): at temperature 1 another token has odds below e^-30 each
-END = 10.0  # the end-of-sequence logit after a token without a script
+END = SURE  # the end-of-sequence logit after a token without a script
 
 
 def tokens(text: str) -> list[int]:

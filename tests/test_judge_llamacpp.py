@@ -1,8 +1,10 @@
-"""The judge end to end through the real llama.cpp backend: a tiny random model (mechanics) and SmolLM2 (slow).
+"""The judge end to end through the real llama.cpp backend: a scripted model (mechanics) and SmolLM2 (slow).
 
-A random model answers nonsense, so its samples mostly end `invalid` after the retries: what is checked is
-the machinery — every sample gets a verdict, retries happen, nothing crashes, and a rerun is served from
-the on-disk cache without a single model call.
+The scripted judge (a real GGUF, see scripted_model.py) continues the prefilled answer `{"A": {"rating": ` with
+`x` when decoding greedily, which cannot be parsed, and when sampling (the retries) mostly with a rating 4-9
+for the response shown first and 2 for the one shown second (`7},B:2`). So every first answer must be retried,
+the retries must give real parsed ratings, and which ratings they can be is known; a rerun is served from the
+on-disk cache without a single model call.
 """
 
 from __future__ import annotations
@@ -25,15 +27,31 @@ ANSWERS = [
     "    return sum(ch in 'aeiou' for ch in text.lower())",
     "I like turtles.",
 ]
+FIRST, SECOND = "456789", 2  # ratings the scripted judge gives the response shown first, and the one shown second
+
+
+def judge_table() -> dict[int, dict[int, float]]:
+    """The scripted judge: after the prefill, `x` (logit 10) beats each rating digit (9.9) when decoding greedily."""
+    from scripted_model import SURE, chain, tokens
+
+    last = tokens('{"A": {"rating": ')[-1]
+    digits = [tokens(d)[0] for d in FIRST]
+    table = {last: {tokens("x")[0]: 10.0, **{d: 9.9 for d in digits}}}
+    table.update({d: {tokens("}")[0]: SURE} for d in digits})
+    table.update(chain("}", f",B:{SECOND}"))
+    return table
+
+
+def possible_ratings() -> set[float]:
+    """A response's rating: as shown first, as shown second, or the mean of both orders."""
+    return {float(d) for d in FIRST} | {float(SECOND)} | {(int(d) + SECOND) / 2 for d in FIRST}
 
 
 @pytest.fixture(scope="module")
-def tiny_gguf(tmp_path_factory) -> Path:
-    from codekiln.train.export import write_gguf
-    from codekiln.train.tiny import build_tiny_model
+def judge_gguf(tmp_path_factory) -> Path:
+    from scripted_model import scripted_gguf
 
-    root = tmp_path_factory.mktemp("tiny-judge")
-    return write_gguf(build_tiny_model(root / "hf"), root / "tiny.gguf", "f32")
+    return scripted_gguf(tmp_path_factory.mktemp("scripted-judge"), judge_table())
 
 
 def _jobs(n_tasks: int):
@@ -45,9 +63,13 @@ def _essence(verdicts):
     return [(v.sample_id, v.status, v.score, v.feedback) for v in verdicts]
 
 
-def test_tiny_llamacpp_judge_mechanics_and_cache(tiny_gguf, tmp_path):
-    cfg = VerifyConfig(judge=JudgeConfig(model=str(tiny_gguf), cache_dir=str(tmp_path / "cache"), group_size=2,
-                                         both_orders=True, retries=1, reply_tokens=24, context_size=4096))
+def _rating(verdict: Verdict) -> float | None:
+    return next(iter(judge_details(verdict)["ratings"].values()))
+
+
+def test_scripted_llamacpp_judge_retries_parses_and_caches(judge_gguf, tmp_path):
+    cfg = VerifyConfig(judge=JudgeConfig(model=str(judge_gguf), cache_dir=str(tmp_path / "cache"), group_size=2,
+                                         both_orders=True, retries=3, reply_tokens=24, context_size=4096))
     jobs = _jobs(2)
     verifier = get_verifier("open", cfg)
     try:
@@ -56,12 +78,16 @@ def test_tiny_llamacpp_judge_mechanics_and_cache(tiny_gguf, tmp_path):
     finally:
         verifier.close()
     assert [v.sample_id for v in first] == [s.sample_id for _, s in jobs]
-    assert all(v.status in ("passed", "failed", "invalid") for v in first)
-    # 2 tasks x 1 preference x 2 orders = 4 first attempts; unparseable ones were retried once
-    assert 4 <= calls <= 8
-    if any(v.status == "invalid" for v in first):
-        assert calls > 4  # an invalid verdict only after a retry
-    assert all(judge_details(v)["judge"].endswith("tiny.gguf") for v in first)
+    assert all(judge_details(v)["judge"].endswith("scripted.gguf") for v in first)
+    # 2 tasks x 1 preference x 2 orders = 4 greedy answers, none parseable: each is retried (at most 3 times)
+    assert 8 <= calls <= 16
+    # Every verdict carries a rating parsed from a retry (one retry parses with odds ~0.84; three all fail ~0.4%)
+    assert [v.sample_id for v in first if v.status == "invalid"] == []
+    for v in first:
+        rating = _rating(v)
+        assert rating in possible_ratings(), (v.sample_id, rating)
+        assert v.score == pytest.approx((rating - 1) / 9)
+        assert v.status == ("passed" if v.score >= cfg.judge.threshold else "failed")
 
     again = get_verifier("open", cfg)
     try:
@@ -81,18 +107,19 @@ def test_smollm2_judges_open_basic(tmp_path):
     finally:
         judge.close()
     assert len(verdicts) == 2
-    for v in verdicts:
+    for v in verdicts:  # after the prefilled answer SmolLM2 writes a rating the parser reads (greedy: 1 for both)
         details = judge_details(v)
         assert details["judge"].startswith("smollm2-135m")
-        rating = next(iter(details["ratings"].values()))
-        assert v.status == "invalid" or (1 <= rating <= 10 and 0 <= v.score <= 1)
+        rating = _rating(v)
+        assert v.status != "invalid" and rating is not None, (v.status, v.feedback)
+        assert 1 <= rating <= 10 and v.score == pytest.approx((rating - 1) / 9)
 
 
-def test_open_tasks_through_verify_samples_resume(tiny_gguf, tmp_path):
+def test_open_tasks_through_verify_samples_resume(judge_gguf, tmp_path):
     from codekiln.records import read_jsonl
     from codekiln.verify.run import verify_samples
 
-    cfg = VerifyConfig(judge=JudgeConfig(model=str(tiny_gguf), cache_dir=str(tmp_path / "cache"), retries=0,
+    cfg = VerifyConfig(judge=JudgeConfig(model=str(judge_gguf), cache_dir=str(tmp_path / "cache"), retries=3,
                                          reply_tokens=16, preferences=["style"]))
     jobs = _jobs(2)
     tasks = list({t.task_id: t for t, _ in jobs}.values())
@@ -100,8 +127,9 @@ def test_open_tasks_through_verify_samples_resume(tiny_gguf, tmp_path):
     out = tmp_path / "verdicts.jsonl"
     first = verify_samples(tasks, samples, cfg, out, quiet=True)
     assert [v.sample_id for v in first] == [s.sample_id for s in samples]
+    assert all(_rating(v) in {float(d) for d in FIRST} for v in first), _essence(first)  # one response a call
     assert _essence(read_jsonl(out, Verdict)) == _essence(first)
     out.write_text("".join(out.read_text().splitlines(keepends=True)[:2]))  # as if killed after two verdicts
     (tmp_path / "cache").rename(tmp_path / "cache-gone")  # the rest must come from the model again
     again = verify_samples(tasks, samples, cfg, out, quiet=True)
-    assert _essence(again) == _essence(first)  # the judge is deterministic: same verdicts from a fresh start
+    assert _essence(again) == _essence(first)  # the judge is seeded: same verdicts from a fresh start

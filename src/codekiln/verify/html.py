@@ -31,8 +31,9 @@ from typing import Any
 
 from codekiln.config import VerifyConfig
 from codekiln.curate.phash import phash
+from codekiln.errors import UserError
 from codekiln.records import Sample, Task, Verdict
-from codekiln.verify.render import Rendered, RenderLimits, RenderPool
+from codekiln.verify.render import BrowserDied, Rendered, RenderLimits, RenderPool
 from codekiln.verify.scorers import Scorer, get_scorer
 
 MIN_PIXEL_STD = 1.5
@@ -166,7 +167,15 @@ class HtmlVerifier:
                 i = to_render[j]
                 emit(i, self.judge(jobs[i][0], jobs[i][1], page))
 
-            self.pool.render_many([jobs[i][1].completion for i in to_render], on_result=rendered)
+            try:
+                self.pool.render_many([jobs[i][1].completion for i in to_render], on_result=rendered)
+            except BrowserDied as err:  # the browser's trouble, not the page's: stop, keeping what is finished
+                task, sample = jobs[to_render[err.index or 0]]
+                raise UserError(
+                    f"verify stage stopped: Chromium died ({err.cause}) {err.deaths} times while rendering task "
+                    f"{task.task_id!r} (sample {sample.sample_id!r}), relaunched after each; the verdicts finished "
+                    "so far are kept: rerun the same command to resume (if it happens again, that sample crashes "
+                    "Chromium: leave it out)") from None
         return verdicts  # type: ignore[return-value]
 
     def judge(self, task: Task, sample: Sample, page: Rendered) -> Verdict:

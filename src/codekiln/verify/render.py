@@ -1,8 +1,9 @@
 """Render model-written HTML in Debian's Chromium through Playwright, with a warm pool of browser contexts.
 
-The HTML is hostile. It only ever runs inside Chromium, and Chromium itself runs under bubblewrap where the
-machine allows (`isolated_executable`: an unprivileged uid, a read-only root, its own PID namespace and a
-network namespace with no interface but loopback). Within that, the page gets no network either:
+The HTML is hostile. It only ever runs inside Chromium, and Chromium itself runs in a bubblewrap cage where the
+machine allows (`codekiln.verify.browser_cage`: its own unprivileged uid, no network namespace but its own
+loopback, a read-only system with nothing of the host's files but what the browser needs, a private /tmp that
+holds its profile and vanishes with it, a clean environment). Within that, the page gets no network either:
 
 - the page is served from a made-up origin (`PAGE_URL`) by a route handler; every other request the page
   makes (scripts, images, fetch, XHR, navigations, iframes) is aborted and listed in `Rendered.blocked`;
@@ -21,20 +22,31 @@ stops answering is restarted.
 What the page exposes is read in an isolated JavaScript world (CDP `Page.createIsolatedWorld`): it shares the
 DOM but not the page's globals, so a page that patches `Element.prototype` or `innerText` cannot forge the
 text and structure the scorer reads. The screenshot is real pixels.
+
+A browser that dies under a page (a signal, an exit, or no answer) is never the page's verdict: the browser is
+relaunched and the page rendered again, at most `relaunches` times per page; past that the render raises
+`BrowserDied`, naming how the browser died (the cage's launcher records its exit status). A renderer that
+crashes is retried once in a fresh context; a page that crashes it twice is a `runtime_error`.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
+import os
+import shutil
+import signal
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future
+from concurrent.futures import Future, as_completed
 from dataclasses import dataclass, field
 from typing import Any
 
 from codekiln.errors import UserError
+from codekiln.verify.browser_cage import STATUS_ENV, Cage, make_cage
 
 CHROMIUM = "/usr/bin/chromium"
 PAGE_URL = "http://page.codekiln.invalid/"
@@ -136,17 +148,40 @@ class Rendered:
         return max(0, int(s.get("scroll_width", 0)) - int(s.get("client_width", 0)))
 
 
+class BrowserDied(UserError):
+    """Chromium died (or stopped answering) under the same page more often than the pool relaunches it.
+
+    `cause` says how it died last ("SIGSEGV", "exit code 1", "no answer"); `index` is the page's position in a
+    `render_many` call (None for `render`)."""
+
+    def __init__(self, cause: str, deaths: int, index: int | None = None) -> None:
+        super().__init__(f"Chromium died ({cause}) {deaths} times under the same page, relaunched after each")
+        self.cause = cause
+        self.deaths = deaths
+        self.index = index
+
+
+@dataclass(frozen=True)
+class _Lost:
+    """A render that did not finish because the browser (or the page's renderer) went away under it."""
+
+    cause: str
+    browser: Any = None  # the browser that died (None: a renderer crash, or a launch that failed)
+    renderer: bool = False
+
+
 class RenderPool:
     """A warm Chromium with `size` pages rendered at once, each in a fresh context made ahead of time.
 
     Thread-safe: `render`/`render_many` may be called from any thread; the browser lives on a private asyncio
     loop thread. `reuse` is how many pages one context serves (0: a fresh context for every page).
     `fresh_browser=True` launches a browser for every page instead (the slow baseline the render benchmark
-    compares with).
+    compares with). `relaunches` bounds how often the browser is relaunched for one page before `BrowserDied`.
+    `isolate=False` runs the browser uncaged (`cage` says what a pool got).
     """
 
     def __init__(self, size: int = 2, limits: RenderLimits = RenderLimits(), executable: str = CHROMIUM,
-                 fresh_browser: bool = False, reuse: int = 20, isolate: bool = True) -> None:
+                 fresh_browser: bool = False, reuse: int = 20, isolate: bool = True, relaunches: int = 2) -> None:
         if size < 1:
             raise UserError(f"render pool size must be at least 1, got {size}")
         self.size = size
@@ -155,7 +190,11 @@ class RenderPool:
         self.fresh_browser = fresh_browser
         self.reuse = reuse
         self.isolate = isolate
-        self.isolated = False  # whether the browser runs under bubblewrap (set at launch)
+        self.relaunches = relaunches
+        self.cage: Cage | None = None  # the launcher (set at start)
+        self._folder = tempfile.mkdtemp(prefix="codekiln-browser-")  # the launcher and each launch's exit status
+        self._status: dict[Any, str] = {}  # browser -> the file its launcher writes the exit status to
+        self._launches = 0
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="codekiln-render", daemon=True)
         self._thread.start()
@@ -168,20 +207,25 @@ class RenderPool:
 
     # -- public, any thread --------------------------------------------------------------------------------
     def render(self, html: str) -> Rendered:
-        """Render one page (blocks until done or the limit hits)."""
+        """Render one page (blocks until done or the limit hits). Raises `BrowserDied`, never for the page."""
         return self._call(self._render(html))
 
     def render_many(self, htmls: Sequence[str],
                     on_result: Callable[[int, Rendered], None] | None = None) -> list[Rendered]:
-        """Render pages `size` at a time; `on_result(index, rendered)` runs (in the caller's thread) as each ends."""
+        """Render pages `size` at a time; `on_result(index, rendered)` runs (in the caller's thread) as each ends.
+        On `BrowserDied` the pages not yet rendered are cancelled and the error names the page's index."""
         futures = [asyncio.run_coroutine_threadsafe(self._render(h), self._loop) for h in htmls]
         results: list[Rendered | None] = [None] * len(htmls)
         index_of = {id(f): i for i, f in enumerate(futures)}
-        from concurrent.futures import as_completed
-
         for fut in as_completed(futures):
             i = index_of[id(fut)]
-            results[i] = fut.result()
+            try:
+                results[i] = fut.result()
+            except BrowserDied as err:
+                for other in futures:
+                    other.cancel()
+                err.index = i
+                raise
             if on_result is not None:
                 on_result(i, results[i])  # type: ignore[arg-type]
         return results  # type: ignore[return-value]
@@ -197,6 +241,7 @@ class RenderPool:
                 pass
             self._loop.call_soon_threadsafe(self._loop.stop)
             self._thread.join(timeout=10)
+        shutil.rmtree(self._folder, ignore_errors=True)
 
     def __enter__(self) -> RenderPool:
         return self
@@ -215,11 +260,10 @@ class RenderPool:
         except ImportError:
             raise UserError("rendering html needs Playwright: pip install 'codekiln[ui]' "
                             "(the Python package only; Chromium comes from Debian: apt-get install chromium)") from None
-        import os
-
         if not os.path.exists(self.executable):
             raise UserError(f"Chromium not found at {self.executable}; install Debian's package: apt-get install chromium "
                             "(codekiln never downloads a browser)")
+        self.cage = make_cage(self.executable, self._folder, self.isolate)
         self._pw = await async_playwright().start()
         self._slots = asyncio.Semaphore(self.size)
         self._browser = None if self.fresh_browser else await self._launch()
@@ -236,12 +280,18 @@ class RenderPool:
         await _quietly(self._pw.stop())
 
     async def _launch(self) -> Any:
-        executable = self.executable
-        if self.isolate:
-            executable = isolated_executable(self.executable) or self.executable
-            self.isolated = executable != self.executable
-        return await self._pw.chromium.launch(executable_path=executable, headless=True, args=list(BROWSER_ARGS),
-                                              chromium_sandbox=False, timeout=60_000)
+        assert self.cage is not None
+        self._launches += 1
+        status = os.path.join(self._folder, f"status-{self._launches}")
+        # Caged, the browser starts from a clean environment anyway (bubblewrap's --clearenv); the launcher itself
+        # gets no more than it needs. Uncaged, Chromium keeps the environment it would have had.
+        env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin")} if self.cage.caged else dict(os.environ)
+        env[STATUS_ENV] = status
+        browser = await self._pw.chromium.launch(executable_path=self.cage.launcher, headless=True,
+                                                 args=list(BROWSER_ARGS), chromium_sandbox=False, timeout=60_000,
+                                                 env=env)
+        self._status[browser] = status
+        return browser
 
     async def _new_slot(self, browser: Any) -> _Slot:
         """A fresh context with its page already open (the renderer process is started ahead of use)."""
@@ -250,7 +300,7 @@ class RenderPool:
             java_script_enabled=True, service_workers="block", accept_downloads=False, reduced_motion="reduce",
             locale="en-US", timezone_id="UTC",
         )
-        slot = _Slot(ctx)
+        slot = _Slot(ctx, browser)
         await ctx.route("**/*", slot.route)
         if hasattr(ctx, "route_web_socket"):
             await ctx.route_web_socket("**/*", lambda ws: asyncio.ensure_future(_quietly(ws.close())))
@@ -262,7 +312,11 @@ class RenderPool:
         """(browser or None, slot): a spare warm slot, or a fresh browser and slot for `fresh_browser`."""
         if self.fresh_browser:
             browser = await self._launch()
-            return browser, await self._new_slot(browser)
+            try:
+                return browser, await self._new_slot(browser)
+            except Exception:
+                await _quietly(asyncio.wait_for(browser.close(), 10))
+                raise
         if self._spare:
             return None, self._spare.pop()
         return None, await self._new_slot(self._browser)
@@ -270,43 +324,97 @@ class RenderPool:
     async def _refill(self) -> None:
         try:
             if len(self._spare) < self.size and self._browser is not None:
-                self._spare.append(await self._new_slot(self._browser))
+                browser = self._browser
+                slot = await self._new_slot(browser)
+                if browser is self._browser:
+                    self._spare.append(slot)
+                else:  # relaunched meanwhile: the slot belongs to the old browser
+                    await _quietly(asyncio.wait_for(slot.ctx.close(), 10))
         except Exception:  # noqa: BLE001 - a failed refill is retried on demand by _take_slot
             pass
 
     async def _render(self, html: str) -> Rendered:
         async with self._slots:
             start = time.monotonic()
-            try:
-                own_browser, slot = await self._take_slot()
-            except Exception as err:  # noqa: BLE001 - the browser died: restart it once and retry
-                await self._restart()
+            deaths = renderer_crashes = 0
+            while True:
+                outcome = await self._attempt(html)
+                if isinstance(outcome, Rendered):
+                    return _with(outcome, duration_s=time.monotonic() - start)
+                if outcome.renderer:
+                    renderer_crashes += 1
+                    if renderer_crashes < 2:
+                        continue
+                    return Rendered(error=f"the page crashed Chromium's renderer twice ({outcome.cause})",
+                                    duration_s=time.monotonic() - start)
+                deaths += 1
+                if deaths > self.relaunches:
+                    raise BrowserDied(outcome.cause, deaths)
                 try:
-                    own_browser, slot = await self._take_slot()
-                except Exception:  # noqa: BLE001
-                    return Rendered(error=f"browser unavailable: {err}", duration_s=time.monotonic() - start)
+                    await self._restart(outcome.browser)
+                except Exception as err:  # noqa: BLE001 - reported as the browser's death, not as the page's
+                    raise BrowserDied(f"{outcome.cause}; relaunching failed: {_first_line(err)}", deaths) from None
+
+    async def _attempt(self, html: str) -> Rendered | _Lost:
+        """Render once: the page's result, or how the browser (or its renderer) went away under it."""
+        browser = self._browser
+        try:
+            own_browser, slot = await self._take_slot()
+        except Exception as err:  # noqa: BLE001 - no slot: the browser is dead or cannot start
+            if browser is not None and not await _alive(browser):
+                return _Lost(await self._cause(browser), browser)
+            return _Lost(f"no page could be opened: {_first_line(err)}", browser)
+        owner = own_browser or browser
+        try:
+            result = await asyncio.wait_for(self._load(slot, html), self.limits.timeout_s)
+        except TimeoutError:
+            result = Rendered(error=f"the page did not finish rendering within {self.limits.timeout_s:g} s",
+                              timed_out=True)
+        except Exception as err:  # noqa: BLE001 - a crashed page is a verdict, not an exception
+            result = Rendered(error=f"{type(err).__name__}: {_first_line(err)}")
+        if result.error is not None and not await _alive(owner):  # the browser died (or hangs) under the page
+            await self._discard(slot, own_browser)
+            return _Lost(await self._cause(owner), owner)
+        if result.error is not None and slot.crashed:
+            await self._discard(slot, own_browser)
+            return _Lost(result.error, renderer=True)
+        report = _with(result, page_errors=tuple(slot.page_errors),
+                       console_errors=tuple(m for m in slot.console if not m.startswith(BLOCKED_MESSAGES)),
+                       blocked=tuple(slot.blocked))
+        if own_browser is None and result.error is None and slot.uses < self.reuse and await self._reset(slot):
+            self._spare.append(slot)  # the next page reuses this renderer process, with its storage wiped
+        else:
+            await self._discard(slot, own_browser)
+        return report
+
+    async def _discard(self, slot: _Slot, own_browser: Any) -> None:
+        """Close a slot that will not serve another page (and the browser launched for it alone)."""
+        closed = await _quietly(asyncio.wait_for(slot.ctx.close(), 10))
+        if own_browser is not None:
+            await _quietly(asyncio.wait_for(own_browser.close(), 10))
+            return
+        if not closed and slot.browser is self._browser:
+            await _quietly(self._restart(slot.browser))
+        asyncio.ensure_future(self._refill())
+
+    async def _cause(self, browser: Any) -> str:
+        """How a browser that stopped answering went: the signal or exit code its launcher recorded."""
+        path = self._status.get(browser)
+        deadline = time.monotonic() + 3.0
+        while path is not None and time.monotonic() < deadline:
             try:
-                result = await asyncio.wait_for(self._load(slot, html), self.limits.timeout_s)
-            except TimeoutError:
-                result = Rendered(error=f"the page did not finish rendering within {self.limits.timeout_s:g} s",
-                                  timed_out=True)
-            except Exception as err:  # noqa: BLE001 - a crashed page is a verdict, not an exception
-                first = str(err).splitlines()[0] if str(err) else ""
-                result = Rendered(error=f"{type(err).__name__}: {first}")
-            report = _with(result, page_errors=tuple(slot.page_errors),
-                           console_errors=tuple(m for m in slot.console if not m.startswith(BLOCKED_MESSAGES)),
-                           blocked=tuple(slot.blocked))
-            if own_browser is None and result.error is None and slot.uses < self.reuse and await self._reset(slot):
-                self._spare.append(slot)  # the next page reuses this renderer process, with its storage wiped
-            else:
-                closed = await _quietly(asyncio.wait_for(slot.ctx.close(), 10))
-                if own_browser is not None:
-                    await _quietly(asyncio.wait_for(own_browser.close(), 10))
-                elif not closed:
-                    await self._restart()
-                if own_browser is None:
-                    asyncio.ensure_future(self._refill())
-            return _with(report, duration_s=time.monotonic() - start)
+                with open(path, encoding="utf-8") as fh:
+                    code = int(fh.read().strip() or "x")
+            except (OSError, ValueError):  # not written yet: the launcher is still waiting on the cage
+                await asyncio.sleep(0.05)
+                continue
+            if code > 128:
+                try:
+                    return signal.Signals(code - 128).name
+                except ValueError:
+                    return f"signal {code - 128}"
+            return f"exit code {code}"
+        return "no answer"
 
     async def _reset(self, slot: _Slot) -> bool:
         """Make a slot whose page rendered cleanly ready for the next page: blank document, storage wiped."""
@@ -322,11 +430,13 @@ class RenderPool:
         slot.reset()
         return len(slot.page.context.pages) == 1
 
-    async def _restart(self) -> None:
+    async def _restart(self, dead: Any) -> None:
+        """Replace the browser `dead` with a fresh one (once, however many renders saw it die)."""
         async with self._restart_lock:
-            if self.fresh_browser:
+            if self.fresh_browser or self._browser is not dead:
                 return
             await _quietly(asyncio.wait_for(self._browser.close(), 10))
+            self._status.pop(dead, None)
             self._spare = []
             self._browser = await self._launch()
 
@@ -357,12 +467,14 @@ class RenderPool:
 
 
 class _Slot:
-    """One context and its page, with what the page did: errors, console errors, blocked requests."""
+    """One context and its page, with what the page did: errors, console errors, blocked requests, a crash."""
 
-    def __init__(self, ctx: Any) -> None:
+    def __init__(self, ctx: Any, browser: Any) -> None:
         self.ctx = ctx
+        self.browser = browser
         self.page: Any = None
         self.uses = 0
+        self.crashed = False
         self.reset()
 
     def reset(self) -> None:
@@ -377,6 +489,7 @@ class _Slot:
         page.on("pageerror", lambda err: self.page_errors.append(str(err)[:300]))
         page.on("console", lambda msg: self.console.append(msg.text[:300]) if msg.type == "error" else None)
         page.on("dialog", lambda d: asyncio.ensure_future(_quietly(d.dismiss())))
+        page.on("crash", lambda _: setattr(self, "crashed", True))
         self.ctx.on("page", lambda p: asyncio.ensure_future(_quietly(p.close())) if p is not page else None)
 
     async def route(self, route: Any) -> None:
@@ -393,48 +506,24 @@ class _Slot:
 
 
 def _with(r: Rendered, **changes: Any) -> Rendered:
-    import dataclasses
-
     return dataclasses.replace(r, **changes)
 
 
-BWRAP_ARGS = ("--die-with-parent", "--unshare-user", "--uid", "65534", "--gid", "65534", "--unshare-net",
-              "--unshare-pid", "--unshare-ipc", "--unshare-uts", "--ro-bind", "/", "/", "--dev", "/dev",
-              "--proc", "/proc", "--bind", "/tmp", "/tmp", "--tmpfs", "/root", "--tmpfs", "/run",
-              "--setenv", "HOME", "/tmp")
-_WRAPPERS: dict[str, str | None] = {}
+def _first_line(err: BaseException) -> str:
+    return str(err).splitlines()[0] if str(err) else type(err).__name__
 
 
-def isolated_executable(chromium: str) -> str | None:
-    """A launcher that runs `chromium` under bubblewrap: unprivileged uid, no network namespace, own PIDs.
-
-    Chromium's own sandbox needs privileges a container root lacks (hence --no-sandbox); bubblewrap gives the
-    whole browser a cage instead: a network namespace with nothing in it, a read-only root, an unprivileged
-    uid. Returns None where bubblewrap is missing or cannot create namespaces here (checked once).
-    """
-    if chromium in _WRAPPERS:
-        return _WRAPPERS[chromium]
-    import os
-    import shlex
-    import shutil
-    import subprocess
-    import tempfile
-
-    bwrap = shutil.which("bwrap")
-    wrapper = None
-    if bwrap is not None:
-        try:
-            ok = subprocess.run([bwrap, *BWRAP_ARGS, "/bin/true"], capture_output=True, timeout=20).returncode == 0
-        except (OSError, subprocess.SubprocessError):
-            ok = False
-        if ok:
-            folder = tempfile.mkdtemp(prefix="codekiln-chromium-")
-            wrapper = os.path.join(folder, "chromium")
-            with open(wrapper, "w", encoding="utf-8") as fh:
-                fh.write(f"#!/bin/sh\nexec {shlex.quote(bwrap)} {shlex.join(BWRAP_ARGS)} {shlex.quote(chromium)} \"$@\"\n")
-            os.chmod(wrapper, 0o700)
-    _WRAPPERS[chromium] = wrapper
-    return wrapper
+async def _alive(browser: Any) -> bool:
+    """Whether the browser still answers (a round trip to its own process, not to any page)."""
+    if browser is None or not browser.is_connected():
+        return False
+    try:
+        session = await asyncio.wait_for(browser.new_browser_cdp_session(), 5)
+        await asyncio.wait_for(session.send("Browser.getVersion"), 5)
+    except Exception:  # noqa: BLE001 - dead, closed or hung: all mean the same here
+        return False
+    await _quietly(session.detach())
+    return True
 
 
 async def _quietly(awaitable: Any) -> bool:

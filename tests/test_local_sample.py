@@ -34,12 +34,19 @@ def small_shards(monkeypatch):
 
 
 def test_processes_write_the_single_process_file(tiny_gguf, tmp_path, small_shards):
+    from codekiln.sample.base import load_sampler
+
     cfg = SampleConfig(model=str(tiny_gguf), n=3, max_tokens=8, temperature=0.9, batch_size=2)
-    one, two = tmp_path / "one.jsonl", tmp_path / "two.jsonl"
-    expected = sample_tasks(TASKS, cfg.model_copy(update={"workers": 1}), one, round=1, quiet=True)
+    here, one, two = tmp_path / "here.jsonl", tmp_path / "one.jsonl", tmp_path / "two.jsonl"
+    sampler = load_sampler(resolve_model(cfg.model), cfg)  # in this process, as a library caller may pass one
+    try:
+        expected = sample_tasks(TASKS, cfg, here, round=1, quiet=True, sampler=sampler)
+    finally:
+        sampler.close()
+    assert sample_tasks(TASKS, cfg.model_copy(update={"workers": 1}), one, round=1, quiet=True) == expected
     got = sample_tasks(TASKS, cfg.model_copy(update={"workers": 2}), two, round=1, quiet=True)
     assert got == expected
-    assert two.read_bytes() == one.read_bytes()
+    assert two.read_bytes() == one.read_bytes() == here.read_bytes()
     assert len({s.raw for s in got}) > 1  # the seeds differ, so do the samples
 
 
@@ -48,10 +55,11 @@ def test_rerun_after_partial_file_generates_only_the_rest(tiny_gguf, tmp_path, s
     full, partial = tmp_path / "full.jsonl", tmp_path / "partial.jsonl"
     expected = sample_tasks(TASKS, cfg, full, round=0, quiet=True)
     lines = full.read_text().splitlines(keepends=True)
-    partial.write_text("".join(lines[:5]) + lines[5][:20])  # five finished samples and a torn line (a kill)
+    # finished samples out of task order (as processes stream them), one twice, and a torn line (a kill)
+    partial.write_text("".join(lines[6:9] + lines[:5] + lines[6:7]) + lines[5][:20])
     got = sample_tasks(TASKS, cfg, partial, round=0, quiet=True)
     assert got == expected
-    assert sorted(partial.read_text().splitlines()) == sorted(full.read_text().splitlines())
+    assert partial.read_bytes() == full.read_bytes()
 
 
 def test_auto_workers_follow_cores_and_backend(tiny_gguf, monkeypatch):
@@ -76,16 +84,18 @@ def test_model_processes_die_with_a_killed_parent(tiny_gguf, tmp_path):
 import os, sys, time
 from pathlib import Path
 from codekiln.config import SampleConfig
-from codekiln.executors import local_sample
+from codekiln.executors import local_sample, sample_worker
 from codekiln.records import Task
 from codekiln.sample.models import resolve_model
 
-def slow(work):
+def slow(self, work):  # at module level: a spawned model process runs this file too (as __mp_main__)
     print(os.getpid(), flush=True)
     time.sleep(600)
+    yield []
+
+sample_worker.SampleWorker.chunks = slow
 
 if __name__ == "__main__":
-    local_sample._generate = slow
     tasks = [Task(f"t{{i}}", "python", "def f():\\n", entry_point="f", test="def check(c):\\n    pass\\n") for i in range(40)]
     cfg = SampleConfig(model={str(tiny_gguf)!r}, n=1, workers=2)
     wanted = {{(t.task_id, 0): 1 for t in tasks}}

@@ -1,10 +1,12 @@
-"""The one exception type for user mistakes.
+"""The one exception type for user mistakes, and the one for workers that died.
 
 A `UserError` carries a single line that says what was wrong and how to fix it. The CLI prints it
 and exits with code 2; anything else that escapes is a bug and keeps its traceback.
 """
 
 from __future__ import annotations
+
+import signal
 
 
 class UserError(Exception):
@@ -17,3 +19,24 @@ class ConfigError(UserError):
 
 class RecordError(UserError):
     """A JSONL line that is not a valid record; the message starts with FILE:LINE."""
+
+
+class WorkerCrashed(UserError):
+    """A worker process (a model process, a sandbox worker) died from a signal or exited without answering.
+
+    The stage stops; what finished is kept in its file, so rerunning the same command resumes. The message
+    names the stage, how the worker ended (`exit_text`), the task it was on, and what to do."""
+
+
+def exit_text(code: int | None) -> str:
+    """How a process ended, from its exit status as `subprocess`/`multiprocessing` give it (negative: the
+    signal that killed it): "was killed by SIGSEGV (signal 11)", "exited with code 1"."""
+    if code is None:
+        return "stopped answering"
+    if code < 0:
+        try:
+            name = signal.Signals(-code).name
+        except ValueError:
+            name = "an unknown signal"
+        return f"was killed by {name} (signal {-code})"
+    return f"exited with code {code}"

@@ -1,22 +1,35 @@
-"""The local executor of the sample stage when more than one model process is wanted: a pool of spawned
-processes on this machine, each holding its own loaded model (llama.cpp maps the weights file, so the
-processes share the weights in memory), fed shards of (task, index) pairs.
+"""The local executor of the sample stage: spawned model processes on this machine, each holding its own loaded
+model (llama.cpp maps the weights file, so the processes share the weights in memory), fed shards of
+(task, index) pairs.
 
 Single-threaded llama.cpp decoding of a small model uses one core; on a 2-core machine two processes
 generate about twice the tokens per second of one process with two threads. The samples are the same
-as one process's: each seed comes from (seed, task, round, index), and the file is put in task order at the end.
+as one process's: each seed comes from (seed, task, round, index), and `sample_tasks` puts the file in task
+order at the end.
+
+llama.cpp is native code: on a host where it crashes (a bad CPU build), it takes down the process it runs in.
+So it never runs in the caller's process here, even with one worker: a process that dies is reported as
+`ProcessDied` (how it ended, the task it was generating), the samples it already sent are in the file, and the
+caller stops with one line instead of a traceback or a dead CLI. Each process sends its samples back
+`batch_size` pairs at a time, so the parent always knows which task a process is on and a crash loses at most
+the batch in flight.
 """
 
 from __future__ import annotations
 
 import multiprocessing
 import os
+import pickle
 import sys
+import traceback
+from collections import deque
 from collections.abc import Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from multiprocessing.connection import Connection, wait
 from pathlib import Path
+from typing import Any
 
 from codekiln.config import SampleConfig
+from codekiln.errors import UserError, exit_text
 from codekiln.executors import shards
 from codekiln.executors.sample_worker import OnShard, Pairs, SampleWorker, Work, shard_work, stream_shards
 from codekiln.records import Sample, Task
@@ -25,7 +38,15 @@ from codekiln.sample.models import ModelRef
 MAX_AUTO_WORKERS = 8
 """Most model processes chosen automatically (each holds its own context and KV cache)."""
 
-_worker: SampleWorker | None = None  # the model of this pool process
+
+class ProcessDied(Exception):
+    """A model process died (a signal, or an exit without answering) while it owed samples."""
+
+    def __init__(self, how: str, task_ids: Sequence[str]) -> None:
+        tasks = f"task {task_ids[0]}" if len(task_ids) == 1 else f"tasks {', '.join(task_ids)}"
+        super().__init__(f"a sampling process {how} while generating {tasks}")
+        self.how = how
+        self.task_ids = list(task_ids)
 
 
 def local_workers(ref: ModelRef, cfg: SampleConfig) -> int:
@@ -52,34 +73,129 @@ def _die_with_parent() -> None:
             os._exit(1)
 
 
-def _start(ref: ModelRef, cfg: SampleConfig, round: int, examples: Sequence[Task]) -> None:
-    global _worker
+def _serve(conn: Connection, ref: ModelRef, cfg: SampleConfig, round: int, examples: list[Task]) -> None:
+    """A model process: load the model, then answer each shard with ("samples", [...]) per batch of pairs, until
+    None comes. An exception goes back as ("error", exception, traceback text) instead of a dead process."""
+    import signal
+
     _die_with_parent()
-    _worker = SampleWorker(ref, cfg, round, examples)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle: it stops the processes
+    worker = None
+    try:
+        worker = SampleWorker(ref, cfg, round, examples)
+        while (work := conn.recv()) is not None:
+            for samples in worker.chunks(work):
+                conn.send(("samples", samples))
+    except EOFError:  # the parent is gone
+        pass
+    except BaseException as err:  # noqa: B036 - handed to the parent, which raises it
+        conn.send(("error", *_portable(err)))
+    finally:
+        if worker is not None:
+            worker.close()
 
 
-def _generate(work: Work) -> list[Sample]:
-    assert _worker is not None, "pool process started without a model"
-    return _worker.generate(work)
+def _portable(err: BaseException) -> tuple[BaseException, str]:
+    """`err` as it can cross to the parent (a copy that does not pickle becomes a RuntimeError), and its traceback."""
+    text = "".join(traceback.format_exception(err))
+    try:
+        pickle.loads(pickle.dumps(err))
+        return err, text
+    except Exception:
+        return RuntimeError(f"{type(err).__name__}: {err}"), text
+
+
+class _Process:
+    """The parent's handle on one model process: its pipe, and the pairs it owes, in the order it makes them."""
+
+    def __init__(self, context: Any, ref: ModelRef, cfg: SampleConfig, round: int, examples: list[Task]) -> None:
+        self.conn, child = context.Pipe()
+        self.process = context.Process(target=_serve, args=(child, ref, cfg, round, examples), daemon=True,
+                                       name="codekiln-sample")
+        self.process.start()
+        child.close()
+        self.owed: deque[tuple[Task, int]] = deque()
+
+    def give(self, work: Work) -> None:
+        self.owed.extend(work[0])
+        self.conn.send(work)
+
+    def died(self, batch: int) -> ProcessDied:
+        """Why this process is gone, and the tasks of the batch it was generating."""
+        self.process.join(timeout=5)
+        code = self.process.exitcode
+        how = exit_text(code) if code is None or code < 0 else f"{exit_text(code)} without answering"
+        current = list(self.owed)[:batch]
+        return ProcessDied(how, list(dict.fromkeys(t.task_id for t, _ in current)))
+
+    def stop(self) -> None:
+        """End the process: a clean exit when it is idle, a kill when it still generates (it owes nothing now)."""
+        if self.process.exitcode is None:
+            if self.owed:
+                self.process.kill()
+            else:
+                try:
+                    self.conn.send(None)
+                except OSError:
+                    pass
+            self.process.join(timeout=10)
+            if self.process.exitcode is None:
+                self.process.kill()
+                self.process.join()
+        self.conn.close()
+
+
+def run_processes(ref: ModelRef, work: list[Work], cfg: SampleConfig, round: int, examples: Sequence[Task],
+                  workers: int, on_shard: OnShard) -> None:
+    """Generate every shard of `work` in `workers` spawned model processes; `on_shard` gets each batch of samples.
+
+    Raises `ProcessDied` when a process dies owing samples (what it sent before is already handed over), and
+    re-raises an exception a process ran into (a UserError, such as a model that cannot load, stays one)."""
+    context = multiprocessing.get_context("spawn")  # no fork of a parent that may hold threads or a model
+    queue = deque(work)
+    batch = max(1, cfg.batch_size)
+    procs: list[_Process] = []
+    try:
+        for _ in range(min(workers, len(work))):
+            procs.append(_Process(context, ref, cfg, round, list(examples)))
+            procs[-1].give(queue.popleft())
+        while any(p.owed for p in procs):
+            busy = [p for p in procs if p.owed]
+            ready = set(wait([p.conn for p in busy] + [p.process.sentinel for p in busy]))
+            for proc in busy:
+                if proc.conn in ready or proc.conn.poll():  # what a process sent before it ended comes first
+                    try:
+                        message = proc.conn.recv()
+                    except (EOFError, OSError):
+                        raise proc.died(batch) from None
+                    _take(proc, message, on_shard)
+                    if not proc.owed and queue:
+                        proc.give(queue.popleft())
+                elif proc.process.sentinel in ready:
+                    raise proc.died(batch)
+    finally:
+        for proc in procs:
+            proc.stop()
+
+
+def _take(proc: _Process, message: tuple[Any, ...], on_shard: OnShard) -> None:
+    kind = message[0]
+    if kind == "error":  # a UserError is the user's to fix (one line); anything else is a bug: show where
+        err, text = message[1], message[2]
+        proc.owed.clear()
+        if not isinstance(err, UserError):
+            err.add_note(f"raised in the sampling process:\n{text}")
+        raise err
+    samples: list[Sample] = message[1]
+    for _ in samples:
+        proc.owed.popleft()
+    on_shard(None, samples)
 
 
 def sample_processes(ref: ModelRef, todo: Pairs, cfg: SampleConfig, out: Path, round: int, quiet: bool,
                      examples: Sequence[Task], have: dict[tuple[str, int], Sample],
                      wanted: dict[tuple[str, int], int], workers: int) -> None:
-    """Generate the `todo` pairs in `workers` processes; each sample goes to `have` and to `out`."""
+    """Generate the `todo` pairs in `workers` processes; each sample goes to `have` and to `out` as it comes."""
     work = shard_work(todo, wanted, max(shards.SAMPLE_SHARD, max(1, cfg.batch_size)))
-
-    def run(on_shard: OnShard) -> None:
-        context = multiprocessing.get_context("spawn")  # no fork of a parent that may hold threads or a model
-        pool = ProcessPoolExecutor(max_workers=min(workers, len(work)), mp_context=context, initializer=_start,
-                                   initargs=(ref, cfg, round, list(examples)))
-        try:
-            pending: set[Future[list[Sample]]] = {pool.submit(_generate, part) for part in work}
-            while pending:
-                finished, pending = wait(pending, return_when=FIRST_COMPLETED)
-                for future in finished:
-                    on_shard(None, future.result())
-        finally:
-            pool.shutdown(wait=True, cancel_futures=True)
-
-    stream_shards(out, todo, wanted, have, quiet, run)
+    stream_shards(out, todo, wanted, have, quiet,
+                  lambda on_shard: run_processes(ref, work, cfg, round, examples, workers, on_shard))

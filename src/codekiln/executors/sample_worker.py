@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 from codekiln.config import SampleConfig
@@ -35,15 +35,17 @@ class SampleWorker:
         self.params = gen_params(cfg)
 
     def generate(self, work: Work) -> list[Sample]:
+        return [sample for chunk in self.chunks(work) for sample in chunk]
+
+    def chunks(self, work: Work) -> Iterator[list[Sample]]:
+        """The shard's samples, `batch_size` pairs at a time, in the shard's order (generated as they are asked for)."""
         from codekiln.sample.run import generate_chunk
 
         pairs, seeds = work
         step = max(1, self.cfg.batch_size)
-        out: list[Sample] = []
         for start in range(0, len(pairs), step):
-            out += generate_chunk(self.sampler, pairs[start:start + step], self.cfg, self.round, self.examples,
-                                  seeds, self.params)
-        return out
+            yield generate_chunk(self.sampler, pairs[start:start + step], self.cfg, self.round, self.examples,
+                                 seeds, self.params)
 
     def close(self) -> None:
         self.sampler.close()
@@ -57,7 +59,7 @@ def shard_work(todo: Pairs, wanted: dict[tuple[str, int], int], size: int) -> li
 
 
 def rewrite_in_order(out: Path, prefix: bytes, samples: list[Sample]) -> None:
-    """`out` as a single sequential worker would leave it: what was there before, then this call's samples in order."""
+    """`out` as a single sequential worker would leave it: `prefix` (the file's other records), then `samples`."""
     fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as fh:
@@ -76,9 +78,9 @@ OnShard = Callable[[object, list[Sample]], None]
 
 def stream_shards(out: Path, todo: Pairs, wanted: dict[tuple[str, int], int], have: dict[tuple[str, int], Sample],
                   quiet: bool, run: Callable[[OnShard], None]) -> None:
-    """Run `run(on_shard)`, which hands back each finished shard; its samples go to `have` and are appended to
-    `out` at once (a kill loses only unfinished shards), and at the end this call's samples are put in task order."""
-    prefix = out.read_bytes() if out.exists() else b""
+    """Run `run(on_shard)`, which hands back finished samples (a shard, or part of one); they go to `have` and
+    are appended to `out` at once, so a kill or a crash loses only unfinished ones. `sample_tasks` puts the file
+    in task order once every sample is in."""
     tokens, started = 0, time.monotonic()
     with JsonlAppender(out) as sink, progress_bar("sampling", len(wanted), quiet,
                                                   completed=len(wanted) - len(todo)) as bar:
@@ -92,4 +94,3 @@ def stream_shards(out: Path, todo: Pairs, wanted: dict[tuple[str, int], int], ha
             bar.note(f"{tokens / max(1e-9, time.monotonic() - started):.1f} tok/s")
 
         run(on_shard)
-    rewrite_in_order(out, prefix, [have[(t.task_id, i)] for t, i in todo])

@@ -2,23 +2,27 @@
 
 Every sample's seed is `sample_seed(cfg.seed, task_id, round, index)`, so a rerun, a different batch size
 or another worker count gives the same samples. Samples are appended as each batch finishes; a rerun reads
-the file back and generates only the (task, index) pairs still missing.
+the file back and generates only the (task, index) pairs still missing. Once all are in, the file holds them
+in task order, once each: a resumed run leaves the file an uninterrupted one writes.
 """
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Sequence
 from pathlib import Path
 
 from codekiln.config import SampleConfig
+from codekiln.errors import WorkerCrashed
 from codekiln.executors import check_executor
-from codekiln.executors.local_sample import local_workers
+from codekiln.executors.local_sample import ProcessDied, local_workers
+from codekiln.executors.sample_worker import rewrite_in_order
 from codekiln.progress import console, progress_bar
-from codekiln.records import JsonlAppender, Sample, Task, read_jsonl_resumable
-from codekiln.sample.base import GenParams, Request, Sampler, load_sampler
+from codekiln.records import JsonlAppender, Sample, Task, dump_line, from_dict, read_jsonl_resumable
+from codekiln.sample.base import GenParams, Request, Sampler, backend_for, load_sampler
 from codekiln.sample.extract import extract_code
-from codekiln.sample.models import resolve_model
+from codekiln.sample.models import ModelRef, resolve_model
 from codekiln.sample.prompts import FENCE, build_messages, reply_prefix
 from codekiln.sample.quantize import fast_gguf
 from codekiln.sample.seeds import sample_id, sample_index, sample_seed
@@ -49,13 +53,16 @@ def sample_tasks(
     sampler: Sampler | None = None,
     executor: str = "local",
     ray_address: str | None = None,
+    stage: str = "sample",
 ) -> list[Sample]:
     """`cfg.n` samples per task, in task order; finished ones already in `out` are kept, not redone.
 
-    Locally, `cfg.workers` model processes generate in parallel (see executors.local_sample); a `sampler` passed in
-    lets a caller reuse a loaded model across calls instead (one process; it is then not closed here). `executor` is
-    where generation runs (codekiln.executors: local, or ray: one model per Ray worker, on the cluster at
-    `ray_address`); the per-sample seeds, hence the samples, are the same.
+    Locally, llama.cpp generates in `cfg.workers` spawned model processes, one at least (see
+    executors.local_sample), so a native crash stops the stage with one line (a `WorkerCrashed` naming `stage`)
+    instead of killing the caller; a `sampler` passed in lets a caller reuse a loaded model across calls instead
+    (in this process; it is then not closed here). `executor` is where generation runs (codekiln.executors:
+    local, or ray: one model per Ray worker, on the cluster at `ray_address`); the per-sample seeds, hence the
+    samples, are the same.
     """
     check_executor(executor)
     out = Path(out)
@@ -63,34 +70,75 @@ def sample_tasks(
     model_name = sampler.name if sampler is not None else ref.name
     wanted = {(t.task_id, i): sample_seed(cfg.seed, t.task_id, round, i) for t in tasks for i in range(cfg.n)}
     have: dict[tuple[str, int], Sample] = {}
-    for s in read_jsonl_resumable(out, Sample):
+    others: list[bytes] = []  # the file's lines that are not this call's samples, kept as they are
+    for line, s in _read_lines(out):
         key = (s.task_id, sample_index(s.sample_id))
         same_model = s.model == model_name or s.model.startswith(f"{model_name} (")
         if s.round == round and wanted.get(key) == s.seed and same_model:
             have[key] = s
+        else:
+            others.append(line)
     todo = [(t, i) for t in tasks for i in range(cfg.n) if (t.task_id, i) not in have]
     if todo and cfg.temperature == 0 and cfg.n > 1 and not quiet:
         console.print(f"[yellow]note:[/] temperature 0 is greedy: the {cfg.n} samples of a task will be identical "
                       "(seeds differ, but greedy decoding ignores them); use --temperature > 0 for pass@k with k > 1")
-    if todo and executor == "ray":
-        from codekiln.executors.ray_sample import sample_ray
+    try:
+        if todo and executor == "ray":
+            from codekiln.executors.ray_sample import sample_ray
 
-        sample_ray(ref, todo, cfg, out, round, quiet, examples, have, wanted, ray_address)
-    elif todo and sampler is None and (workers := local_workers(ref, cfg)) > 1 and len(todo) > cfg.batch_size:
-        from codekiln.executors.local_sample import sample_processes
+            sample_ray(ref, todo, cfg, out, round, quiet, examples, have, wanted, ray_address)
+        elif todo and sampler is None and _in_processes(ref, cfg):
+            from codekiln.executors.local_sample import sample_processes
 
-        if ref.gguf is not None:
-            fast_gguf(ref.gguf, cfg.threads)  # re-quantize once here, not in every process
-        sample_processes(ref, todo, cfg, out, round, quiet, examples, have, wanted, workers)
-    elif todo:
-        own = sampler is None
-        sampler = sampler or load_sampler(ref, cfg)
-        try:
-            _generate(sampler, todo, cfg, out, round, quiet, examples, have, wanted, done=len(have))
-        finally:
-            if own:
-                sampler.close()
-    return [have[(t.task_id, i)] for t in tasks for i in range(cfg.n)]
+            if ref.gguf is not None:
+                fast_gguf(ref.gguf, cfg.threads)  # re-quantize once here, not in every process
+            sample_processes(ref, todo, cfg, out, round, quiet, examples, have, wanted, local_workers(ref, cfg))
+        elif todo:
+            own = sampler is None
+            sampler = sampler or load_sampler(ref, cfg)
+            try:
+                _generate(sampler, todo, cfg, out, round, quiet, examples, have, wanted, done=len(have))
+            finally:
+                if own:
+                    sampler.close()
+    except ProcessDied as died:
+        raise WorkerCrashed(f"{stage} stopped: {died}; {len(have)} finished samples are kept in {out}; rerun the "
+                            f"same command to resume (they are not redone); if it crashes again, "
+                            f"{_crash_hint(ref, cfg)}") from None
+    samples = [have[(t.task_id, i)] for t in tasks for i in range(cfg.n)]
+    _in_task_order(out, b"".join(others), samples)
+    return samples
+
+
+def _in_processes(ref: ModelRef, cfg: SampleConfig) -> bool:
+    """Whether to sample in model processes: always for llama.cpp (native code that may crash takes only its
+    process down), and for any backend when several workers are asked for."""
+    return backend_for(ref, cfg.backend) == "llama.cpp" or local_workers(ref, cfg) > 1
+
+
+def _crash_hint(ref: ModelRef, cfg: SampleConfig) -> str:
+    backend = backend_for(ref, cfg.backend)
+    if backend == "llama.cpp":
+        return "run ./setup.sh, which re-checks the llama.cpp build on this machine"
+    return f"check that the {backend} backend runs on this machine (sample.workers=1 samples in one process)"
+
+
+def _read_lines(out: Path) -> list[tuple[bytes, Sample]]:
+    """The samples in `out` with their lines as written (a torn last line, left by a kill, is dropped)."""
+    read_jsonl_resumable(out, Sample)  # truncates a torn last line; names a line that is not a sample
+    if not out.exists():
+        return []
+    lines = [line + b"\n" for line in out.read_bytes().split(b"\n") if line.strip()]
+    return [(line, from_dict(Sample, json.loads(line))) for line in lines]
+
+
+def _in_task_order(out: Path, others: bytes, samples: list[Sample]) -> None:
+    """Leave `out` as one uninterrupted sequential run writes it: its other lines, then `samples` in task order,
+    each once (samples streamed in as they finished, or a resumed file, are put in order here)."""
+    want = others + "".join(dump_line(s) for s in samples).encode("utf-8")
+    if out.exists() and out.read_bytes() == want or not out.exists() and not want:
+        return
+    rewrite_in_order(out, others, samples)
 
 
 def _generate(sampler: Sampler, todo: list[tuple[Task, int]], cfg: SampleConfig, out: Path, round: int,

@@ -96,8 +96,9 @@ def evaluate_model(model: str, tasks: Sequence[Task], cfg: EvalConfig, sample_cf
         raise UserError(f"pass@k needs k <= n: got k={cfg.k} with n={cfg.n}; raise --n or lower --k")
     out_dir = Path(out_dir)
     scfg = sample_cfg.model_copy(update={"model": model, "n": cfg.n, "temperature": cfg.temperature})
-    samples = sample_tasks(tasks, scfg, out_dir / "samples.jsonl", quiet=quiet, examples=examples)
-    verdicts = verify_samples(tasks, samples, verify_cfg, out_dir / "verdicts.jsonl", quiet=quiet)
+    samples = sample_tasks(tasks, scfg, out_dir / "samples.jsonl", quiet=quiet, examples=examples,
+                           stage="eval sampling")
+    verdicts = verify_samples(tasks, samples, verify_cfg, out_dir / "verdicts.jsonl", quiet=quiet, stage="eval verify")
     metrics = metrics_from(tasks, verdicts, ks, cfg.bootstrap)
     skipped = sorted(set(cfg.k) - set(ks))
     from codekiln import __version__

@@ -7,11 +7,12 @@ from collections import defaultdict
 from pathlib import Path
 
 from codekiln.config import VerifyConfig
-from codekiln.errors import UserError
+from codekiln.errors import UserError, WorkerCrashed
 from codekiln.executors import check_executor
 from codekiln.executors.local import verify_local
 from codekiln.progress import progress_bar
 from codekiln.records import JsonlAppender, Sample, Task, Verdict, read_jsonl_resumable, write_jsonl
+from codekiln.verify.threaded import CheckCrashed
 
 
 def with_sample_ids(samples: list[Sample]) -> list[Sample]:
@@ -34,11 +35,13 @@ def with_sample_ids(samples: list[Sample]) -> list[Sample]:
 
 def verify_samples(
     tasks: list[Task], samples: list[Sample], cfg: VerifyConfig, out: Path | None = None, quiet: bool = False,
-    executor: str = "local", ray_address: str | None = None,
+    executor: str = "local", ray_address: str | None = None, stage: str = "verify",
 ) -> list[Verdict]:
     """One verdict per sample, in input order. With `out`, verdicts are appended as they finish (a rerun
     resumes from them) and the file is rewritten in input order at the end. `executor` is where the checks
-    run (codekiln.executors: local, or ray on the cluster at `ray_address`); the verdicts are the same."""
+    run (codekiln.executors: local, or ray on the cluster at `ray_address`); the verdicts are the same.
+    A sandbox that keeps failing by itself stops the stage with a `WorkerCrashed` naming `stage`; the verdicts
+    finished before stay in `out`."""
     check_executor(executor)
     by_id = {t.task_id: t for t in tasks}
     for i, s in enumerate(samples):
@@ -76,6 +79,11 @@ def verify_samples(
                 verify_ray(by_kind, cfg, record, ray_address)
             else:
                 verify_local(by_kind, cfg, record)
+    except CheckCrashed as err:
+        kept = f"{len(done)} finished verdicts are kept in {out}" if out is not None else f"{len(done)} finished"
+        raise WorkerCrashed(f"{stage} stopped: {err}; {kept}; rerun the same command to resume (they are not "
+                            "redone); if it happens again, look for the cause in `dmesg` (the OOM killer, a crash) "
+                            "and check that the sandbox starts here: bwrap --ro-bind / / true") from None
     finally:
         if appender is not None:
             appender.close()

@@ -25,7 +25,7 @@ from typing import Any
 from codekiln.verify import isolation
 from codekiln.verify.cpus import CpuClaim, pin_thread
 from codekiln.verify.plain import decode_plain
-from codekiln.verify.session import Session, Slot, WorkerDied
+from codekiln.verify.session import SandboxBroken, Session, Slot, WorkerDied
 
 RUN_STATUSES = ("ok", "error", "timeout", "memory", "killed")
 
@@ -120,19 +120,29 @@ class Sandbox:
 
     @contextmanager
     def session(self, setup: dict[str, Any], limits: Limits) -> Iterator[Session]:
-        """A program running in a borrowed worker, stopped and cleaned up on exit."""
+        """A program running in a borrowed worker, stopped and cleaned up on exit.
+
+        Raises `SandboxBroken` when the sandbox, not the program, failed: a fresh worker did not start or went
+        away before the program began, or the worker died under a program that runs as a uid of its own (which
+        cannot signal it). A worker that dies under a program sharing its uid may have been killed by it: that
+        stays the program's outcome (`session.worker_died`)."""
         with self.slot() as slot:
             try:
                 session = slot.open(setup, limits.as_job())
-            except WorkerDied:  # one retry with a fresh worker
-                session = slot.open(setup, limits.as_job())
+            except WorkerDied:  # one retry with a fresh worker (the last program may have killed this one)
+                try:
+                    session = slot.open(setup, limits.as_job())
+                except WorkerDied:
+                    raise SandboxBroken(slot.ended or "stopped answering") from None
             try:
                 yield session
+                if session.worker_died and slot.uids is not None:
+                    raise SandboxBroken(slot.ended or "stopped answering")
             finally:
                 session.finish(wait=not session.detach)
 
     def run(self, source: str, *, files: Mapping[str, bytes] | None = None, limits: Limits) -> RunResult:
-        """Run a whole program; see `run_untrusted`."""
+        """Run a whole program; see `run_untrusted` (and `session` for the one exception it raises)."""
         setup = {"mode": "exec", "source": source, "files": {name: bytes(data) for name, data in (files or {}).items()}}
         _check_names(files or {})
         start = time.monotonic()
@@ -240,6 +250,7 @@ def run_untrusted(source: str, *, files: Mapping[str, bytes] | None = None, limi
     `files` are written into the program's private working folder (its current directory) first, e.g. a SQLite
     database. `preload` modules are imported once in the warm worker before it forks (e.g. ("pandas", "numpy")).
     The program reports its result by calling `__codekiln_send__(value)` with plain data; the first call counts.
-    Never raises on bad code: errors, timeouts and memory exhaustion are statuses.
+    Never raises on bad code: errors, timeouts and memory exhaustion are statuses. A sandbox that fails by itself
+    (a worker that will not start, or that dies under a program that cannot signal it) raises `SandboxBroken`.
     """
     return shared_sandbox(preload).run(source, files=files, limits=limits)

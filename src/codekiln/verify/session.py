@@ -29,6 +29,7 @@ import time
 from collections import deque
 from typing import Any
 
+from codekiln.errors import exit_text
 from codekiln.verify import isolation, seccomp
 from codekiln.verify.plain import MAX_FRAME
 
@@ -154,6 +155,17 @@ class WorkerDied(Exception):
     """The worker process went away (it is restarted on next use)."""
 
 
+class SandboxBroken(BaseException):
+    """A fresh worker died too: it did not start, or it died under a program that cannot have killed it (one that
+    runs as a uid of its own and cannot signal its worker). The sandbox, not the program, is at fault, so this is
+    no verdict: the verify stage stops (see threaded.check_all). A BaseException, so that a verifier's
+    `except Exception` (a verdict never raises) does not turn a broken sandbox into the sample's verdict."""
+
+    def __init__(self, what: str) -> None:
+        super().__init__(f"the sandbox worker {what}")
+        self.what = what  # e.g. "was killed by SIGSEGV (signal 11)", "did not start (exited with code 1)"
+
+
 class Slot:
     """One warm worker. Not thread-safe: a Sandbox hands each slot to one thread at a time."""
 
@@ -169,6 +181,7 @@ class Slot:
         base = 200000 + ((os.getpid() % 8192) * 32 + slot) * _UIDS_PER_SLOT if iso.drops_uid else None
         self.uids: tuple[int, ...] | None = (tuple(range(base, base + STANDBYS + 1)) if base is not None else None)
         self.proc: subprocess.Popen[bytes] | None = None
+        self.ended: str = ""  # how the last worker ended, when it died by itself (see `kill`)
         self.sock: socket.socket | None = None
         self._jobs = itertools.count(1)
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
@@ -247,8 +260,8 @@ class Slot:
         self.sock = host
         ready, _ = self.read_ctl(time.monotonic() + 120)
         if ready is None or ready.get("event") != "ready":
-            self.kill()
-            raise WorkerDied("the sandbox worker did not start")
+            self.kill(died=True)
+            raise WorkerDied(f"the sandbox worker did not start (it {self.ended})")
         self.preloaded = ready.get("preloaded", [])
         self.seccomp = bool(ready.get("seccomp"))
         if not self.seccomp:
@@ -263,7 +276,9 @@ class Slot:
     def alive(self) -> bool:
         return self.proc is not None and self.proc.poll() is None and self.sock is not None
 
-    def kill(self) -> None:
+    def kill(self, died: bool = False) -> None:
+        """Stop the worker and forget its programs. `died`: its socket closed, so it is going by itself; its own
+        exit status (a signal that killed it, say) is waited for briefly and kept in `ended`."""
         for session in self.pending:
             session.close_pipes()
         self.pending = []
@@ -280,12 +295,26 @@ class Slot:
             self.sock.close()
             self.sock = None
         if self.proc is not None:
+            code = self.proc.poll()
+            if code is None and died:
+                try:
+                    code = self.proc.wait(timeout=2.0)
+                except subprocess.TimeoutExpired:
+                    pass
             try:
                 os.killpg(self.proc.pid, 9)
             except (ProcessLookupError, PermissionError):
                 pass
             self.proc.wait()
             self.proc = None
+            if died:
+                self.ended = self._exit_text(code)
+
+    def _exit_text(self, code: int | None) -> str:
+        """How the worker ended; under bubblewrap a worker killed by signal N shows as bwrap's exit code 128 + N."""
+        if code is not None and self.iso.mode.startswith("bwrap") and 128 < code < 128 + 65:
+            code = -(code - 128)
+        return exit_text(code)
 
     def close(self) -> None:
         self.kill()
@@ -380,13 +409,13 @@ class Slot:
             try:
                 self.flush_stop()
             except OSError:  # the worker is gone (a program may signal it when there are no uids to drop to)
-                self.kill()
-                raise WorkerDied("the sandbox worker went away") from None
+                self.kill(died=True)
+                raise WorkerDied(f"the sandbox worker went away (it {self.ended})") from None
         while not self.standby_fds:
             msg, fds = self.read_ctl(deadline) if self.sock is not None else (None, [])
             if msg is None:
-                self.kill()
-                raise WorkerDied("the sandbox worker went away")
+                self.kill(died=True)
+                raise WorkerDied(f"the sandbox worker went away (it {self.ended})")
             self.dispatch(msg, fds)
         return self.standby_fds.popleft()
 
@@ -449,8 +478,8 @@ class Session:
         except OSError:
             for fd in fds:
                 os.close(fd)
-            slot.kill()
-            raise WorkerDied("the sandbox worker went away") from None
+            slot.kill(died=True)
+            raise WorkerDied(f"the sandbox worker went away (it {slot.ended})") from None
         # Only the request pipe is non-blocking (a large write must not block while the program floods its
         # output); the others are read only after select reports them readable.
         os.set_blocking(fds[0], False)
@@ -547,7 +576,7 @@ class Session:
         msg, fds = self.slot.read_ctl(time.monotonic() + 5.0)
         if msg is None:
             self.worker_died = True
-            self.slot.kill()
+            self.slot.kill(died=True)
             return
         self.slot.dispatch(msg, fds)
         self._take_exit()

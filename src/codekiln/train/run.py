@@ -131,12 +131,30 @@ def _export(out_dir: Path, start: StartModel, cfg: TrainConfig) -> dict[str, str
 
 
 def _complete_exports(out_dir: Path, start: StartModel, cfg: TrainConfig) -> Path:
-    """A finished model folder asked for again with --merge: add the merged folder and GGUF it lacks."""
+    """A finished model folder asked for again (with --merge: add the merged folder and GGUF it lacks)."""
+    shutil.rmtree(out_dir / "checkpoints", ignore_errors=True)  # a kill after the model was written, before this
     info = json.loads((out_dir / MODEL_JSON).read_text(encoding="utf-8"))
     if cfg.merge and not info.get("merged_gguf"):
         info.update({k: v for k, v in _export(out_dir, start, cfg).items() if v is not None})
         write_json(out_dir / MODEL_JSON, info)
     return out_dir
+
+
+def _sort_adapter_config(adapter: Path, model: Any) -> None:
+    """Write the adapter config's set-valued fields (target_modules, ...) sorted: PEFT writes them in set order,
+    which changes from process to process (string hashing is salted), so the same training gave other bytes."""
+    path = adapter / "adapter_config.json"
+    configs = getattr(model, "peft_config", None)
+    if not configs or not path.exists():
+        return
+    fields = {key for config in configs.values() for key, value in vars(config).items() if isinstance(value, set)}
+    data = json.loads(path.read_text(encoding="utf-8"))
+    for key in fields:
+        if isinstance(data.get(key), list):
+            data[key] = sorted(data[key], key=str)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(data, indent=2, sort_keys=True), encoding="utf-8")
+    os.replace(tmp, path)
 
 
 def _quiet_libraries() -> None:
@@ -160,9 +178,15 @@ def train_model(model: str, out_dir: Path, cfg: TrainConfig, sft: Path | None = 
     """
     import torch
     from transformers.trainer_callback import PrinterCallback
-    from transformers.trainer_utils import get_last_checkpoint
 
-    from codekiln.train.callbacks import JsonlLog, RichProgress, truncate_log
+    from codekiln.train.callbacks import (
+        CheckpointDone,
+        JsonlLog,
+        RichProgress,
+        last_complete_checkpoint,
+        resume_token_count,
+        truncate_log,
+    )
 
     out_dir = Path(out_dir)
     torch.set_num_threads(cfg.threads)
@@ -189,7 +213,7 @@ def train_model(model: str, out_dir: Path, cfg: TrainConfig, sft: Path | None = 
     policy, tokenizer = _load(start, cfg)
     checkpoints = out_dir / "checkpoints"
     progress = RichProgress(f"train {method}", quiet)
-    hooks = [JsonlLog(out_dir / "train_log.jsonl"), progress, *(callbacks or [])]
+    hooks = [JsonlLog(out_dir / "train_log.jsonl"), progress, CheckpointDone(), *(callbacks or [])]
     dataset = D.to_dataset(rows, "preference pairs" if method != "sft" else "SFT rows")
     if method == "sft":
         trainer = build_sft_trainer(policy, tokenizer, dataset, cfg, checkpoints, peft_cfg, hooks)
@@ -206,13 +230,15 @@ def train_model(model: str, out_dir: Path, cfg: TrainConfig, sft: Path | None = 
                                     checkpoints, peft_cfg, hooks, ref_cache)
 
     trainer.remove_callback(PrinterCallback)  # the JSONL log and the rich bar replace its printed dicts
-    last = get_last_checkpoint(str(checkpoints)) if checkpoints.is_dir() else None
-    truncate_log(out_dir / "train_log.jsonl", int(last.rsplit("-", 1)[-1]) if last else 0)
+    last = last_complete_checkpoint(checkpoints)
+    truncate_log(out_dir / "train_log.jsonl", int(last.name.rsplit("-", 1)[-1]) if last else 0)
+    if last is not None:
+        resume_token_count(trainer, out_dir / "train_log.jsonl")
     quiet_tqdm = {"TQDM_DISABLE": "1"} if quiet else {}  # TRL's reference-log-prob pass uses plain tqdm
     saved_env = {key: os.environ.get(key) for key in quiet_tqdm}
     os.environ.update(quiet_tqdm)
     try:
-        trainer.train(resume_from_checkpoint=last)
+        trainer.train(resume_from_checkpoint=str(last) if last else None)
     finally:
         progress.close()
         for key, value in saved_env.items():
@@ -221,6 +247,7 @@ def train_model(model: str, out_dir: Path, cfg: TrainConfig, sft: Path | None = 
             else:
                 os.environ[key] = value
     trainer.save_model(str(out_dir / "adapter"))
+    _sort_adapter_config(out_dir / "adapter", trainer.model)
     tokenizer.save_pretrained(str(out_dir / "adapter"))
     trainable, total = count_parameters(trainer.model)
 

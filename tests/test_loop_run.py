@@ -1,8 +1,14 @@
-"""`codekiln run` end to end with a tiny random model through the real stages, killed mid-run and resumed.
+"""`codekiln run` end to end through the real stages and the real default curation, killed anywhere and resumed.
 
-The tiny model writes garbage, so no sample passes; `curate.reference_as_chosen` turns each task's reference into
-the chosen side of a pair against the model's own (failing) samples, and the `nonempty` filter is left out so
-garbage counts as a rejected answer: the real pair builder then gives the trainer real pairs to learn from.
+A deterministic scripted sampler (tests/loop_scripted.py, behind the real `Sampler` protocol, registered by the
+launcher tests/loop_launcher.py only) writes the model's replies: passing, failing, erroring, empty, over-long,
+duplicate, already-trained-on and contaminated programs. Everything else is the product: the real sandbox verifies
+them, the default curation (status/nonempty/length filters, de-duplication within and across rounds,
+decontamination against the test split, SFT rows, correct-vs-incorrect pairs) curates them, TRL trains a tiny
+random Llama with LoRA on the pairs (dpo+nll, the default method), and the trained model folders are evaluated.
+
+One run goes through uninterrupted (the reference); a second run of the same command is SIGKILLed at four points
+(sampling, a checkpoint being written, evaluation, curation), each time rerun, and must end with the same files.
 """
 
 import json
@@ -10,14 +16,19 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from codekiln.records import Task, write_jsonl
 
 pytestmark = pytest.mark.slow
+
+HERE = Path(__file__).resolve().parent
+LAUNCHER = HERE / "loop_launcher.py"
+sys.path.insert(0, str(HERE))
+from loop_scripted import PASS1  # noqa: E402
 
 TASKS = [
     ("add", "def add(a, b):\n    \"\"\"Return a + b.\"\"\"\n", "assert candidate(1, 2) == 3\n    assert candidate(-1, 1) == 0",
@@ -31,6 +42,27 @@ TASKS = [
     ("last", "def last(xs):\n    \"\"\"Return the last item of xs, or None when it is empty.\"\"\"\n",
      "assert candidate([3, 4]) == 4\n    assert candidate([]) is None", "def last(xs):\n    return xs[-1] if xs else None\n"),
 ]
+
+# What the default curation must make of the scripted replies (see loop_scripted.TRAIN for each program's role).
+EXPECTED_FUNNEL = {
+    1: {"total": {"generated": 12, "extracted": 10, "verified_passing": 5, "unique": 4, "decontaminated": 3,
+                  "used": 3, "pairs": 2, "reference_rows": 0},
+        "removed_by_stage": {"decontam": 1, "dedup-exact": 2, "length": 1, "nonempty": 1, "status": 2},
+        "removed": {"tiny/add#r1s1": "dedup-exact", "tiny/double#r1s2": "nonempty", "tiny/double#r1s3": "decontam",
+                    "tiny/first#r1s0": "status", "tiny/first#r1s1": "dedup-exact", "tiny/first#r1s2": "length",
+                    "tiny/first#r1s3": "status"},
+        "sft": ["tiny/add#r1s0", "tiny/double#r1s0", "tiny/double#r1s1"],
+        "pairs": [("tiny/add#r1s0", "tiny/add#r1s2"), ("tiny/add#r1s0", "tiny/add#r1s3")]},
+    2: {"total": {"generated": 12, "extracted": 12, "verified_passing": 6, "unique": 4, "decontaminated": 4,
+                  "used": 4, "pairs": 7, "reference_rows": 0},
+        "removed_by_stage": {"seen-before": 3},
+        "removed": {"tiny/add#r2s0": "seen-before", "tiny/add#r2s2": "seen-before", "tiny/double#r2s0": "seen-before"},
+        "sft": ["tiny/add#r2s1", "tiny/double#r2s1", "tiny/first#r2s0", "tiny/first#r2s2"],
+        "pairs": [("tiny/add#r2s1", "tiny/add#r2s3"),
+                  ("tiny/double#r2s1", "tiny/double#r2s2"), ("tiny/double#r2s1", "tiny/double#r2s3"),
+                  ("tiny/first#r2s0", "tiny/first#r2s3"), ("tiny/first#r2s2", "tiny/first#r2s3"),
+                  ("tiny/first#r2s0", "tiny/first#r2s1"), ("tiny/first#r2s2", "tiny/first#r2s1")]},
+}
 
 
 def _task_file(path: Path) -> Path:
@@ -49,81 +81,188 @@ def setup(tmp_path_factory):
     model = build_tiny_model(root / "tiny-model")
     tasks = _task_file(root / "tasks.jsonl")
     config = root / "tiny.yaml"
+    # Curation runs with its defaults; only the sizes are cut so each run takes seconds.
     config.write_text(f"""
 runs_dir: {root / 'runs'}
 tasks: {tasks}
 rounds: 2
-min_gain: -1.0   # never stop early here; the stopping rule is exercised by test_rerun_with_stricter_rule
-sample: {{model: {model}, n: 2, max_tokens: 12, temperature: 1.0, batch_size: 4}}
+sample: {{model: {model}, backend: scripted, n: 4}}
 verify: {{workers: 1, timeout_s: 5}}
-curate: {{reference_as_chosen: true, decontaminate: false, filters: [status, length]}}
 train: {{max_steps: 2, batch_size: 2, save_steps: 1, max_length: 128, lora_r: 4, lora_alpha: 8}}
-eval: {{n: 1, bootstrap: 50}}
+eval: {{n: 2, temperature: 0.8, bootstrap: 50}}
 """)
     return root, config
 
 
-def _cmd(config: Path, *extra: str) -> list[str]:
-    return [sys.executable, "-m", "codekiln.cli", "run", str(config), "--name", "t", "--quiet", *extra]
-
-
-def _env() -> dict[str, str]:
-    return {**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
+def _launch(root: Path, config: Path, *extra: str, kill: str = "") -> subprocess.CompletedProcess:
+    """`codekiln run CONFIG --name t --quiet EXTRA` through the launcher; `kill` names where it SIGKILLs itself."""
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1",
+           "CODEKILN_CACHE": str(root / "cache"), "CODEKILN_TEST_KILL": kill}
+    proc = subprocess.Popen([sys.executable, str(LAUNCHER), "run", str(config), "--name", "t", "--quiet", *extra],
+                            env=env, cwd=root, start_new_session=True, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        out, err = proc.communicate(timeout=600)
+    finally:
+        try:  # whatever the run left behind (sandbox workers die with it; this makes sure)
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
 
 
 def _markers(run: Path) -> dict[str, str]:
     return {str(p.relative_to(run)): p.read_text() for p in sorted(run.glob("round-*/done/*.json"))}
 
 
-def test_kill_mid_run_then_resume(setup):
+def _lines(path: Path) -> list[str]:
+    return path.read_text(encoding="utf-8").splitlines()
+
+
+@pytest.fixture(scope="module")
+def reference(setup) -> Path:
+    """The uninterrupted run, moved aside once finished (its files name the run folder, which the killed run
+    then reuses, so the two can be compared byte for byte)."""
     root, config = setup
-    run = root / "runs" / "t"
-    proc = subprocess.Popen(_cmd(config), env=_env(), cwd=root, start_new_session=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    # Kill the whole process group (sandbox workers too) once round 1 has verified: curate/train are in flight.
-    deadline = time.monotonic() + 240
-    while not (run / "round-1" / "done" / "verify.json").exists():
-        assert proc.poll() is None, proc.communicate()
-        assert time.monotonic() < deadline, "round 1 never finished verifying"
-        time.sleep(0.05)
-    os.killpg(proc.pid, signal.SIGKILL)
-    proc.wait()
-    before = _markers(run)
-    samples_before = (run / "round-1" / "samples.jsonl").read_bytes()
-    assert {"round-0/done/eval.json", "round-1/done/sample.json", "round-1/done/verify.json"} <= set(before)
-    assert not (run / "round-2" / "done" / "eval.json").exists()
-
-    out = subprocess.run(_cmd(config), env=_env(), cwd=root, capture_output=True, text=True, timeout=400)
+    out = _launch(root, config)
     assert out.returncode == 0, out.stderr
+    (root / "reference.stdout").write_text(out.stdout)
+    (root / "runs" / "t").rename(root / "reference")
+    return root / "reference"
 
-    after = _markers(run)
-    for name, text in before.items():  # nothing finished before the kill ran again
-        assert after[name] == text, name
-    assert (run / "round-1" / "samples.jsonl").read_bytes() == samples_before
-    stages = {"round-0/done/eval.json"} | {f"round-{r}/done/{s}.json" for r in (1, 2)
-                                            for s in ("sample", "verify", "curate", "train", "eval")}
-    assert set(after) == stages
+
+def test_default_curation_end_to_end(setup, reference):
+    root, _ = setup
+    run = reference
+    for r, want in EXPECTED_FUNNEL.items():
+        curated = run / f"round-{r}" / "curated"
+        funnel = json.loads((curated / "funnel.json").read_text())
+        assert funnel["total"] == want["total"], r
+        assert funnel["removed_by_stage"] == want["removed_by_stage"], r
+        removed = {row["sample_id"]: row["stage"] for row in map(json.loads, _lines(curated / "removed.jsonl"))}
+        assert removed == want["removed"], r
+        sft = [json.loads(line)["sample_id"] for line in _lines(curated / "sft.jsonl")]
+        assert sft == want["sft"], r
+        pairs = [(p["chosen_id"], p["rejected_id"]) for p in map(json.loads, _lines(curated / "pairs.jsonl"))]
+        assert pairs == want["pairs"], r
+    decontam = json.loads(_lines(run / "round-1" / "curated" / "removed.jsonl")[2])
+    assert decontam["eval_task"] == "tiny/last"  # contaminated by the test split's task, found by its text
+
     manifest = json.loads((run / "manifest.json").read_text())
-    assert len(manifest["invocations"]) == 2
-    assert {s["invocation"] for s in manifest["stages"] if f"round-{s['round']}/done/{s['stage']}.json" in before} \
-        == {0}
-    assert {s["invocation"] for s in manifest["stages"]
-            if f"round-{s['round']}/done/{s['stage']}.json" not in before} == {1}
+    assert manifest["pass1"] == PASS1  # base 0.25, round 1 0.75, round 2 0.5
+    assert manifest["final"] == "round-1/model" and os.readlink(run / "final") == "round-1/model"
+    assert "stopped after round 2" in manifest["stop_reason"]
     assert manifest["code"]["version"] and manifest["model"]["sha256"] and manifest["data"]["train_tasks"] == 3
-    assert len(manifest["pass1"]) == 3  # base + 2 rounds
+    assert len(manifest["invocations"]) == 1
 
-    # Round 2 started from round 1's model (which is also its DPO reference).
-    train2 = json.loads((run / "round-2" / "done" / "train.json").read_text())["summary"]
-    assert Path(train2["start"]).resolve() == (run / "round-1" / "model").resolve()
-    sample2 = [json.loads(line) for line in (run / "round-2" / "samples.jsonl").read_text().splitlines()]
-    assert len(sample2) == 3 * 2 and all(s["round"] == 2 for s in sample2)
-
-    final = run / "final"
-    assert final.is_symlink() and (final / "codekiln-model.json").exists()
-    assert json.loads((final / "codekiln-model.json").read_text())["format"] == "codekiln-model/1"
+    # Each round trained on its pairs (dpo+nll: the default) and round 2 started from round 1's model.
+    for r, start in ((1, str(root / "tiny-model")), (2, str(root / "runs" / "t" / "round-1" / "model"))):
+        train = json.loads((run / f"round-{r}" / "done" / "train.json").read_text())["summary"]
+        assert train["start"] == start and len(train["adapter_sha256"]) == 64
+        info = json.loads((run / f"round-{r}" / "model" / "codekiln-model.json").read_text())
+        assert info["method"] == "dpo+nll" and info["steps"] == 2
+        assert not (run / f"round-{r}" / "model" / "checkpoints").exists()
     html = (run / "report.html").read_text()
     assert 'data-chart="passk"' in html and 'data-chart="loss"' in html
-    assert "held-out pass@1" in out.stdout and "final model" in out.stdout
+    stdout = (root / "reference.stdout").read_text()
+    assert "held-out pass@1" in stdout and "final model" in stdout
+
+
+def _facts(run: Path) -> dict[str, Any]:
+    """Everything a finished run must agree on with another run of the same command, by file.
+
+    Bytes where the file is deterministic; verdicts without `duration_s` (a measured time); the training log's
+    per-step values without its timings; stage records without their timings.
+    """
+    facts: dict[str, Any] = {}
+    for path in sorted(p for p in run.rglob("*") if p.is_file()):
+        rel = str(path.relative_to(run))
+        if rel in {"report.html", ".lock"} or rel.endswith(".tmp"):
+            continue
+        if path.name == "verdicts.jsonl":
+            rows = [json.loads(line) for line in _lines(path)]
+            facts[rel] = [{k: v for k, v in row.items() if k != "duration_s"} for row in rows]
+        elif path.name == "train_log.jsonl":
+            facts[rel] = [{k: v for k, v in row.items() if "runtime" not in k and "per_s" not in k}
+                          for row in map(json.loads, _lines(path))]
+        elif path.parent.name == "done":
+            facts[rel] = json.loads(path.read_text())["summary"]
+        elif rel == "manifest.json":
+            manifest = json.loads(path.read_text())
+            facts[rel] = {k: manifest[k] for k in ("pass1", "final", "stop_reason", "model", "data", "seeds")}
+        elif rel == "config.yaml":
+            facts[rel] = path.read_text()
+        else:
+            facts[rel] = path.read_bytes()
+    facts["final ->"] = os.readlink(run / "final")
+    return facts
+
+
+def _no_duplicates(run: Path) -> None:
+    for folder, n, tasks in [(run / f"round-{r}", 4, 3) for r in (1, 2)] + \
+            [(run / f"round-{r}" / "eval", 2, 2) for r in (0, 1, 2)]:
+        samples = [json.loads(line)["sample_id"] for line in _lines(folder / "samples.jsonl")]
+        verdicts = [json.loads(line)["sample_id"] for line in _lines(folder / "verdicts.jsonl")]
+        assert len(samples) == len(set(samples)) == n * tasks, folder
+        assert verdicts == samples, folder
+
+
+def test_killed_at_every_stage_finishes_like_an_uninterrupted_run(setup, reference):
+    root, config = setup
+    run = root / "runs" / "t"
+    seen: dict[str, str] = {}  # every stage marker written before some kill: never rewritten afterwards
+
+    def killed(point: str) -> None:
+        out = _launch(root, config, kill=point)
+        assert out.returncode == -signal.SIGKILL, (point, out.returncode, out.stderr[-2000:])
+        for name, text in _markers(run).items():
+            assert seen.setdefault(name, text) == text, f"{name} was rewritten by the rerun after {point}"
+
+    # (a) Sampling: half of the 6th sample line is on disk.
+    killed("sample")
+    samples = (run / "round-1" / "samples.jsonl").read_bytes()
+    assert samples.count(b"\n") == 5 and not samples.endswith(b"\n")
+    streamed = samples[: samples.rfind(b"\n") + 1]
+    assert set(_markers(run)) == {"round-0/done/eval.json"}
+
+    # (b) Training: checkpoint-2 holds its weights and optimizer, not yet its RNG and trainer state.
+    killed("checkpoint")
+    assert (run / "round-1" / "samples.jsonl").read_bytes().startswith(streamed)
+    checkpoints = run / "round-1" / "model" / "checkpoints"
+    assert (checkpoints / "checkpoint-2" / "optimizer.pt").exists()
+    assert not (checkpoints / "checkpoint-2" / "trainer_state.json").exists()
+    assert (checkpoints / "checkpoint-1" / "trainer_state.json").exists()
+    assert not (run / "round-1" / "model" / "codekiln-model.json").exists()
+    assert set(_markers(run)) == {"round-0/done/eval.json"} | {f"round-1/done/{s}.json"
+                                                                for s in ("sample", "verify", "curate")}
+
+    # (c) Evaluation: two verdicts of round 1's evaluation are streamed.
+    killed("eval")
+    eval_dir = run / "round-1" / "eval"
+    streamed_verdicts = _lines(eval_dir / "verdicts.jsonl")
+    assert len(streamed_verdicts) == 2 and not (eval_dir / "metrics.json").exists()
+    assert "round-1/done/train.json" in _markers(run) and "round-1/done/eval.json" not in _markers(run)
+    assert not checkpoints.exists()
+
+    # (d) Curation: round 2's sft.jsonl is written, its other files are not.
+    killed("curate")
+    curated = run / "round-2" / "curated"
+    assert (curated / "sft.jsonl").exists() and not (curated / "funnel.json").exists()
+    assert "round-2/done/curate.json" not in _markers(run)
+    # Verdicts streamed before the kill were kept as they were (measured times included), not computed again.
+    assert set(streamed_verdicts) <= set(_lines(eval_dir / "verdicts.jsonl"))
+
+    out = _launch(root, config)
+    assert out.returncode == 0, out.stderr
+    for name, text in seen.items():
+        assert _markers(run)[name] == text, name
+    _no_duplicates(run)
+    _no_duplicates(reference)
+    got, want = _facts(run), _facts(reference)
+    assert sorted(got) == sorted(want)
+    assert [name for name in want if got[name] != want[name]] == [], "differ from the uninterrupted run's"
+    manifest = json.loads((run / "manifest.json").read_text())
+    assert len(manifest["invocations"]) == 5
     (root / "kill-test-done").write_text("ok")
 
 
@@ -131,25 +270,23 @@ def test_rerun_with_stricter_rule_repeats_nothing(setup):
     root, config = setup
     run = root / "runs" / "t"
     if not (root / "kill-test-done").exists():
-        pytest.skip("needs the finished run of test_kill_mid_run_then_resume")
+        pytest.skip("needs the finished run of test_killed_at_every_stage_finishes_like_an_uninterrupted_run")
     before = _markers(run)
-    out = subprocess.run(_cmd(config, "rounds=4", "min_gain=0.5"), env=_env(), cwd=root, capture_output=True,
-                         text=True, timeout=200)
+    out = _launch(root, config, "rounds=4", "min_gain=0.6")
     assert out.returncode == 0, out.stderr
-    assert _markers(run) == before  # every stage was done; the rule stops before round 3
+    assert _markers(run) == before  # every stage was done; round 1 gained 0.5 < 0.6, so the rule stops there
     assert not (run / "round-3").exists()
     assert "stopped after round 1" in out.stdout
-    train1 = json.loads((run / "round-1" / "done" / "train.json").read_text())["summary"]
-    assert len(train1["adapter_sha256"]) == 64
+    assert json.loads((run / "manifest.json").read_text())["pass1"] == PASS1[:2]
     # A different config in the same folder is refused with one line.
-    bad = subprocess.run(_cmd(config, "sample.n=3"), env=_env(), cwd=root, capture_output=True, text=True)
-    assert bad.returncode == 2 and "sample.n=2, not 3" in bad.stderr and "Traceback" not in bad.stderr
+    bad = _launch(root, config, "sample.n=3")
+    assert bad.returncode == 2 and "sample.n=4, not 3" in bad.stderr and "Traceback" not in bad.stderr
     # So are changed tasks (same config, same file name, different content).
     tasks = root / "tasks.jsonl"
     original = tasks.read_text()
     try:
         tasks.write_text(original.replace("Return -x.", "Return minus x."))
-        changed = subprocess.run(_cmd(config), env=_env(), cwd=root, capture_output=True, text=True)
+        changed = _launch(root, config)
         assert changed.returncode == 2 and "changed since run 't' started" in changed.stderr
     finally:
         tasks.write_text(original)

@@ -51,7 +51,7 @@ def last_complete_checkpoint(folder: Path) -> Path | None:
     for _, path in found:
         if _complete(path):
             return path
-        shutil.rmtree(path)
+        shutil.rmtree(path, ignore_errors=True)  # every process of a distributed run gets here
     return None
 
 

@@ -258,7 +258,7 @@ class Slot:
         finally:
             os.close(code_w)
         self.sock = host
-        ready, _ = self.read_ctl(time.monotonic() + 120)
+        ready = self._wait_ready(time.monotonic() + 120)
         if ready is None or ready.get("event") != "ready":
             self.kill(died=True)
             raise WorkerDied(f"the sandbox worker did not start (it {self.ended})")
@@ -272,6 +272,19 @@ class Slot:
 
             warnings.warn(f"codekiln sandbox: could not preload {ready['failed']}", isolation.IsolationWarning,
                           stacklevel=3)
+
+    def _wait_ready(self, deadline: float) -> dict[str, Any] | None:
+        """The worker's first message, or None when its socket closed, time ran out, or the process this host
+        started (bwrap, under bubblewrap) ended first: a sandbox whose bwrap died while it was being set up may
+        live on without it (out of reach of `kill`), so it is not used."""
+        assert self.proc is not None
+        while True:
+            step = min(deadline, time.monotonic() + 0.25)
+            msg, _ = self.read_ctl(step)  # the first message brings no fds
+            if self.proc.poll() is not None:
+                return None
+            if msg is not None or time.monotonic() < step or step >= deadline:
+                return msg  # a message; or, before the step ended, the socket closed; or time ran out
 
     def alive(self) -> bool:
         return self.proc is not None and self.proc.poll() is None and self.sock is not None

@@ -238,11 +238,12 @@ for (const f of document.forms) f.submit();
     return [everything, navigate, submit]
 
 
-def run_caged(launcher: str, url: str) -> subprocess.CompletedProcess[str]:
+def run_caged(launcher: str, url: str, script_ms: int = 0) -> subprocess.CompletedProcess[str]:
     """Chromium through the cage alone (nothing of the pool's own blocking: no route, no proxy): load `url`, let its
-    scripts run, print the resulting document."""
+    scripts run for `script_ms` (virtual time), print the resulting document."""
+    budget = [f"--virtual-time-budget={script_ms}"] if script_ms else []
     return subprocess.run([launcher, "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                           "--virtual-time-budget=3000", "--dump-dom", url],
+                           *budget, "--dump-dom", url],
                           capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL)
 
 
@@ -275,7 +276,7 @@ def test_hostile_page_opens_no_connection_to_this_host(browser: str, listeners: 
         assert results[0].error is None and "reaching out" in results[0].text  # the page did render and run
     else:
         launcher = request.getfixturevalue("cage_launcher")
-        out = run_caged(launcher, "data:text/html," + urllib.parse.quote(pages[0]))
+        out = run_caged(launcher, "data:text/html," + urllib.parse.quote(pages[0]), script_ms=3000)
         assert out.returncode == 0 and "reaching out" in out.stdout, out.stderr[-2000:]
     time.sleep(1.0)  # anything still on its way lands (the listeners would count it)
     during = list(listeners.accepted)
@@ -340,6 +341,14 @@ def test_browser_cannot_read_host_files(browser: str, planted_secret: tuple[str,
     if browser == "pool":  # the page's scripts try every file:// route and show what they got
         pool: RenderPool = request.getfixturevalue("pool")
         results = [pool.render(page) for page in file_attacks(files)]
+        assert pool.cage is not None
+        (main,) = main_browser(browser_processes(pool.cage.launcher))
+        try:  # what the pool's browser process sees at the secret's path: nothing
+            visible = [p for p in files if Path(f"/proc/{main}/root{p}").exists()]
+            assert Path(f"/proc/{main}/root{CHROMIUM}").exists()  # the view is readable from here
+        except PermissionError:
+            _missing("cannot look into the browser's file system from here (not root)")
+        assert visible == [], f"the secret is in the browser's file system: {visible}"
         assert "got:" in results[0].text and "fetch failed" in results[0].text  # the page ran and reported
         for r in results:
             seen = json.dumps([r.text, r.structure, r.page_errors, r.console_errors, r.navigated_away, r.error])
@@ -421,9 +430,10 @@ const t = Date.now(); while (Date.now() - t < 500) {{}}
                 _missing("cannot look into the browser's file system from here (not root)")
             # The browser keeps its profile in a /tmp of its own: not the host's (the host's files are not there),
             # and not the folder Playwright made for it on the host (that stays empty).
-            assert "profile" in inside and (browser_tmp / "profile" / "Local State").exists(), inside
             assert not (browser_tmp / host_probe.parent.name).exists(), "the browser sees the host's /tmp"
+            assert "profile" in inside and (browser_tmp / "profile" / "Local State").exists(), inside
             assert Path(host_profile).is_dir() and list(Path(host_profile).iterdir()) == []
+            assert files_holding(marker, since) == []  # while the browser is up (Playwright's folders still exist)
         assert not _still_running(procs)
         assert not Path(host_profile).exists() and not Path(launcher).parent.exists()  # nothing left behind
         assert files_holding(marker, since) == []
@@ -485,16 +495,15 @@ def _render_in_thread(pool: RenderPool, html: str) -> tuple[threading.Thread, di
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGSEGV])
-def test_browser_killed_mid_render_is_relaunched_and_the_page_rendered_again(crash_pool: RenderPool,
-                                                                             sig: signal.Signals) -> None:
+def test_browser_killed_mid_render_is_relaunched_and_the_page_rendered_again(crash_pool: RenderPool) -> None:
+    """SIGKILL here; SIGSEGV (through Chromium's own crash handler) in the tests below."""
     assert crash_pool.cage is not None
     launcher = crash_pool.cage.launcher
     (victim,) = main_browser(browser_processes(launcher))
     thread, out = _render_in_thread(crash_pool, SPIN)
     time.sleep(0.8)
     assert thread.is_alive()  # mid-render: the page spins for 2.5 s
-    os.kill(victim, sig)
+    os.kill(victim, signal.SIGKILL)
     thread.join(timeout=60)
     r = out["result"]
     assert r.error is None and "rendered after the spin" in r.text, r.error
@@ -567,7 +576,7 @@ def test_a_browser_that_keeps_dying_is_relaunched_a_bounded_number_of_times(cras
     assert crash_pool.cage is not None
     with Killer(signal.SIGSEGV, launcher=crash_pool.cage.launcher) as killer, pytest.raises(BrowserDied) as died:
         crash_pool.render(SPIN)
-    assert died.value.cause == "SIGSEGV" and died.value.deaths == crash_pool.relaunches + 1
+    assert "SIGSEGV" in died.value.cause and died.value.deaths == crash_pool.relaunches + 1
     assert len(killer.killed) == crash_pool.relaunches + 1
     assert crash_pool.render("<h1>alive again</h1>").text == "alive again"
 
@@ -589,15 +598,18 @@ def test_verify_stage_stops_with_one_line_and_keeps_finished_verdicts(tmp_path: 
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO)
     with Killer(signal.SIGSEGV, root=proc.pid, start_when=out, after_lines=2):
         stdout, stderr = proc.communicate(timeout=600)
-    lines = [line for line in stderr.splitlines() if line.strip()]
+    lines = [line for line in stderr.splitlines()  # leaving out warnings (an uncaged browser's, say)
+             if line.strip() and "Warning: " not in line and not line.startswith("  ")]
     assert proc.returncode == 2, stderr[-3000:]
     assert len(lines) == 1 and "Traceback" not in stderr, stderr[-3000:]
-    assert "verify" in lines[0] and "SIGSEGV" in lines[0] and "'ui/2'" in lines[0], lines[0]
+    assert lines[0].startswith("codekiln verify: error: verify stopped: Chromium was killed by SIGSEGV"), lines[0]
+    assert "sample ui/2#0 of task ui/2" in lines[0] and "2 finished verdicts are kept" in lines[0], lines[0]
     kept = out.read_text().splitlines()
     assert [json.loads(v)["sample_id"] for v in kept] == ["ui/0#0", "ui/1#0"]  # finished verdicts, kept
 
-    rerun = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO, timeout=600)
-    assert rerun.returncode == 0, rerun.stderr[-3000:]
+    from codekiln.cli import main  # the rerun in-process: the scorer's imports are paid once per test session
+
+    assert main(cmd[3:]) == 0
     final = out.read_text().splitlines()
     assert [json.loads(v)["sample_id"] for v in final] == [f"ui/{i}#0" for i in range(4)]  # none twice, none lost
     assert final[:2] == kept  # the verdicts kept are the ones the rerun reports (not redone)

@@ -15,9 +15,10 @@ bubblewrap cages the whole browser instead:
   browser to `BROWSER_UID`, with no capabilities and no way to regain any (`--no-new-privs`); run by anyone else,
   the browser keeps that user's uid inside a user namespace (there is no other uid to drop to).
 
-The launcher is a small shell script (what Playwright starts as "the browser"). It also writes the cage's exit
-status to the file named by `$CODEKILN_BROWSER_STATUS` (128 + N when the browser died from signal N), which is
-how the render pool tells which signal killed a browser it lost.
+The launcher is a small shell script (what Playwright starts as "the browser"). It writes its pid to
+`$CODEKILN_BROWSER_STATUS.pid` (so a hung browser can be killed with its cage) and, when the cage exits, the exit
+status to `$CODEKILN_BROWSER_STATUS` (128 + N when the browser died from signal N): that is how the render pool
+tells which signal killed a browser it lost.
 """
 
 from __future__ import annotations
@@ -96,6 +97,7 @@ def launcher_script(command: list[str], rewrite_profile: bool) -> str:
             "# Chromium for codekiln (codekiln/verify/browser_cage.py); its exit status goes to $" + STATUS_ENV + ".\n"
             f"status=${STATUS_ENV}\n"
             f"unset {STATUS_ENV}\n"
+            '[ -z "$status" ] || echo "$$" > "$status.pid"\n'  # so a hung browser can be killed with its cage
             "for arg do\n"
             "  shift\n"
             f"{rewrite}"

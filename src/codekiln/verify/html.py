@@ -31,10 +31,10 @@ from typing import Any
 
 from codekiln.config import VerifyConfig
 from codekiln.curate.phash import phash
-from codekiln.errors import UserError
 from codekiln.records import Sample, Task, Verdict
 from codekiln.verify.render import BrowserDied, Rendered, RenderLimits, RenderPool
 from codekiln.verify.scorers import Scorer, get_scorer
+from codekiln.verify.threaded import CheckCrashed
 
 MIN_PIXEL_STD = 1.5
 OVERFLOW_TOLERANCE_PX = 4
@@ -122,6 +122,16 @@ def page_problems(page: Rendered) -> list[tuple[str, str, str]]:
 CHECKS = ("parses", "renders", "stays", "no_errors", "not_blank", "has_text", "no_overflow", "relevant")
 
 
+class BrowserCrashed(CheckCrashed):
+    """Chromium died under one sample's page every time it was relaunched (`BrowserDied`): the verify stage stops
+    (`verify_samples` names the stage and the verdicts it keeps)."""
+
+    def __init__(self, task: Task, sample: Sample, died: BrowserDied) -> None:
+        Exception.__init__(self, f"Chromium {died.cause} while rendering sample {sample.sample_id} of task "
+                                 f"{task.task_id} ({died.deaths} times, relaunched after each)")
+        self.task, self.sample, self.what = task, sample, died.cause
+
+
 class HtmlVerifier:
     """Renders each sample in a warm Chromium pool, checks it, scores it against the task's description."""
 
@@ -169,13 +179,8 @@ class HtmlVerifier:
 
             try:
                 self.pool.render_many([jobs[i][1].completion for i in to_render], on_result=rendered)
-            except BrowserDied as err:  # the browser's trouble, not the page's: stop, keeping what is finished
-                task, sample = jobs[to_render[err.index or 0]]
-                raise UserError(
-                    f"verify stage stopped: Chromium died ({err.cause}) {err.deaths} times while rendering task "
-                    f"{task.task_id!r} (sample {sample.sample_id!r}), relaunched after each; the verdicts finished "
-                    "so far are kept: rerun the same command to resume (if it happens again, that sample crashes "
-                    "Chromium: leave it out)") from None
+            except BrowserDied as err:  # the browser's trouble, not the page's: the stage stops, keeping verdicts
+                raise BrowserCrashed(*jobs[to_render[err.index or 0]], err) from None
         return verdicts  # type: ignore[return-value]
 
     def judge(self, task: Task, sample: Sample, page: Rendered) -> Verdict:

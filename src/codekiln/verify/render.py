@@ -45,7 +45,7 @@ from concurrent.futures import Future, as_completed
 from dataclasses import dataclass, field
 from typing import Any
 
-from codekiln.errors import UserError
+from codekiln.errors import UserError, exit_text
 from codekiln.verify.browser_cage import STATUS_ENV, Cage, make_cage
 
 CHROMIUM = "/usr/bin/chromium"
@@ -72,6 +72,7 @@ BROWSER_ARGS = (
     "--force-webrtc-ip-handling-policy=disable_non_proxied_udp",
     "--webrtc-ip-handling-policy=disable_non_proxied_udp",
 )
+BROWSER_CALL_S = 30.0  # longest wait for the browser to open a context and page (it hangs: it is relaunched)
 # Console messages Chromium itself logs for the requests we abort: not the page's own errors.
 BLOCKED_MESSAGES = ("Failed to load resource", "net::ERR_FAILED", "net::ERR_BLOCKED", "ERR_NAME_NOT_RESOLVED",
                     "ERR_PROXY_CONNECTION_FAILED")
@@ -151,11 +152,11 @@ class Rendered:
 class BrowserDied(UserError):
     """Chromium died (or stopped answering) under the same page more often than the pool relaunches it.
 
-    `cause` says how it died last ("SIGSEGV", "exit code 1", "no answer"); `index` is the page's position in a
-    `render_many` call (None for `render`)."""
+    `cause` says how it ended the last time ("was killed by SIGSEGV (signal 11)", "exited with code 1",
+    "stopped answering"); `index` is the page's position in a `render_many` call (None for `render`)."""
 
     def __init__(self, cause: str, deaths: int, index: int | None = None) -> None:
-        super().__init__(f"Chromium died ({cause}) {deaths} times under the same page, relaunched after each")
+        super().__init__(f"Chromium {cause} under the same page {deaths} times, relaunched after each")
         self.cause = cause
         self.deaths = deaths
         self.index = index
@@ -274,10 +275,10 @@ class RenderPool:
 
     async def _stop(self) -> None:
         for slot in self._spare:
-            await _quietly(slot.ctx.close())
+            await _quietly(asyncio.wait_for(slot.ctx.close(), 10))
         if self._browser is not None:
-            await _quietly(self._browser.close())
-        await _quietly(self._pw.stop())
+            await self._close(self._browser)
+        await _quietly(asyncio.wait_for(self._pw.stop(), 10))
 
     async def _launch(self) -> Any:
         assert self.cage is not None
@@ -313,19 +314,19 @@ class RenderPool:
         if self.fresh_browser:
             browser = await self._launch()
             try:
-                return browser, await self._new_slot(browser)
+                return browser, await asyncio.wait_for(self._new_slot(browser), BROWSER_CALL_S)
             except Exception:
-                await _quietly(asyncio.wait_for(browser.close(), 10))
+                await self._close(browser)
                 raise
         if self._spare:
             return None, self._spare.pop()
-        return None, await self._new_slot(self._browser)
+        return None, await asyncio.wait_for(self._new_slot(self._browser), BROWSER_CALL_S)
 
     async def _refill(self) -> None:
         try:
             if len(self._spare) < self.size and self._browser is not None:
                 browser = self._browser
-                slot = await self._new_slot(browser)
+                slot = await asyncio.wait_for(self._new_slot(browser), BROWSER_CALL_S)
                 if browser is self._browser:
                     self._spare.append(slot)
                 else:  # relaunched meanwhile: the slot belongs to the old browser
@@ -353,7 +354,8 @@ class RenderPool:
                 try:
                     await self._restart(outcome.browser)
                 except Exception as err:  # noqa: BLE001 - reported as the browser's death, not as the page's
-                    raise BrowserDied(f"{outcome.cause}; relaunching failed: {_first_line(err)}", deaths) from None
+                    raise BrowserDied(f"{outcome.cause}, and relaunching failed ({_first_line(err)})",
+                                      deaths) from None
 
     async def _attempt(self, html: str) -> Rendered | _Lost:
         """Render once: the page's result, or how the browser (or its renderer) went away under it."""
@@ -363,7 +365,7 @@ class RenderPool:
         except Exception as err:  # noqa: BLE001 - no slot: the browser is dead or cannot start
             if browser is not None and not await _alive(browser):
                 return _Lost(await self._cause(browser), browser)
-            return _Lost(f"no page could be opened: {_first_line(err)}", browser)
+            return _Lost(f"opened no page ({_first_line(err)})", browser)
         owner = own_browser or browser
         try:
             result = await asyncio.wait_for(self._load(slot, html), self.limits.timeout_s)
@@ -373,8 +375,10 @@ class RenderPool:
         except Exception as err:  # noqa: BLE001 - a crashed page is a verdict, not an exception
             result = Rendered(error=f"{type(err).__name__}: {_first_line(err)}")
         if result.error is not None and not await _alive(owner):  # the browser died (or hangs) under the page
-            await self._discard(slot, own_browser)
-            return _Lost(await self._cause(owner), owner)
+            cause = await self._cause(owner)
+            if own_browser is not None:
+                await self._close(own_browser)
+            return _Lost(cause, owner)
         if result.error is not None and slot.crashed:
             await self._discard(slot, own_browser)
             return _Lost(result.error, renderer=True)
@@ -391,7 +395,7 @@ class RenderPool:
         """Close a slot that will not serve another page (and the browser launched for it alone)."""
         closed = await _quietly(asyncio.wait_for(slot.ctx.close(), 10))
         if own_browser is not None:
-            await _quietly(asyncio.wait_for(own_browser.close(), 10))
+            await self._close(own_browser)
             return
         if not closed and slot.browser is self._browser:
             await _quietly(self._restart(slot.browser))
@@ -408,13 +412,8 @@ class RenderPool:
             except (OSError, ValueError):  # not written yet: the launcher is still waiting on the cage
                 await asyncio.sleep(0.05)
                 continue
-            if code > 128:
-                try:
-                    return signal.Signals(code - 128).name
-                except ValueError:
-                    return f"signal {code - 128}"
-            return f"exit code {code}"
-        return "no answer"
+            return exit_text(128 - code if code > 128 else code)  # the cage reports signal N as 128 + N
+        return exit_text(None)
 
     async def _reset(self, slot: _Slot) -> bool:
         """Make a slot whose page rendered cleanly ready for the next page: blank document, storage wiped."""
@@ -435,10 +434,22 @@ class RenderPool:
         async with self._restart_lock:
             if self.fresh_browser or self._browser is not dead:
                 return
-            await _quietly(asyncio.wait_for(self._browser.close(), 10))
-            self._status.pop(dead, None)
+            await self._close(dead)
             self._spare = []
             self._browser = await self._launch()
+
+    async def _close(self, browser: Any) -> None:
+        """Close a browser; one that does not close in time (hung, stopped) is killed with its whole cage."""
+        await _quietly(asyncio.wait_for(browser.close(), 10))
+        status = self._status.pop(browser, None)
+        try:
+            with open(f"{status}.pid", encoding="utf-8") as fh:
+                launcher = int(fh.read().strip())
+            if os.path.exists(status or ""):  # the launcher has finished: its pid may be another process's now
+                return
+            os.killpg(launcher, signal.SIGKILL)  # Playwright starts it as a process group of its own
+        except (OSError, ValueError, TypeError):
+            pass
 
     async def _load(self, slot: _Slot, html: str) -> Rendered:
         page = slot.page

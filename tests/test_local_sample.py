@@ -122,3 +122,15 @@ def _alive(pid: int) -> bool:
             return fh.read().split(")")[-1].split()[0] != "Z"
     except FileNotFoundError:
         return False
+
+
+def test_a_model_that_cannot_load_is_the_users_error_from_the_model_process(tmp_path):
+    """The model loads in a model process; its UserError comes back as it is (one line for the CLI), not as a
+    crashed worker."""
+    from codekiln.errors import UserError, WorkerCrashed
+
+    bogus = tmp_path / "bogus.gguf"
+    bogus.write_bytes(b"GGUF" + bytes(range(256)) * 4)
+    with pytest.raises(UserError, match=r"llama.cpp could not load .*bogus\.gguf") as caught:
+        sample_tasks(TASKS, SampleConfig(model=str(bogus), n=1, workers=1), tmp_path / "out.jsonl", quiet=True)
+    assert not isinstance(caught.value, WorkerCrashed)

@@ -89,3 +89,15 @@ def test_appender_survives_torn_last_line(tmp_path):
     got = read_jsonl_resumable(path, Sample)
     assert [s.sample_id for s in got] == ["a#0", "a#1"]
     assert path.read_text().endswith("\n")
+
+
+def test_resumable_read_keeps_lines_holding_unicode_line_separators(tmp_path):
+    # json.dumps(ensure_ascii=False) writes U+2028, U+2029 and U+0085 raw; only "\n" ends a JSONL line.
+    path = tmp_path / "stream.jsonl"
+    odd = "a\u2028b\u2029c\x85d"
+    with JsonlAppender(path) as out:
+        out.append(Sample("a", odd, sample_id="a#0"))
+        out.append(Sample("a", "y", sample_id="a#1"))
+    got = read_jsonl_resumable(path, Sample)
+    assert [s.completion for s in got] == [odd, "y"]
+    assert [s.completion for s in read_jsonl(path, Sample)] == [odd, "y"]

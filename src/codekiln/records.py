@@ -273,7 +273,7 @@ def read_jsonl_resumable(path: str | os.PathLike[str], cls: type[R]) -> list[R]:
         with open(p, "r+b") as fh:
             fh.truncate(len(keep))
     records: list[R] = []
-    for number, line in enumerate(keep.decode("utf-8").splitlines(), start=1):
+    for number, line in enumerate(keep.decode("utf-8").split("\n"), start=1):
         if line.strip():
             try:
                 records.append(from_dict(cls, json.loads(line)))

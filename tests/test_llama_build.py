@@ -165,3 +165,12 @@ def test_the_installed_build_runs_the_embedded_model_as_the_run_loads_it():
     result = run_selftest(tokens=8)
     assert result.ok, result.error
     assert result.tokens > 0 and "Q8_0" in result.model and result.text.strip()
+
+
+def test_the_built_version_is_the_pinned_one():
+    pins = dict(line.strip().split("==", 1) for line in (ROOT / "constraints.txt").read_text().splitlines()
+                if "==" in line and not line.startswith("#"))
+    assert pins["llama_cpp_python"] == build.VERSION
+    from importlib import metadata
+
+    assert metadata.version("llama_cpp_python") == build.VERSION

@@ -441,7 +441,7 @@ class RenderPool:
     async def _close(self, browser: Any) -> None:
         """Close a browser; one that does not close in time (hung, stopped) is killed with its whole cage."""
         await _quietly(asyncio.wait_for(browser.close(), 10))
-        status = self._status.pop(browser, None)
+        status = self._status.get(browser)  # kept: a render that saw this browser die may still ask how
         try:
             with open(f"{status}.pid", encoding="utf-8") as fh:
                 launcher = int(fh.read().strip())

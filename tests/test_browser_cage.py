@@ -596,8 +596,12 @@ def test_verify_stage_stops_with_one_line_and_keeps_finished_verdicts(tmp_path: 
     cmd = [sys.executable, "-m", "codekiln.cli", "verify", "--tasks", str(tasks), "--samples", str(samples),
            "--out", str(out), "--workers", "1", "--timeout", "15", "--quiet"]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO)
-    with Killer(signal.SIGSEGV, root=proc.pid, start_when=out, after_lines=2):
-        stdout, stderr = proc.communicate(timeout=600)
+    try:
+        with Killer(signal.SIGSEGV, root=proc.pid, start_when=out, after_lines=2):
+            _, stderr = proc.communicate(timeout=300)
+    finally:
+        proc.kill()  # a hung stage fails the test instead of outliving it
+        proc.wait()
     lines = [line for line in stderr.splitlines()  # leaving out warnings (an uncaged browser's, say)
              if line.strip() and "Warning: " not in line and not line.startswith("  ")]
     assert proc.returncode == 2, stderr[-3000:]

@@ -242,6 +242,8 @@ class RenderPool:
                 pass
             self._loop.call_soon_threadsafe(self._loop.stop)
             self._thread.join(timeout=10)
+        if not self._thread.is_alive():
+            self._loop.close()
         shutil.rmtree(self._folder, ignore_errors=True)
 
     def __enter__(self) -> RenderPool:

@@ -106,13 +106,16 @@ def test_a_model_process_killed_by_sigsegv_stops_sampling_with_one_line(sampling
     assert cli.returncode == 2, stderr
     assert "Traceback" not in stderr and len(stderr.strip().splitlines()) == 1, stderr
     said = re.fullmatch(r"codekiln sample: error: sample stopped: a sampling process was killed by SIGSEGV \(signal 11\) "
+                        r"\(its stack is in (\S+)\) "
                         r"while generating tasks? (\S+(?:, \S+)*); (\d+) finished samples are kept in (\S+); "
                         r"rerun the same command to resume .*\./setup\.sh.*", stderr.strip())
     assert said, stderr
+    stack = Path(said.group(1)).read_text()  # the native crash's Python stack, kept out of the terminal
+    assert "Fatal Python error: Segmentation fault" in stack and "llama" in stack
     kept, full = _lines(out), _lines(reference)
-    assert said.group(3) == str(out) and int(said.group(2)) == len(kept) > 0
+    assert said.group(4) == str(out) and int(said.group(3)) == len(kept) > 0
     assert len(set(kept)) == len(kept) and set(kept) <= set(full)  # finished samples, whole, each once
-    in_flight = set(said.group(1).split(", "))
+    in_flight = set(said.group(2).split(", "))
     assert in_flight and in_flight.isdisjoint(json.loads(line)["task_id"] for line in kept)
 
     rerun = subprocess.run([CODEKILN, *args, "--workers", str(workers), "--out", str(out)], capture_output=True,

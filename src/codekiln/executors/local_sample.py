@@ -73,12 +73,17 @@ def _die_with_parent() -> None:
             os._exit(1)
 
 
-def _serve(conn: Connection, ref: ModelRef, cfg: SampleConfig, round: int, examples: list[Task]) -> None:
+def _serve(conn: Connection, ref: ModelRef, cfg: SampleConfig, round: int, examples: list[Task],
+           crash_log: Path | None) -> None:
     """A model process: load the model, then answer each shard with ("samples", [...]) per batch of pairs, until
-    None comes. An exception goes back as ("error", exception, traceback text) instead of a dead process."""
+    None comes. An exception goes back as ("error", exception, traceback text) instead of a dead process.
+    A native crash's Python stack goes to `crash_log`, not to the terminal, where the parent's one line stands."""
+    import faulthandler
     import signal
 
     _die_with_parent()
+    if crash_log is not None:
+        faulthandler.enable(file=open(crash_log, "a"))  # noqa: SIM115 - open for the life of the process
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle: it stops the processes
     worker = None
     try:
@@ -108,10 +113,12 @@ def _portable(err: BaseException) -> tuple[BaseException, str]:
 class _Process:
     """The parent's handle on one model process: its pipe, and the pairs it owes, in the order it makes them."""
 
-    def __init__(self, context: Any, ref: ModelRef, cfg: SampleConfig, round: int, examples: list[Task]) -> None:
+    def __init__(self, context: Any, ref: ModelRef, cfg: SampleConfig, round: int, examples: list[Task],
+                 crash_log: Path | None) -> None:
         self.conn, child = context.Pipe()
-        self.process = context.Process(target=_serve, args=(child, ref, cfg, round, examples), daemon=True,
-                                       name="codekiln-sample")
+        self.crash_log = crash_log
+        self.process = context.Process(target=_serve, args=(child, ref, cfg, round, examples, crash_log),
+                                       daemon=True, name="codekiln-sample")
         self.process.start()
         child.close()
         self.owed: deque[tuple[Task, int]] = deque()
@@ -125,6 +132,8 @@ class _Process:
         self.process.join(timeout=5)
         code = self.process.exitcode
         how = exit_text(code) if code is None or code < 0 else f"{exit_text(code)} without answering"
+        if self.crash_log is not None and self.crash_log.exists() and self.crash_log.stat().st_size:
+            how += f" (its stack is in {self.crash_log})"
         current = list(self.owed)[:batch]
         return ProcessDied(how, list(dict.fromkeys(t.task_id for t, _ in current)))
 
@@ -146,8 +155,9 @@ class _Process:
 
 
 def run_processes(ref: ModelRef, work: list[Work], cfg: SampleConfig, round: int, examples: Sequence[Task],
-                  workers: int, on_shard: OnShard) -> None:
+                  workers: int, on_shard: OnShard, crash_log: Path | None = None) -> None:
     """Generate every shard of `work` in `workers` spawned model processes; `on_shard` gets each batch of samples.
+    A process that dies from a signal writes its Python stack to `crash_log` (kept only when something was written).
 
     Raises `ProcessDied` when a process dies owing samples (what it sent before is already handed over), and
     re-raises an exception a process ran into (a UserError, such as a model that cannot load, stays one)."""
@@ -157,7 +167,7 @@ def run_processes(ref: ModelRef, work: list[Work], cfg: SampleConfig, round: int
     procs: list[_Process] = []
     try:
         for _ in range(min(workers, len(work))):
-            procs.append(_Process(context, ref, cfg, round, list(examples)))
+            procs.append(_Process(context, ref, cfg, round, list(examples), crash_log))
             procs[-1].give(queue.popleft())
         while any(p.owed for p in procs):
             busy = [p for p in procs if p.owed]
@@ -197,5 +207,10 @@ def sample_processes(ref: ModelRef, todo: Pairs, cfg: SampleConfig, out: Path, r
                      wanted: dict[tuple[str, int], int], workers: int) -> None:
     """Generate the `todo` pairs in `workers` processes; each sample goes to `have` and to `out` as it comes."""
     work = shard_work(todo, wanted, max(shards.SAMPLE_SHARD, max(1, cfg.batch_size)))
-    stream_shards(out, todo, wanted, have, quiet,
-                  lambda on_shard: run_processes(ref, work, cfg, round, examples, workers, on_shard))
+    crash_log = out.with_name(f"{out.name}.crash.log")
+    try:
+        stream_shards(out, todo, wanted, have, quiet,
+                      lambda on_shard: run_processes(ref, work, cfg, round, examples, workers, on_shard, crash_log))
+    finally:
+        if crash_log.exists() and not crash_log.stat().st_size:
+            crash_log.unlink()

@@ -30,6 +30,8 @@ import subprocess
 import warnings
 from dataclasses import dataclass
 
+from codekiln.verify.isolation import ancestors, bwrap_system
+
 BROWSER_UID = 199_999  # below the sandbox's program uids (200000 and up), above any system or login account
 CAGE_TMP_MB = 1024  # the private /tmp: Chromium's profile and its shared memory (--disable-dev-shm-usage)
 PROFILE = "/tmp/profile"
@@ -55,19 +57,12 @@ class Cage:
 
 def bwrap_argv(chromium: str, as_root: bool) -> list[str]:
     """bubblewrap, its options, and the command that starts `chromium` (its arguments follow)."""
-    argv = ["bwrap", "--die-with-parent", "--new-session", "--clearenv",
-            "--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts", "--hostname", "browser",
-            "--ro-bind", "/usr", "/usr"]
-    for top in ("/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"):
-        if os.path.islink(top):
-            argv += ["--symlink", os.readlink(top), top]
-        elif os.path.isdir(top):
-            argv += ["--ro-bind", top, top]
+    argv = bwrap_system("browser")
     made = {"/usr"}
     for path in (*BROWSER_BINDS, os.path.dirname(chromium)):
         if not os.path.exists(path) or path.startswith("/usr/"):
             continue
-        for parent in _ancestors(path):  # bwrap makes missing parents 0700: the browser's uid could not enter
+        for parent in ancestors(path):  # bwrap makes missing parents 0700: the browser's uid could not enter
             if parent not in made:
                 argv += ["--perms", "0755", "--dir", parent]
                 made.add(parent)
@@ -82,11 +77,6 @@ def bwrap_argv(chromium: str, as_root: bool) -> list[str]:
     else:
         argv += ["--unshare-user", "--", chromium]
     return argv
-
-
-def _ancestors(path: str) -> list[str]:
-    parts = path.strip("/").split("/")[:-1]
-    return ["/" + "/".join(parts[: i + 1]) for i in range(len(parts))]
 
 
 def launcher_script(command: list[str], rewrite_profile: bool) -> str:

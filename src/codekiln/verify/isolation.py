@@ -55,23 +55,32 @@ def python_paths() -> list[str]:
     return sorted(p for p in paths if Path(p).is_dir())
 
 
-def _ancestors(path: str) -> list[str]:
+def ancestors(path: str) -> list[str]:
+    """The folders above `path`, outermost first ("/a/b/c" -> ["/a", "/a/b"])."""
     parts = Path(path).parts
     return [str(Path(*parts[: i + 1])) for i in range(1, len(parts) - 1)]
 
 
-def bwrap_argv(python: str, disk_mb: int, env: dict[str, str], as_root: bool,
-               seccomp_fd: int | None = None) -> list[str]:
-    """The bubblewrap command line that runs `python` in a fresh, read-only, network-less system (and under the
-    seccomp filter bwrap reads from `seccomp_fd`, if given)."""
+def bwrap_system(hostname: str) -> list[str]:
+    """The start of every cage's bubblewrap command (the sandbox's and the browser's): a new session, an empty
+    environment, its own PID, network, IPC and UTS namespaces, and the system's /usr (with the top-level links or
+    folders that lead into it) read-only."""
     argv = ["bwrap", "--die-with-parent", "--new-session", "--clearenv",
-            "--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts", "--hostname", "sandbox",
+            "--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts", "--hostname", hostname,
             "--ro-bind", "/usr", "/usr"]
     for top in ("/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"):
         if os.path.islink(top):
             argv += ["--symlink", os.readlink(top), top]
         elif os.path.isdir(top):
             argv += ["--ro-bind", top, top]
+    return argv
+
+
+def bwrap_argv(python: str, disk_mb: int, env: dict[str, str], as_root: bool,
+               seccomp_fd: int | None = None) -> list[str]:
+    """The bubblewrap command line that runs `python` in a fresh, read-only, network-less system (and under the
+    seccomp filter bwrap reads from `seccomp_fd`, if given)."""
+    argv = bwrap_system("sandbox")
     # The private /tmp comes before the binds: a venv that lives under /tmp (a CI checkout, say) is bound on top of
     # it instead of being hidden by it.
     argv += ["--size", str(disk_mb * 1024 * 1024), "--perms", "0755", "--tmpfs", "/tmp"]
@@ -80,7 +89,7 @@ def bwrap_argv(python: str, disk_mb: int, env: dict[str, str], as_root: bool,
     for src in binds:
         if src.startswith("/usr/") or src == "/usr":
             continue
-        for parent in _ancestors(src):
+        for parent in ancestors(src):
             if parent not in made and parent not in ("/usr",):
                 argv += ["--perms", "0755", "--dir", parent]
                 made.add(parent)

@@ -109,7 +109,17 @@ class VerifyConfig(Section):
     workers: int = 2
     """Sandbox worker processes running checks in parallel."""
     timeout_s: float = 10.0
-    """Wall-clock limit per program, in seconds; the whole process tree is killed after it."""
+    """Wall-clock limit per program, in seconds, for tasks without a reference to time (or with calibrate off); the whole process tree is killed after it."""
+    calibrate: bool = True
+    """Time each task's reference once on this machine, in the sandbox (cached under $CODEKILN_CACHE), and give its programs max(timeout_floor_s, timeout_factor x that time) (python, sql, pandas)."""
+    timeout_factor: float = Field(4.0, gt=0)
+    """Calibrated limit: this many times the reference's time on this machine (EvalPlus: 4)."""
+    timeout_floor_s: float = Field(4.0, gt=0)
+    """Calibrated limit: never below this many seconds (EvalPlus: 4)."""
+    rerun_margin: float = Field(0.25, ge=0, lt=1)
+    """A program that timed out, or whose verdict came within this fraction of its limit, is run once more; a verdict that differs between the runs is flaky."""
+    recheck: list[str] = ["passed"]
+    """Statuses whose programs are always run a second time, so that a flaky program (its verdict differs between runs) is never trained on as a good answer; [] turns it off."""
     memory_mb: int = 1024
     """Address-space limit per program, in MiB."""
     output_bytes: int = 65536

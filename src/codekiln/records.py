@@ -21,7 +21,9 @@ from typing import Any, TypeVar
 from codekiln.errors import RecordError, UserError
 
 TASK_KINDS = ("python", "sql", "pandas", "html", "open")
-STATUSES = ("passed", "failed", "syntax_error", "runtime_error", "timeout", "memory", "invalid")
+# `flaky`: two runs of the same program gave different verdicts (see verify.calibrate); never passed, never
+# trained on (curation sets it aside), counted apart in the funnel.
+STATUSES = ("passed", "failed", "syntax_error", "runtime_error", "timeout", "memory", "invalid", "flaky")
 SPLITS = ("train", "test", "val")
 
 
@@ -71,7 +73,12 @@ class Sample:
 
 @dataclass(frozen=True)
 class Verdict:
-    """The outcome of checking one sample. A verifier returns one for every sample and never raises."""
+    """The outcome of checking one sample. A verifier returns one for every sample and never raises.
+
+    `details` holds how the verdict was reached, as plain data (left out of the JSON when empty): `limit_s`
+    and `reference_s` when the program's limit was calibrated from its task's reference, `calibration`
+    (tightened | extended) when that limit may have changed the verdict, `runs` (the statuses of both runs)
+    and `rerun` (near_limit | recheck) when the program was run twice; see `verify.calibrate`."""
 
     task_id: str
     sample_id: str
@@ -80,6 +87,7 @@ class Verdict:
     score: float = 0.0
     feedback: str = ""
     duration_s: float = 0.0
+    details: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.status not in STATUSES:
@@ -149,6 +157,8 @@ def to_dict(record: Any) -> dict[str, Any]:
         if f.name == "meta":
             continue
         if value is None and f.default is None:
+            continue
+        if f.name == "details" and not value:
             continue
         out[f.name] = value
     meta = getattr(record, "meta", None)

@@ -1,6 +1,7 @@
 """`curate_round`: verdicts in, training data out, with the funnel that shows what happened.
 
-Top to bottom: join samples with tasks and verdicts → filters (pool filters drop, quality filters decide
+Top to bottom: join samples with tasks and verdicts → set aside `flaky` verdicts (two runs disagreed: neither a
+good nor a bad answer, whatever the filters say) → filters (pool filters drop, quality filters decide
 who may be a good answer) → de-duplicate (against earlier rounds, then within the round; good and bad
 answers separately, best first) → decontaminate against the evaluation tasks → SFT rows (good answers,
 capped per task) and preference pairs (by the configured builder, capped per task).
@@ -32,8 +33,10 @@ from codekiln.errors import UserError
 from codekiln.progress import progress_bar
 from codekiln.records import Pair, Sample, Task, Verdict, iter_json_lines, write_json, write_jsonl
 from codekiln.sample.prompts import build_messages, reference_program, render_reply, task_text
+from codekiln.verify.calibrate import verdict_changes
 
 FUNNEL_STEPS = ("generated", "extracted", "verified_passing", "unique", "decontaminated", "used")
+COUNTS = (*FUNNEL_STEPS, "pairs", "reference_rows", "flaky")  # per kind and in total
 SCOPES = ("task", "kind")
 
 
@@ -93,6 +96,9 @@ def _check_config(cfg: CurateConfig) -> None:
         raise UserError(f"curate.near_dup_threshold must be in (0, 1], got {cfg.near_dup_threshold}")
     if not 0.0 < cfg.decontam_threshold <= 1.0:
         raise UserError(f"curate.decontam_threshold must be in (0, 1], got {cfg.decontam_threshold}")
+    if "flaky" in cfg.keep_statuses:
+        raise UserError("curate.keep_statuses may not hold 'flaky': a flaky program's verdict differs between runs, "
+                        "so it is never a good answer")
     if cfg.ngram < 1 or cfg.minhash_perm < 2 or cfg.shingle < 1:
         raise UserError("curate.ngram and curate.shingle must be at least 1, curate.minhash_perm at least 2")
 
@@ -121,8 +127,11 @@ def curate_round(
     good: set[int] = set()
     quality_reason: dict[int, str] = {}
 
-    # 1. Filters.
+    # 1. Flaky verdicts, then the filters.
     for item in items:
+        if item.verdict.status == "flaky":
+            removed[item.index] = _removal(item, "flaky", f"flaky: {item.verdict.feedback}"[:300])
+            continue
         pool_reason, q_reason = apply_filters(item, filters, cfg)
         if pool_reason:
             removed[item.index] = _removal(item, pool_reason.split(":", 1)[0], pool_reason)
@@ -234,6 +243,7 @@ def curate_round(
         "removed_by_stage": dict(sorted(Counter(r["stage"] for r in removed.values()).items())),
         "reference_as_chosen": {"enabled": cfg.reference_as_chosen, "tasks_without_good_answer": dict(tasks_no_good),
                                 "references_used": dict(reference_rows)},
+        "verdicts": verdict_changes(verdicts),
         "previous_programs": len(known),
         "eval_texts_indexed": len(index) if index is not None else 0,
         "config": cfg.model_dump(mode="json"),
@@ -258,10 +268,12 @@ def _reference_candidate(task: Task, cfg: CurateConfig, index: EvalIndex | None)
 
 
 def _funnel(items, removed, good, extracted, unique, clean, sft_rows, pair_rows) -> dict[str, Any]:
-    """Counts per task kind (and in total) at each funnel step, for the good answers' path."""
-    kinds: dict[str, dict[str, int]] = defaultdict(lambda: dict.fromkeys((*FUNNEL_STEPS, "pairs", "reference_rows"), 0))
+    """Counts per task kind (and in total) at each funnel step, for the good answers' path, and flaky verdicts
+    (set aside before the first step)."""
+    kinds: dict[str, dict[str, int]] = defaultdict(lambda: dict.fromkeys(COUNTS, 0))
     for it in items:
         kinds[it.kind]["generated"] += 1
+        kinds[it.kind]["flaky"] += it.verdict.status == "flaky"
     for it in extracted:
         kinds[it.kind]["extracted"] += 1
         kinds[it.kind]["verified_passing"] += it.index in good
@@ -273,7 +285,7 @@ def _funnel(items, removed, good, extracted, unique, clean, sft_rows, pair_rows)
         kinds[row.meta["kind"]]["used" if row.meta["origin"] == "sample" else "reference_rows"] += 1
     for pair in pair_rows:
         kinds[pair.meta["kind"]]["pairs"] += 1
-    total = dict.fromkeys((*FUNNEL_STEPS, "pairs", "reference_rows"), 0)
+    total = dict.fromkeys(COUNTS, 0)
     for counts in kinds.values():
         for key, value in counts.items():
             total[key] += value

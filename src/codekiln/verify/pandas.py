@@ -1,6 +1,7 @@
 """Verify pandas samples: run `setup` + candidate in the sandbox (pandas and numpy preloaded), send the named
 result back as plain data, and compare it in the trusted process with the reference's value, computed the
-same way once per task. A task with unittest `test` code (BigCodeBench style) is judged by its tests instead.
+same way once per task (that run also times the reference, which sets the task's limit: see `calibrate`). A task
+with unittest `test` code (BigCodeBench style) is judged by its tests instead.
 
 Limitation of the unittest mode: the tests run in the candidate's own process, so a hostile candidate could
 patch `unittest` itself; the value mode has no such hole (the comparison never runs candidate code).
@@ -8,6 +9,7 @@ patch `unittest` itself; the value mode has no such hole (the comparison never r
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 import threading
 import time
@@ -16,6 +18,7 @@ from typing import Any
 
 from codekiln.config import VerifyConfig
 from codekiln.records import Sample, Task, Verdict
+from codekiln.verify.calibrate import REFERENCE_LIMIT_S, Calibrator
 from codekiln.verify.compare import ValueOptions, compare_values
 from codekiln.verify.threaded import check_all
 
@@ -131,44 +134,66 @@ class PandasVerifier:
         self.cfg = cfg
         self.limits = Limits.from_config(cfg)
         self.sandbox = Sandbox(workers=max(1, cfg.workers), preload=PRELOAD)
-        self._gold: dict[str, Any] = {}
+        self._gold: dict[str, tuple[Any, float]] = {}  # by task id: the reference's report and its seconds
         self._lock = threading.Lock()
+        self.calibrator = Calibrator(cfg, "pandas/1", self._time_reference)
 
-    def run(self, task: Task, code: str, with_tests: bool) -> Any:
+    def run(self, task: Task, code: str, with_tests: bool, limit_s: float | None = None) -> Any:
         """Run `code` for `task` in the sandbox; returns the harness's report or a status string."""
-        source = harness(task.setup or "", code, task.result_name or "result", (task.test or "") if with_tests else "")
-        result = self.sandbox.run(source, limits=self.limits)
-        if result.status in ("timeout", "memory"):
-            return result.status
-        if result.status != "ok" or not result.sent or not isinstance(result.value, dict):
-            return f"error:{result.error or 'the program did not report a result'}"
-        return result.value
+        return self._run(task, code, with_tests, limit_s)[0]
 
-    def gold(self, task: Task) -> Any:
+    def _run(self, task: Task, code: str, with_tests: bool, limit_s: float | None) -> tuple[Any, float]:
+        source = harness(task.setup or "", code, task.result_name or "result", (task.test or "") if with_tests else "")
+        limits = self.limits if limit_s is None else dataclasses.replace(self.limits, timeout_s=limit_s)
+        result = self.sandbox.run(source, limits=limits)
+        if result.status in ("timeout", "memory"):
+            return result.status, result.duration_s
+        if result.status != "ok" or not result.sent or not isinstance(result.value, dict):
+            return f"error:{result.error or 'the program did not report a result'}", result.duration_s
+        return result.value, result.duration_s
+
+    def _reference(self, task: Task) -> tuple[Any, float]:
+        """The reference's report and seconds, run once per task (with the task's tests, if it has them), under
+        the generous limit a reference is timed with."""
         with self._lock:
             if task.task_id in self._gold:
                 return self._gold[task.task_id]
-        value = self.run(task, task.reference or "", with_tests=False)
+        found = self._run(task, task.reference or "", bool(task.test), max(self.cfg.timeout_s, REFERENCE_LIMIT_S))
         with self._lock:
-            self._gold[task.task_id] = value
-        return value
+            self._gold[task.task_id] = found
+        return found
+
+    def gold(self, task: Task) -> Any:
+        return self._reference(task)[0]
+
+    def _time_reference(self, task: Task, limit_s: float) -> float | None:
+        out, seconds = self._reference(task)
+        if not isinstance(out, dict) or "syntax" in out or "error" in out or "missing" in out:
+            return None
+        if task.test and (out.get("problems") or not out.get("tests")):
+            return None
+        return seconds
 
     def check(self, task: Task, sample: Sample) -> Verdict:
+        """The sample's verdict under its task's calibrated limit, run twice when needed (see `calibrate`)."""
+        return self.calibrator.check(task, sample, self._check_once)
+
+    def _check_once(self, task: Task, sample: Sample, limit_s: float) -> Verdict:
         start = time.monotonic()
         try:
-            return self._check(task, sample, start)
+            return self._check(task, sample, start, limit_s)
         except Exception as err:  # a verdict never raises
             return _verdict(task, sample, "runtime_error", f"could not check this sample: {err}", start)
 
-    def _check(self, task: Task, sample: Sample, start: float) -> Verdict:
+    def _check(self, task: Task, sample: Sample, start: float, limit_s: float) -> Verdict:
         with_tests = bool(task.test)
         if not with_tests:
             gold = self.gold(task)
             if not isinstance(gold, dict) or "value" not in gold:
                 return _verdict(task, sample, "runtime_error", f"the task's reference does not run: {gold}", start)
-        out = self.run(task, sample.completion, with_tests)
+        out = self.run(task, sample.completion, with_tests, limit_s)
         if out == "timeout":
-            return _verdict(task, sample, "timeout", f"the program ran longer than {self.cfg.timeout_s:g} s", start)
+            return _verdict(task, sample, "timeout", f"the program ran longer than {limit_s:g} s", start)
         if out == "memory":
             return _verdict(task, sample, "memory", f"the program needed more than {self.cfg.memory_mb} MiB", start)
         if isinstance(out, str):

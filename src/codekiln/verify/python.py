@@ -13,6 +13,7 @@ The task's prompt is trusted task data and is also run here, so helpers the test
 from __future__ import annotations
 
 import builtins
+import dataclasses
 import re
 import threading
 import time
@@ -25,6 +26,7 @@ from typing import Any
 from codekiln.config import VerifyConfig
 from codekiln.errors import UserError
 from codekiln.records import Sample, Task, Verdict
+from codekiln.verify.calibrate import Calibrator
 from codekiln.verify.plain import Unplain, decode_plain, encode_plain
 from codekiln.verify.predict import predict_calls
 from codekiln.verify.sandbox import Limits, Sandbox
@@ -255,6 +257,7 @@ class PythonVerifier:
         self._predicted: dict[str, list[str]] = {}
         self._lock = threading.Lock()
         self.predict = True  # send the check's calls ahead (see predict.py); False: one round trip a call
+        self.calibrator = Calibrator(cfg, "python/1", self._time_reference)
 
     def _task_code(self, task: Task) -> _TaskCode:
         with self._lock:
@@ -289,13 +292,23 @@ class PythonVerifier:
             self.sandbox.flush()  # the last programs' stops, held for a next run that does not come
 
     def verify_one(self, task: Task, sample: Sample) -> Verdict:
+        """The sample's verdict under its task's calibrated limit, run twice when needed (see `calibrate`)."""
+        return self.calibrator.check(task, sample, self._verify_once)
+
+    def _time_reference(self, task: Task, limit_s: float) -> float | None:
+        """Seconds the task's reference takes through the same path as a sample, or None if it does not pass."""
+        reference = Sample(task_id=task.task_id, sample_id=f"{task.task_id}#reference", completion=task.reference or "")
+        verdict = self._verify_once(task, reference, limit_s)
+        return verdict.duration_s if verdict.passed else None
+
+    def _verify_once(self, task: Task, sample: Sample, limit_s: float) -> Verdict:
         start = time.monotonic()
-        status, feedback = self._verify(task, sample)
+        status, feedback = self._verify(task, sample, limit_s)
         return Verdict(task_id=task.task_id, sample_id=sample.sample_id, status=status, passed=status == "passed",
                        score=1.0 if status == "passed" else 0.0, feedback=_clip(feedback),
                        duration_s=round(time.monotonic() - start, 6))
 
-    def _verify(self, task: Task, sample: Sample) -> tuple[str, str]:
+    def _verify(self, task: Task, sample: Sample, limit_s: float) -> tuple[str, str]:
         program = task.prompt + "\n" + sample.completion
         try:
             compiled = compile(program, "<candidate>", "exec")  # compiling runs nothing
@@ -306,7 +319,8 @@ class PythonVerifier:
         # The code object goes over marshalled (host to sandbox only: the host never unmarshals candidate data).
         setup = {"mode": "serve", "entry": task.entry_point, "code": compiled}
         predicted = self._predicted_calls(task, code)
-        with self.sandbox.session(setup, self.limits) as session:
+        limits = self.limits if limit_s == self.limits.timeout_s else dataclasses.replace(self.limits, timeout_s=limit_s)
+        with self.sandbox.session(setup, limits) as session:
             for payload in predicted:  # one write with the program: one wake-up of the candidate for all
                 session.queue_call(payload)
             sent = predicted if session.send() else []

@@ -2,13 +2,15 @@
 database, the rows come back as plain data, and the trusted process compares them with the gold result.
 
 The gold result is computed once per task (in this process: it is the task's own query, run with the same
-read-only guards) and cached. Statuses: `invalid` for anything but one SELECT/WITH query (or one that tries
+read-only guards) and cached; the time limit of a task's queries comes from timing its gold query once in the
+sandbox (see `calibrate`). Statuses: `invalid` for anything but one SELECT/WITH query (or one that tries
 to write, ATTACH or change settings), `syntax_error` for SQL that does not parse, `runtime_error` for other
 SQLite errors (unknown column...), `timeout`, `failed` for a wrong result, `passed`.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import inspect
 import os
@@ -22,6 +24,7 @@ from typing import Any
 
 from codekiln.config import VerifyConfig
 from codekiln.records import Sample, Task, Verdict
+from codekiln.verify.calibrate import Calibrator
 from codekiln.verify.compare import compare_result_sets
 from codekiln.verify.sql_text import has_top_level_order_by, statement_problem
 from codekiln.verify.threaded import check_all
@@ -106,7 +109,7 @@ class _Gold:
         self._lock = threading.Lock()
 
     def database(self, task: Task) -> bytes:
-        key = task.database or hashlib.sha256(f"{task.schema}\n--\n{task.rows}".encode()).hexdigest()
+        key = _database_key(task)
         with self._lock:
             if key not in self._dbs:
                 self._dbs[key] = build_database(task)
@@ -132,6 +135,15 @@ class _Gold:
         return value
 
 
+def _database_key(task: Task) -> str:
+    return task.database or hashlib.sha256(f"{task.schema}\n--\n{task.rows}".encode()).hexdigest()
+
+
+def query_seconds(limit_s: float) -> float:
+    """The query's own clock (SQLite's progress handler) under a wall-clock limit: the rest starts the harness."""
+    return max(0.5, limit_s * 0.8)
+
+
 def _verdict(task: Task, sample: Sample, status: str, feedback: str, start: float) -> Verdict:
     return Verdict(task_id=task.task_id, sample_id=sample.sample_id, status=status, passed=status == "passed",
                    score=1.0 if status == "passed" else 0.0, feedback=feedback[:2000],
@@ -146,19 +158,40 @@ class SqlVerifier:
 
         self.cfg = cfg
         self.limits = Limits.from_config(cfg)
-        # The query gets most of the wall clock; the rest is the harness starting up.
-        self.query_seconds = max(0.5, cfg.timeout_s * 0.8)
+        self.query_seconds = query_seconds(cfg.timeout_s)
         self.sandbox = Sandbox(workers=max(1, cfg.workers), preload=("sqlite3",))
         self.gold = _Gold(self.query_seconds)
+        self.calibrator = Calibrator(cfg, "sql/1", self._time_reference, extra_key=self._database_digest)
 
     def check(self, task: Task, sample: Sample) -> Verdict:
+        """The sample's verdict under its task's calibrated limit, run twice when needed (see `calibrate`)."""
+        return self.calibrator.check(task, sample, self._check_once)
+
+    def _database_digest(self, task: Task) -> str:
+        """A database file's content, not its path, keys its queries' reference time."""
+        if not task.database:
+            return ""
+        try:
+            return hashlib.sha256(self.gold.database(task)).hexdigest()
+        except Exception:
+            return "missing"
+
+    def _time_reference(self, task: Task, limit_s: float) -> float | None:
+        """Seconds the gold query takes in the sandbox, through the same harness as a sample's query."""
+        if isinstance(self.gold.result(task), str):  # computed first: its own time is not the query's
+            return None
+        reference = Sample(task_id=task.task_id, sample_id=f"{task.task_id}#reference", completion=task.reference or "")
+        verdict = self._check_once(task, reference, limit_s)
+        return verdict.duration_s if verdict.passed else None
+
+    def _check_once(self, task: Task, sample: Sample, limit_s: float) -> Verdict:
         start = time.monotonic()
         try:
-            return self._check(task, sample, start)
+            return self._check(task, sample, start, limit_s)
         except Exception as err:  # a verdict never raises: a broken task is reported, not crashed on
             return _verdict(task, sample, "runtime_error", f"could not check this sample: {err}", start)
 
-    def _check(self, task: Task, sample: Sample, start: float) -> Verdict:
+    def _check(self, task: Task, sample: Sample, start: float, limit_s: float) -> Verdict:
         query = sample.completion
         problem = statement_problem(query)
         if problem:
@@ -168,10 +201,12 @@ class SqlVerifier:
             return _verdict(task, sample, "runtime_error", gold, start)
         expected, ordered = gold
         row_limit = max(MIN_ROW_LIMIT, len(expected) + 1)
-        run = self.sandbox.run(harness(query, self.query_seconds, row_limit),
-                               files={DB_NAME: self.gold.database(task)}, limits=self.limits)
+        seconds = query_seconds(limit_s)
+        limits = self.limits if limit_s == self.limits.timeout_s else dataclasses.replace(self.limits, timeout_s=limit_s)
+        run = self.sandbox.run(harness(query, seconds, row_limit), files={DB_NAME: self.gold.database(task)},
+                               limits=limits)
         if run.status == "timeout":
-            return _verdict(task, sample, "timeout", f"the query ran longer than {self.cfg.timeout_s:g} s", start)
+            return _verdict(task, sample, "timeout", f"the query ran longer than {limit_s:g} s", start)
         if run.status == "memory":
             return _verdict(task, sample, "memory", "the query ran out of memory", start)
         if run.status != "ok" or not run.sent or not isinstance(run.value, dict):
@@ -182,7 +217,7 @@ class SqlVerifier:
             if out.get("denied"):
                 return _verdict(task, sample, "invalid", f"the query tried something other than reading: {error}", start)
             if out.get("interrupted"):
-                return _verdict(task, sample, "timeout", f"the query ran longer than {self.query_seconds:g} s", start)
+                return _verdict(task, sample, "timeout", f"the query ran longer than {seconds:g} s", start)
             return _verdict(task, sample, "syntax_error" if out.get("syntax") else "runtime_error", error, start)
         rows = out.get("rows") or []
         if out.get("truncated"):

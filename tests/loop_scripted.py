@@ -4,7 +4,9 @@ It stands in for the model's *generation* and nothing else: prompts are built, c
 verified in the real sandbox, curated by the real default curation and trained on with real TRL by the product.
 Each reply is looked up by (round, task, sample index), recovered from the request's seed (seeds are a pure function
 of them, codekiln.sample.seeds); evaluation samples (round 0) are looked up by the model's generation instead: 0 for
-the base model, R for the model trained in round R, so the held-out pass@1 moves from round to round.
+the base model, R for the model trained in round R, so pass@1 moves from round to round on the test split (PASS1), the
+validation split (VAL_PASS1: it picks round 2 where test would pick round 1, and it falls from the base to round 1
+while the train pass rate rises: an over-fitting alarm) and the extra set (EXTRA_PASS1).
 
 The replies mix passing, failing, erroring, empty, over-long, duplicate, already-trained-on and contaminated
 programs so every filter, the de-duplication levels, decontamination and the pair builder have work; the counts they
@@ -24,7 +26,8 @@ from codekiln.sample.models import ModelRef
 from codekiln.sample.seeds import sample_seed
 
 NAME = "scripted"
-TASK_IDS = {"add": "tiny/add", "double": "tiny/double", "first": "tiny/first", "neg": "tiny/neg", "last": "tiny/last"}
+TASK_IDS = {"add": "tiny/add", "double": "tiny/double", "first": "tiny/first", "neg": "tiny/neg", "last": "tiny/last",
+            "inc": "tiny/inc", "sq": "tiny/sq", "maxi": "extra/maxi", "mini": "extra/mini"}
 LAST = '''def last(xs):
     """Return the last item of xs, or None when it is empty."""
     return xs[-1] if xs else None
@@ -74,16 +77,30 @@ TRAIN: dict[int, dict[str, list[str]]] = {
     },
 }
 
-# Evaluation on the held-out split: EVAL[generation][entry point][sample index]; pass@1 0.25, 0.75, 0.5.
+INC, INC_BAD = "def inc(x):\n    return x + 1\n", "def inc(x):\n    return x\n"
+SQ, SQ_BAD = "def sq(x):\n    return x * x\n", "def sq(x):\n    return 2 * x\n"
+MAXI, MAXI_BAD = "def maxi(a, b):\n    return a if a > b else b\n", "def maxi(a, b):\n    return a\n"
+MINI, MINI_BAD = "def mini(a, b):\n    return a if a < b else b\n", "def mini(a, b):\n    return b\n"
+
+# Evaluation: EVAL[generation][entry point][sample index]. Test split (neg, last): pass@1 0.25, 0.75, 0.5;
+# validation split (inc, sq): 0.5, 0.25, 0.75; extra set (maxi, mini): 0.25, 0.5, 0.75.
 EVAL: dict[int, dict[str, list[str]]] = {
     0: {"neg": ["def neg(x):\n    return -x\n", "def neg(x):\n    return x\n"],
-        "last": ["def last(xs):\n    return xs[-1]\n", "def last(xs):\n    return None\n"]},
+        "last": ["def last(xs):\n    return xs[-1]\n", "def last(xs):\n    return None\n"],
+        "inc": [INC, INC], "sq": [SQ_BAD, SQ_BAD],
+        "maxi": [MAXI, MAXI_BAD], "mini": [MINI_BAD, MINI_BAD]},
     1: {"neg": ["def neg(x):\n    return -x\n", "def neg(x):\n    return 0 - x\n"],
-        "last": [LAST, "def last(xs):\n    return xs[0] if xs else None\n"]},
+        "last": [LAST, "def last(xs):\n    return xs[0] if xs else None\n"],
+        "inc": [INC, INC_BAD], "sq": [SQ_BAD, SQ_BAD],
+        "maxi": [MAXI, MAXI], "mini": [MINI_BAD, MINI_BAD]},
     2: {"neg": ["def neg(x):\n    return -x\n", "def neg(x):\n    return x\n"],
-        "last": [LAST, "def last(xs):\n    return None\n"]},
+        "last": [LAST, "def last(xs):\n    return None\n"],
+        "inc": [INC, INC], "sq": [SQ, SQ_BAD],
+        "maxi": [MAXI, MAXI], "mini": [MINI, MINI_BAD]},
 }
 PASS1 = [0.25, 0.75, 0.5]
+VAL_PASS1 = [0.5, 0.25, 0.75]
+EXTRA_PASS1 = [0.25, 0.5, 0.75]
 
 
 def generation(ref: ModelRef) -> int:

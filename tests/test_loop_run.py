@@ -5,7 +5,9 @@ launcher tests/loop_launcher.py only) writes the model's replies: passing, faili
 duplicate, already-trained-on and contaminated programs. Everything else is the product: the real sandbox verifies
 them, the default curation (status/nonempty/length filters, de-duplication within and across rounds,
 decontamination against the test split, SFT rows, correct-vs-incorrect pairs) curates them, TRL trains a tiny
-random Llama with LoRA on the pairs (dpo+nll, the default method), and the trained model folders are evaluated.
+random Llama with LoRA on the pairs (dpo+nll, the default method), and the trained model folders are evaluated on
+the task file's own validation split (which decides: stopping and `final`), its test split (which reports) and an
+extra task file (transfer: base vs final with a paired interval).
 
 One run goes through uninterrupted (the reference); a second run of the same command is SIGKILLed at four points
 (sampling, a checkpoint being written, evaluation, curation), each time rerun, and must end with the same files.
@@ -28,7 +30,7 @@ pytestmark = pytest.mark.slow
 HERE = Path(__file__).resolve().parent
 LAUNCHER = HERE / "loop_launcher.py"
 sys.path.insert(0, str(HERE))
-from loop_scripted import PASS1  # noqa: E402
+from loop_scripted import EXTRA_PASS1, PASS1, VAL_PASS1  # noqa: E402
 
 TASKS = [
     ("add", "def add(a, b):\n    \"\"\"Return a + b.\"\"\"\n", "assert candidate(1, 2) == 3\n    assert candidate(-1, 1) == 0",
@@ -41,12 +43,23 @@ TASKS = [
      "def neg(x):\n    return -x\n"),
     ("last", "def last(xs):\n    \"\"\"Return the last item of xs, or None when it is empty.\"\"\"\n",
      "assert candidate([3, 4]) == 4\n    assert candidate([]) is None", "def last(xs):\n    return xs[-1] if xs else None\n"),
+    ("inc", "def inc(x):\n    \"\"\"Return x + 1.\"\"\"\n", "assert candidate(1) == 2\n    assert candidate(-1) == 0",
+     "def inc(x):\n    return x + 1\n"),
+    ("sq", "def sq(x):\n    \"\"\"Return x squared.\"\"\"\n", "assert candidate(3) == 9\n    assert candidate(-2) == 4",
+     "def sq(x):\n    return x * x\n"),
+]
+SPLITS = ["train"] * 3 + ["test"] * 2 + ["val"] * 2
+EXTRA = [
+    ("maxi", "def maxi(a, b):\n    \"\"\"Return the larger of a and b.\"\"\"\n",
+     "assert candidate(1, 2) == 2\n    assert candidate(3, -1) == 3", "def maxi(a, b):\n    return max(a, b)\n"),
+    ("mini", "def mini(a, b):\n    \"\"\"Return the smaller of a and b.\"\"\"\n",
+     "assert candidate(1, 2) == 1\n    assert candidate(3, -1) == -1", "def mini(a, b):\n    return min(a, b)\n"),
 ]
 
 # What the default curation must make of the scripted replies (see loop_scripted.TRAIN for each program's role).
 EXPECTED_FUNNEL = {
     1: {"total": {"generated": 12, "extracted": 10, "verified_passing": 5, "unique": 4, "decontaminated": 3,
-                  "used": 3, "pairs": 2, "reference_rows": 0},
+                  "used": 3, "pairs": 2, "reference_rows": 0, "flaky": 0},
         "removed_by_stage": {"decontam": 1, "dedup-exact": 2, "length": 1, "nonempty": 1, "status": 2},
         "removed": {"tiny/add#r1s1": "dedup-exact", "tiny/double#r1s2": "nonempty", "tiny/double#r1s3": "decontam",
                     "tiny/first#r1s0": "status", "tiny/first#r1s1": "dedup-exact", "tiny/first#r1s2": "length",
@@ -54,7 +67,7 @@ EXPECTED_FUNNEL = {
         "sft": ["tiny/add#r1s0", "tiny/double#r1s0", "tiny/double#r1s1"],
         "pairs": [("tiny/add#r1s0", "tiny/add#r1s2"), ("tiny/add#r1s0", "tiny/add#r1s3")]},
     2: {"total": {"generated": 12, "extracted": 12, "verified_passing": 6, "unique": 4, "decontaminated": 4,
-                  "used": 4, "pairs": 7, "reference_rows": 0},
+                  "used": 4, "pairs": 7, "reference_rows": 0, "flaky": 0},
         "removed_by_stage": {"seen-before": 3},
         "removed": {"tiny/add#r2s0": "seen-before", "tiny/add#r2s2": "seen-before", "tiny/double#r2s0": "seen-before"},
         "sft": ["tiny/add#r2s1", "tiny/double#r2s1", "tiny/first#r2s0", "tiny/first#r2s2"],
@@ -65,10 +78,10 @@ EXPECTED_FUNNEL = {
 }
 
 
-def _task_file(path: Path) -> Path:
-    tasks = [Task(task_id=f"tiny/{name}", kind="python", prompt=prompt, entry_point=name,
-                  test=f"def check(candidate):\n    {asserts}\n", reference=ref, split="train" if i < 3 else "test")
-             for i, (name, prompt, asserts, ref) in enumerate(TASKS)]
+def _task_file(path: Path, rows: list[tuple[str, str, str, str]], splits: list[str], prefix: str) -> Path:
+    tasks = [Task(task_id=f"{prefix}/{name}", kind="python", prompt=prompt, entry_point=name,
+                  test=f"def check(candidate):\n    {asserts}\n", reference=ref, split=split)
+             for (name, prompt, asserts, ref), split in zip(rows, splits, strict=True)]
     write_jsonl(path, tasks)
     return path
 
@@ -79,17 +92,20 @@ def setup(tmp_path_factory):
 
     root = tmp_path_factory.mktemp("loop")
     model = build_tiny_model(root / "tiny-model")
-    tasks = _task_file(root / "tasks.jsonl")
+    tasks = _task_file(root / "tasks.jsonl", TASKS, SPLITS, "tiny")
+    extra = _task_file(root / "extra.jsonl", EXTRA, ["test", "test"], "extra")
     config = root / "tiny.yaml"
-    # Curation runs with its defaults; only the sizes are cut so each run takes seconds.
+    # Curation runs with its defaults; only the sizes are cut so each run takes seconds. Patience 2: validation falls
+    # in round 1 and rises in round 2, so the run goes on and picks round 2 where test would pick round 1.
     config.write_text(f"""
 runs_dir: {root / 'runs'}
 tasks: {tasks}
 rounds: 2
+patience: 2
 sample: {{model: {model}, backend: scripted, n: 4}}
 verify: {{workers: 1, timeout_s: 5}}
 train: {{max_steps: 2, batch_size: 2, save_steps: 1, max_length: 128, lora_r: 4, lora_alpha: 8}}
-eval: {{n: 2, temperature: 0.8, bootstrap: 50}}
+eval: {{n: 2, temperature: 0.8, bootstrap: 50, extra: [{extra}]}}
 """)
     return root, config
 
@@ -149,11 +165,37 @@ def test_default_curation_end_to_end(setup, reference):
     assert decontam["eval_task"] == "tiny/last"  # contaminated by the test split's task, found by its text
 
     manifest = json.loads((run / "manifest.json").read_text())
-    assert manifest["pass1"] == PASS1  # base 0.25, round 1 0.75, round 2 0.5
-    assert manifest["final"] == "round-1/model" and os.readlink(run / "final") == "round-1/model"
-    assert "stopped after round 2" in manifest["stop_reason"]
-    assert manifest["code"]["version"] and manifest["model"]["sha256"] and manifest["data"]["train_tasks"] == 3
+    assert manifest["pass1"] == PASS1  # test: base 0.25, round 1 0.75, round 2 0.5 (test alone would pick round 1)
+    assert manifest["val_pass1"] == VAL_PASS1  # validation: 0.5, 0.25, 0.75
+    assert manifest["selection_split"] == "val"
+    assert manifest["final"] == "round-2/model" and os.readlink(run / "final") == "round-2/model"
+    assert manifest["stop_reason"] == "finished 2 round(s)"  # round 1 fell on validation, patience 2
+    assert manifest["code"]["version"] and manifest["model"]["sha256"]
+    data = manifest["data"]
+    assert (data["train_tasks"], data["val_tasks"], data["test_tasks"], data["val_source"]) == (3, 2, 2, "split")
     assert len(manifest["invocations"]) == 1
+
+    # Validation tasks were evaluated for every model and never sampled for training.
+    val_ids = {"tiny/inc", "tiny/sq"}
+    for r in (0, 1, 2):
+        assert {json.loads(line)["task_id"] for line in _lines(run / f"round-{r}" / "val" / "samples.jsonl")} == val_ids
+    for r in (1, 2):
+        sampled = {json.loads(line)["task_id"] for line in _lines(run / f"round-{r}" / "samples.jsonl")}
+        assert sampled == {"tiny/add", "tiny/double", "tiny/first"}
+
+    # The extra set: base and final only, each a stage of its own, compared with a paired interval.
+    from codekiln.runstats import extra_gain, run_stats
+    from codekiln.splits import extra_name
+
+    name = extra_name(str(root / "extra.jsonl"))
+    assert manifest["transfer"] == {name: {"spec": str(root / "extra.jsonl"), "tasks": 2,
+                                           "pass1": [EXTRA_PASS1[0], EXTRA_PASS1[2]]}}
+    assert sorted(p.parents[2].name for p in run.glob(f"round-*/extra/{name}/metrics.json")) == ["round-0",
+                                                                                                   "round-2"]
+    assert (run / "round-2" / "done" / f"extra-{name}.json").exists()
+    rounds = run_stats(run, 50)
+    gain = extra_gain(rounds[0], rounds[2], name, 50)
+    assert gain is not None and (gain.value, gain.tasks, gain.better, gain.worse) == (0.5, 2, 2, 0)
 
     # Each round trained on its pairs (dpo+nll: the default) and round 2 started from round 1's model.
     for r, start in ((1, str(root / "tiny-model")), (2, str(root / "runs" / "t" / "round-1" / "model"))):
@@ -163,9 +205,16 @@ def test_default_curation_end_to_end(setup, reference):
         assert info["method"] == "dpo+nll" and info["steps"] == 2
         assert not (run / f"round-{r}" / "model" / "checkpoints").exists()
     html = (run / "report.html").read_text()
-    assert 'data-chart="passk"' in html and 'data-chart="loss"' in html
+    assert 'data-chart="passk"' in html and 'data-chart="loss"' in html and 'data-chart="overfit"' in html
+    assert "final = round 2, chosen on validation pass@1 (75.0%; base 50.0%)" in html
+    assert f'<tr class="transfer"><td>{name} ' in html and "+50.0 pts" in html
     stdout = (root / "reference.stdout").read_text()
-    assert "held-out pass@1" in stdout and "final model" in stdout
+    assert "test pass@1, final vs base: +25.0 pts" in stdout and "final model" in stdout
+    assert f"transfer to {name} (never seen by the loop), final vs base: 25.0%" in stdout
+    # Both models drew 6 passing train samples of 12 (no rise) while validation fell 50% -> 25%: no alarm, and the
+    # line says what was compared (the alarms themselves: tests/test_run_alarms.py).
+    checked = "no over-fitting sign (train pass rate vs validation pass@1, 1 pair(s) of models)"
+    assert checked in stdout and checked in html
 
 
 def _facts(run: Path) -> dict[str, Any]:
@@ -189,7 +238,8 @@ def _facts(run: Path) -> dict[str, Any]:
             facts[rel] = json.loads(path.read_text())["summary"]
         elif rel == "manifest.json":
             manifest = json.loads(path.read_text())
-            facts[rel] = {k: manifest[k] for k in ("pass1", "final", "stop_reason", "model", "data", "seeds")}
+            facts[rel] = {k: manifest[k] for k in ("pass1", "val_pass1", "selection_split", "final", "transfer",
+                                                   "stop_reason", "model", "data", "seeds")}
         elif rel == "config.yaml":
             facts[rel] = path.read_text()
         else:
@@ -200,7 +250,8 @@ def _facts(run: Path) -> dict[str, Any]:
 
 def _no_duplicates(run: Path) -> None:
     for folder, n, tasks in [(run / f"round-{r}", 4, 3) for r in (1, 2)] + \
-            [(run / f"round-{r}" / "eval", 2, 2) for r in (0, 1, 2)]:
+            [(run / f"round-{r}" / split, 2, 2) for r in (0, 1, 2) for split in ("val", "eval")] + \
+            [(p, 2, 2) for p in run.glob("round-*/extra/*")]:
         samples = [json.loads(line)["sample_id"] for line in _lines(folder / "samples.jsonl")]
         verdicts = [json.loads(line)["sample_id"] for line in _lines(folder / "verdicts.jsonl")]
         assert len(samples) == len(set(samples)) == n * tasks, folder
@@ -223,7 +274,8 @@ def test_killed_at_every_stage_finishes_like_an_uninterrupted_run(setup, referen
     samples = (run / "round-1" / "samples.jsonl").read_bytes()
     assert samples.count(b"\n") == 5 and not samples.endswith(b"\n")
     streamed = samples[: samples.rfind(b"\n") + 1]
-    assert set(_markers(run)) == {"round-0/done/eval.json"}
+    round0 = {"round-0/done/val.json", "round-0/done/eval.json"}
+    assert set(_markers(run)) == round0
 
     # (b) Training: checkpoint-2 holds its weights and optimizer, not yet its RNG and trainer state.
     killed("checkpoint")
@@ -233,8 +285,7 @@ def test_killed_at_every_stage_finishes_like_an_uninterrupted_run(setup, referen
     assert not (checkpoints / "checkpoint-2" / "trainer_state.json").exists()
     assert (checkpoints / "checkpoint-1" / "trainer_state.json").exists()
     assert not (run / "round-1" / "model" / "codekiln-model.json").exists()
-    assert set(_markers(run)) == {"round-0/done/eval.json"} | {f"round-1/done/{s}.json"
-                                                                for s in ("sample", "verify", "curate")}
+    assert set(_markers(run)) == round0 | {f"round-1/done/{s}.json" for s in ("sample", "verify", "curate")}
 
     # (c) Evaluation: two verdicts of round 1's evaluation are streamed.
     killed("eval")
@@ -267,17 +318,26 @@ def test_killed_at_every_stage_finishes_like_an_uninterrupted_run(setup, referen
 
 
 def test_rerun_with_stricter_rule_repeats_nothing(setup):
+    from codekiln.splits import extra_name
+
     root, config = setup
     run = root / "runs" / "t"
     if not (root / "kill-test-done").exists():
         pytest.skip("needs the finished run of test_killed_at_every_stage_finishes_like_an_uninterrupted_run")
     before = _markers(run)
-    out = _launch(root, config, "rounds=4", "min_gain=0.6")
+    out = _launch(root, config, "rounds=4", "patience=1")
     assert out.returncode == 0, out.stderr
-    assert _markers(run) == before  # every stage was done; round 1 gained 0.5 < 0.6, so the rule stops there
+    # Round 1 lost validation pass@1, so with patience 1 the rule stops there and round 1 becomes final (round 2,
+    # trained from it, is not a candidate any more); the only new stage is round 1's transfer evaluation.
+    name = extra_name(str(root / "extra.jsonl"))
+    assert set(_markers(run)) - set(before) == {f"round-1/done/extra-{name}.json"}
+    assert {k: v for k, v in _markers(run).items() if k in before} == before
     assert not (run / "round-3").exists()
     assert "stopped after round 1" in out.stdout
-    assert json.loads((run / "manifest.json").read_text())["pass1"] == PASS1[:2]
+    manifest = json.loads((run / "manifest.json").read_text())
+    assert (manifest["pass1"], manifest["val_pass1"]) == (PASS1[:2], VAL_PASS1[:2])
+    assert manifest["final"] == "round-1/model" and os.readlink(run / "final") == "round-1/model"
+    assert manifest["transfer"][name]["pass1"] == [EXTRA_PASS1[0], EXTRA_PASS1[1]]
     # A different config in the same folder is refused with one line.
     bad = _launch(root, config, "sample.n=3")
     assert bad.returncode == 2 and "sample.n=4, not 3" in bad.stderr and "Traceback" not in bad.stderr

@@ -34,3 +34,22 @@ def test_consistent_gain_is_significant_and_mixed_change_is_not():
 
 def test_no_common_tasks_gives_none():
     assert paired_gain(_round(0, {"a": True}), _round(1, {"b": True})) is None
+
+
+def test_extra_set_gain_is_paired_on_that_set_only():
+    from codekiln.runstats import SetStats, extra_gain
+
+    def with_extra(r: int, test: dict[str, bool], extra: dict[str, bool] | None) -> RoundStats:
+        stats = _round(r, test)
+        if extra is not None:
+            stats.extra["he"] = SetStats([], {}, {t: float(ok) for t, ok in extra.items()})
+        return stats
+
+    base = with_extra(0, {f"t{i}": i < 50 for i in range(100)}, {f"h{i}": i < 10 for i in range(60)})
+    final = with_extra(2, {f"t{i}": i < 50 for i in range(100)}, {f"h{i}": i < 30 for i in range(60)})
+    gain = extra_gain(base, final, "he")
+    assert gain is not None and abs(gain.value - 20 / 60) < 1e-9 and (gain.better, gain.worse, gain.tasks) == (20, 0, 60)
+    assert gain.significant
+    test_gain = paired_gain(base, final)  # the test split is unchanged: its interval is its own
+    assert test_gain is not None and test_gain.value == 0 and not test_gain.significant
+    assert extra_gain(base, with_extra(2, {}, None), "he") is None  # the final model was not evaluated on it

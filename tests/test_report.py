@@ -12,17 +12,18 @@ from codekiln.records import Sample, Verdict, write_json, write_jsonl
 from codekiln.report import render_report, write_report
 from codekiln.runstats import bootstrap_ci, passk_with_ci
 
-CHARTS = ("passk", "funnel", "loss", "margin", "status")
+CHARTS = ("passk", "overfit", "invalid", "funnel", "loss", "margin", "status")
 
 
-def _eval_round(folder: Path, r: int, passed_ids: set[int], tasks: int = 10) -> None:
+def _eval_round(folder: Path, r: int, passed_ids: set[int], tasks: int = 10, prefix: str = "t") -> None:
     samples, verdicts = [], []
     for t in range(tasks):
-        sid = f"t/{t}#r{r}s0"
+        sid = f"{prefix}/{t}#r{r}s0"
         code = f"def f{t}(x):\n    return x + {r}  # round {r} <b>"
-        samples.append(Sample(task_id=f"t/{t}", completion=code, sample_id=sid, round=r))
+        samples.append(Sample(task_id=f"{prefix}/{t}", completion=code, sample_id=sid, round=r))
         ok = t in passed_ids
-        verdicts.append(Verdict(task_id=f"t/{t}", sample_id=sid, status="passed" if ok else "failed", passed=ok))
+        verdicts.append(Verdict(task_id=f"{prefix}/{t}", sample_id=sid, status="passed" if ok else "failed",
+                                passed=ok))
     write_jsonl(folder / "samples.jsonl", samples)
     write_jsonl(folder / "verdicts.jsonl", verdicts)
     write_json(folder / "metrics.json", {"pass@1": len(passed_ids) / tasks})
@@ -35,6 +36,12 @@ def make_run(root: Path) -> Path:
     _eval_round(root / "round-0" / "eval", 0, {0, 1})
     _eval_round(root / "round-1" / "eval", 1, {0, 1, 2, 3, 4})
     _eval_round(root / "round-2" / "eval", 2, {0, 1, 2, 3, 4, 5, 6})
+    # Validation: 60% -> 40% -> 70% (round 2 is final); the train pass rate rises 25% -> 44% from the base to
+    # round 1's model while validation falls: an over-fitting sign.
+    for r, passed in ((0, set(range(6))), (1, set(range(4))), (2, set(range(7)))):
+        _eval_round(root / f"round-{r}" / "val", r, passed, prefix="v")
+    _eval_round(root / "round-0" / "extra" / "humaneval", 0, {0, 1}, prefix="HumanEval")
+    _eval_round(root / "round-2" / "extra" / "humaneval", 2, {0, 1, 2, 3, 4, 5}, prefix="HumanEval")
     stages = []
     for r in (1, 2):
         rd = root / f"round-{r}"
@@ -56,8 +63,10 @@ def make_run(root: Path) -> Path:
     write_json(root / "manifest.json", {
         "format": "codekiln-run/1", "name": "demo", "created": "2026-01-01T00:00:00+00:00",
         "code": {"version": "0.1.0", "commit": "a" * 40, "dirty": True}, "model": {"spec": "tiny"},
-        "data": {"tasks": "demo", "train_tasks": 4, "test_tasks": 10}, "seeds": {"run": 0},
+        "data": {"tasks": "demo", "train_tasks": 4, "val_tasks": 10, "test_tasks": 10,
+                 "extra": {"humaneval": {"spec": "humaneval", "tasks": 10}}}, "seeds": {"run": 0},
         "invocations": [{}, {}], "stages": [{"round": 0, "stage": "eval", "seconds": 5.0}, *stages],
+        "selection_split": "val", "val_pass1": [0.6, 0.4, 0.7], "pass1": [0.2, 0.5, 0.7],
         "final": "round-2/model", "stop_reason": "finished 2 round(s)"})
     return root
 
@@ -90,6 +99,25 @@ def test_report_text(tmp_path):
     assert "verified_passing" in html and "<td>2</td><td>1</td><td>1</td><td>1</td>" in html  # round 1 funnel
     assert "&lt;b&gt;" in html and "<b>\n" not in html  # model code is escaped, never markup
     assert "(uncommitted changes)" in html
+    assert "final = round 2, chosen on validation pass@1 (70.0%; base 60.0%)" in html
+    # Transfer: 20% -> 60% on the extra set, every task at least as good: a paired interval above zero.
+    assert re.search(r'<tr class="transfer"><td>humaneval</td>.*?<td>20.0%</td><td>60.0%</td><td class="up">\+40.0 pts'
+                     r"</td><td>paired 95% CI \[\+[0-9.]+, \+[0-9.]+\] pts over 10 tasks \(4 better, 0 worse\)",
+                     html)
+    assert ('<div class="alarm">over-fitting sign: from the base model to round 1&#x27;s model, the train pass rate '
+            "rose 25.0% → 44.4%") in html and "validation pass@1 fell 60.0% → 40.0%" in html
+
+
+def test_report_of_a_run_chosen_on_test_says_so(tmp_path):
+    """A run made before validation splits (format /1) is still readable, and its headline warns."""
+    root = make_run(tmp_path / "run")
+    manifest = json.loads((root / "manifest.json").read_text())
+    del manifest["selection_split"], manifest["val_pass1"]
+    write_json(root / "manifest.json", manifest)
+    for r in (0, 1, 2):
+        shutil.rmtree(root / f"round-{r}" / "val")
+    html = render_report(root)
+    assert "final was chosen on the test split" in html and "optimistic by construction" in html
 
 
 def test_report_picks_improved_examples_first(tmp_path):

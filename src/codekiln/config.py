@@ -234,11 +234,17 @@ class EvalConfig(Section):
     temperature: float = 0.0
     """Sampling temperature for evaluation (0 = greedy)."""
     split: str = "test"
-    """Split of the suite to evaluate on."""
+    """Split of the suite to evaluate on (codekiln run: the test split, which reports and never decides)."""
     limit: int | None = None
-    """Evaluate only the first N tasks."""
+    """Evaluate only the first N tasks (codekiln run: of the test split)."""
     bootstrap: int = 1000
     """Bootstrap resamples over tasks for confidence intervals."""
+    val_size: int = Field(100, ge=1)
+    """codekiln run: validation tasks, carved out of the train split by the run seed (at most a quarter of it) and never trained on; validation pass@1 alone decides stopping and which round is final. A suite or file with its own val split uses that split (up to val_size of its tasks)."""
+    test_each_round: bool = True
+    """codekiln run: also evaluate every round's model on the test split, for the report's curve (reported, never used for a decision); off: only the base and the final model."""
+    extra: list[str] | None = None
+    """codekiln run: more task sets (suite names, task files, HumanEval files) on which base and final are compared at the end (transfer); None: by suite (python-basic: humaneval, sql-basic: sql-transfer); []: none."""
 
 
 class RunConfig(Section):
@@ -253,7 +259,7 @@ class RunConfig(Section):
     train_limit: int | None = Field(128, ge=1)
     """Train tasks sampled per round: round R takes the next N of the train split (wrapping around); None = all."""
     min_gain: float = 0.01
-    """Stop early when held-out pass@1 gains less than this (a fraction: 0.01 = 1 point) for `patience` rounds."""
+    """Stop early when validation pass@1 gains less than this (a fraction: 0.01 = 1 point) for `patience` rounds."""
     patience: int = Field(1, ge=1)
     """Rounds in a row without enough gain before stopping."""
     seed: int = 0

@@ -1,6 +1,10 @@
 """`codekiln run`: round 0 evaluates the base model, then each round samples → verifies → curates → trains →
 evaluates, and the stopping rule decides whether another round is worth it.
 
+Three roles (codekiln.splits): train tasks are sampled and trained on; validation tasks (never trained on) make
+every decision, the stopping rule and which round is `final`; test tasks only report (base and final, and each
+round for the curve), like the extra task sets the loop never saw, on which base and final are compared at the end.
+
 The flow reads top to bottom. Every stage writes its files atomically (or streams them resumably) and then a
 done-marker (`round-R/done/STAGE.json`); a rerun of the same command skips every marked stage, so a kill at any
 moment loses at most the stage in flight, which itself resumes from what it streamed or checkpointed.
@@ -22,8 +26,11 @@ from codekiln.errors import UserError
 from codekiln.progress import console
 from codekiln.records import Sample, Task, Verdict, read_jsonl
 from codekiln.report import write_report
-from codekiln.rundir import RunDir, code_version, default_name, hash_path, hash_tasks, now
+from codekiln.rundir import RUN_FORMAT, RunDir, code_version, default_name, hash_path, hash_tasks, now
 from codekiln.runstats import RoundStats, run_stats
+from codekiln.splits import ExtraSet, Splits, extra_sets, round_tasks, split_tasks
+
+__all__ = ["RunResult", "best_round", "round_tasks", "run", "should_stop", "split_tasks", "trainable"]
 
 
 @dataclass(frozen=True)
@@ -36,7 +43,7 @@ class RunResult:
 
 
 def should_stop(pass1: Sequence[float], min_gain: float, patience: int) -> bool:
-    """The stopping rule. `pass1[0]` is the base model's held-out pass@1, `pass1[r]` round r's.
+    """The stopping rule. `pass1[0]` is the base model's validation pass@1, `pass1[r]` round r's.
 
     A round's gain is its pass@1 minus the best pass@1 before it; the run stops once `patience` rounds in a row
     gained less than `min_gain`. (CodeLutra fixed the number of rounds; this decides it from the data.)
@@ -49,7 +56,7 @@ def should_stop(pass1: Sequence[float], min_gain: float, patience: int) -> bool:
 
 
 def best_round(pass1: Sequence[float]) -> int | None:
-    """The trained round (1..) with the highest held-out pass@1; the earliest wins a tie (less training)."""
+    """The trained round (1..) with the highest validation pass@1; the earliest wins a tie (less training)."""
     if len(pass1) < 2:
         return None
     return max(range(1, len(pass1)), key=lambda r: (pass1[r], -r))
@@ -60,34 +67,6 @@ def trainable(cfg: RunConfig, sft_rows: int, pairs: int) -> bool:
     if cfg.train.method == "sft":
         return bool(sft_rows or pairs)
     return bool(pairs or (sft_rows and cfg.train.sft_warmup))
-
-
-def split_tasks(cfg: RunConfig) -> tuple[list[Task], list[Task]]:
-    from codekiln.tasks.load import load_tasks
-
-    tasks = load_tasks(cfg.tasks)
-    train = [t for t in tasks if t.split == "train"]
-    test = [t for t in tasks if t.split == cfg.eval.split]
-    if not train:
-        raise UserError(f"tasks {cfg.tasks!r} have no 'train' split to learn from; give a suite or file with one")
-    if not test:
-        raise UserError(f"tasks {cfg.tasks!r} have no {cfg.eval.split!r} split to evaluate on (eval.split)")
-    shared = {t.task_id for t in train} & {t.task_id for t in test}
-    if shared:
-        raise UserError(f"tasks {cfg.tasks!r}: {len(shared)} task id(s) are in both train and {cfg.eval.split} "
-                        f"(e.g. {sorted(shared)[0]!r}); the held-out split must not be trained on")
-    if cfg.eval.limit is not None:
-        test = test[: cfg.eval.limit]
-    return train, test
-
-
-def round_tasks(train: Sequence[Task], limit: int | None, r: int) -> list[Task]:
-    """Round r's train tasks: the r-th slice of `limit` tasks, wrapping around, so each round sees fresh tasks
-    (resampling the same ones mostly yields programs cross-round dedup drops) and every task is used in turn."""
-    if limit is None or limit >= len(train):
-        return list(train)
-    start = (r - 1) * limit % len(train)
-    return [train[(start + i) % len(train)] for i in range(limit)]
 
 
 def run(cfg: RunConfig, quiet: bool = False, argv: Sequence[str] = ()) -> RunResult:
@@ -101,64 +80,89 @@ def run(cfg: RunConfig, quiet: bool = False, argv: Sequence[str] = ()) -> RunRes
     cfg = cfg.model_copy(update={"name": name})
     run_dir = RunDir((Path(cfg.runs_dir) / name).resolve())  # absolute: model specs recorded in it stay valid
     with run_dir.lock():
+        run_dir.check_format()  # before anything is written to a folder an older codekiln made
+        splits = split_tasks(cfg)
+        extras = extra_sets(cfg, splits.train + splits.val)  # a missing set stops the run here, not at its end
         resumed = run_dir.check_or_save_config(cfg)
-        train_tasks, test_tasks = split_tasks(cfg)
-        _start_manifest(run_dir, cfg, train_tasks, test_tasks, list(argv))
+        _start_manifest(run_dir, cfg, splits, extras, list(argv))
         done = len(run_dir.stage_records())
         console.print(f"run [bold]{name}[/bold] in {run_dir.root}" + (f" (resuming: {done} stages done)"
                                                                         if resumed else ""))
+        _say(quiet, f"{len(splits.train)} train tasks; {len(splits.val)} validation tasks ({splits.val_source}) decide "
+                    f"stopping and final; {len(splits.test)} test tasks"
+                    + (f" and {len(extras)} extra set(s)" if extras else "") + " only report")
         # Round 0: the baseline.
         model = cfg.sample.model
-        pass1 = [_evaluate(run_dir, cfg, 0, model, test_tasks, train_tasks, quiet)]
+        val_pass1 = [_evaluate(run_dir, cfg, 0, model, "val", splits.val, splits.train, quiet)]
+        pass1: list[float | None] = [_evaluate(run_dir, cfg, 0, model, "eval", splits.test, splits.train, quiet)]
         stop_reason = f"finished {cfg.rounds} round(s)"
         for r in range(1, cfg.rounds + 1):
             rdir = run_dir.round_dir(r)
-            tasks = round_tasks(train_tasks, cfg.train_limit, r)
-            samples = _sample(run_dir, cfg, r, model, tasks, train_tasks, quiet)
+            tasks = round_tasks(splits.train, cfg.train_limit, r)
+            samples = _sample(run_dir, cfg, r, model, tasks, splits.train, quiet)
             verdicts = _verify(run_dir, cfg, r, tasks, samples, quiet)
-            funnel = _curate(run_dir, cfg, r, tasks, test_tasks, samples, verdicts, quiet)
+            unseen = splits.test + [t for e in extras for t in e.tasks]  # decontaminated against
+            funnel = _curate(run_dir, cfg, r, tasks, unseen, samples, verdicts, quiet)
             if not trainable(cfg, funnel["sft_rows"], funnel["pairs"]):
                 stop_reason = (f"round {r} curated nothing train.method={cfg.train.method} can train on "
                                f"({funnel['sft_rows']} SFT rows, {funnel['pairs']} pairs)")
                 break
-            model_dir = _train(run_dir, cfg, r, model, rdir, quiet)
-            pass1.append(_evaluate(run_dir, cfg, r, str(model_dir), test_tasks, train_tasks, quiet))
-            model = str(model_dir)  # the next round starts here; it is also the next DPO reference
-            if should_stop(pass1, cfg.min_gain, cfg.patience):
-                stop_reason = (f"held-out pass@1 gained less than {cfg.min_gain:g} for {cfg.patience} round(s) "
+            model = str(_train(run_dir, cfg, r, model, rdir, quiet))  # the next round's start and DPO reference
+            val_pass1.append(_evaluate(run_dir, cfg, r, model, "val", splits.val, splits.train, quiet))
+            pass1.append(_evaluate(run_dir, cfg, r, model, "eval", splits.test, splits.train, quiet)
+                         if cfg.eval.test_each_round else _pass1_done(run_dir, r, "eval"))
+            if should_stop(val_pass1, cfg.min_gain, cfg.patience):
+                stop_reason = (f"validation pass@1 gained less than {cfg.min_gain:g} for {cfg.patience} round(s) "
                                f"(stopped after round {r})")
                 break
-        final = best_round(pass1)
+        final = best_round(val_pass1)
+        transfer: dict[str, Any] = {}
         if final is not None:
             run_dir.link_final(run_dir.round_dir(final) / "model")
+            final_model = str(run_dir.round_dir(final) / "model")
+            if pass1[final] is None:  # eval.test_each_round=false: the final model is evaluated on test now
+                pass1[final] = _evaluate(run_dir, cfg, final, final_model, "eval", splits.test, splits.train, quiet)
+            for extra in extras:
+                transfer[extra.name] = _transfer(run_dir, cfg, final, final_model, extra, splits.train, quiet)
         run_dir.update_manifest(
-            pass1=pass1, final=f"round-{final}/model" if final is not None else None,
+            selection_split="val", val_pass1=val_pass1, pass1=pass1,
+            final=f"round-{final}/model" if final is not None else None, transfer=transfer,
             stop_reason=stop_reason, finished=now())
         report = write_report(run_dir.root)
     rounds = run_stats(run_dir.root, cfg.eval.bootstrap)
     return RunResult(run_dir.root, rounds, final, stop_reason, report)
 
 
-def _start_manifest(run_dir: RunDir, cfg: RunConfig, train: list[Task], test: list[Task], argv: list[str]) -> None:
+def _start_manifest(run_dir: RunDir, cfg: RunConfig, splits: Splits, extras: list[ExtraSet], argv: list[str]) -> None:
     manifest = run_dir.manifest()
     invocations = manifest.get("invocations", [])
     invocations.append({"started": now(), "argv": argv, "code": code_version()})
     fields: dict[str, Any] = {"invocations": invocations}
     data = manifest.get("data", {})
-    if data and (data.get("train_sha256"), data.get("test_sha256")) != (hash_tasks(train), hash_tasks(test)):
+    hashes = {f"{role}_sha256": hash_tasks(getattr(splits, role)) for role in ("train", "val", "test")}
+    if data and {key: data.get(key) for key in hashes} != hashes:
         raise UserError(f"the tasks of {cfg.tasks!r} changed since run {cfg.name!r} started (their hash differs); "
                         "a resumed run must see the same tasks: choose another --name")
+    recorded = data.get("extra", {})
+    for extra in extras:
+        sha = hash_tasks(extra.tasks)
+        if extra.name in recorded and recorded[extra.name]["sha256"] != sha:
+            raise UserError(f"the tasks of eval.extra {extra.spec!r} changed since run {cfg.name!r} started (their "
+                            "hash differs); a resumed run must see the same tasks: choose another --name")
+        recorded[extra.name] = {"spec": extra.spec, "tasks": len(extra.tasks), "sha256": sha}
     if "created" not in manifest:
         fields.update(
-            format="codekiln-run/1",
+            format=RUN_FORMAT,
             name=cfg.name,
             created=now(),
             code=invocations[0]["code"],
             model=_model_provenance(cfg.sample.model),
-            data={"tasks": cfg.tasks, "train_tasks": len(train), "test_tasks": len(test),
-                  "train_sha256": hash_tasks(train), "test_sha256": hash_tasks(test)},
             seeds={"run": cfg.seed, "sample": cfg.sample.seed, "train": cfg.train.seed},
         )
+        data = {"tasks": cfg.tasks, "train_tasks": len(splits.train), "val_tasks": len(splits.val),
+                "test_tasks": len(splits.test), "val_source": splits.val_source, **hashes,
+                "val_ids": [t.task_id for t in splits.val]}
+    fields["data"] = {**data, "extra": recorded}
     run_dir.update_manifest(**fields)
 
 
@@ -250,25 +254,51 @@ def _train(run_dir: RunDir, cfg: RunConfig, r: int, model: str, rdir: Path, quie
     return out
 
 
-def _evaluate(run_dir: RunDir, cfg: RunConfig, r: int, model: str, tasks: list[Task], examples: list[Task],
-              quiet: bool) -> float:
-    """Held-out pass@1 of `model` (round 0: the base model); `examples` feed `sample.shots`."""
-    out = run_dir.round_dir(r) / "eval"
-    record = run_dir.done(r, "eval")
+# Evaluation stages: `val` (round-R/val/, decides), `eval` (round-R/eval/, the test split: reports), and
+# `extra-NAME` (round-R/extra/NAME/, a transfer set: reports; base and final only).
+ROLES = {"val": "validation tasks (decides)", "eval": "test tasks (reported, never decides)"}
+
+
+def eval_dir(run_dir: RunDir, r: int, stage: str) -> Path:
+    if stage.startswith("extra-"):
+        return run_dir.round_dir(r) / "extra" / stage.removeprefix("extra-")
+    return run_dir.round_dir(r) / stage
+
+
+def _evaluate(run_dir: RunDir, cfg: RunConfig, r: int, model: str, stage: str, tasks: list[Task],
+              examples: list[Task], quiet: bool) -> float:
+    """pass@1 of `model` (round 0: the base model) on `tasks`, as stage `stage`; `examples` feed `sample.shots`."""
+    out = eval_dir(run_dir, r, stage)
+    record = run_dir.done(r, stage)
     if record is None:
         from codekiln.evaluate.run import evaluate_model
 
-        _say(quiet, f"round {r} · evaluate {model} on {len(tasks)} held-out tasks")
+        role = ROLES.get(stage) or f"tasks of extra set {stage.removeprefix('extra-')} (transfer, reported)"
+        _say(quiet, f"round {r} · evaluate {model} on {len(tasks)} {role}")
         started = time.time()
         sample_cfg = cfg.sample.model_copy(update={"model": model})
         eval_cfg = cfg.eval.model_copy(update={"limit": None})  # the loop already cut the split to eval.limit
         metrics = evaluate_model(model, tasks, eval_cfg, sample_cfg, cfg.verify, out, quiet=quiet,
                                  examples=examples)
-        summary = {"model": model, "pass@1": float(metrics["pass@1"]),
+        summary = {"model": model, "tasks": len(tasks), "pass@1": float(metrics["pass@1"]),
                    **{k: v for k, v in metrics.items() if k.startswith("pass@") and isinstance(v, int | float)}}
-        record = run_dir.mark_done(r, "eval", started, summary)
+        record = run_dir.mark_done(r, stage, started, summary)
         run_dir.update_manifest()
     return float(record["summary"]["pass@1"])
+
+
+def _pass1_done(run_dir: RunDir, r: int, stage: str) -> float | None:
+    record = run_dir.done(r, stage)
+    return float(record["summary"]["pass@1"]) if record else None
+
+
+def _transfer(run_dir: RunDir, cfg: RunConfig, final: int, final_model: str, extra: ExtraSet, examples: list[Task],
+              quiet: bool) -> dict[str, Any]:
+    """Base and final pass@1 on one extra set (each a resumable stage); the paired interval is in runstats."""
+    stage = f"extra-{extra.name}"
+    base = _evaluate(run_dir, cfg, 0, cfg.sample.model, stage, extra.tasks, examples, quiet)
+    last = _evaluate(run_dir, cfg, final, final_model, stage, extra.tasks, examples, quiet)
+    return {"spec": extra.spec, "tasks": len(extra.tasks), "pass1": [base, last]}
 
 
 def _say(quiet: bool, text: str) -> None:

@@ -1,8 +1,10 @@
 """`report.html` of a run: one self-contained file (inline SVG and CSS, no scripts, no external resources).
 
-Sections: the headline (base vs final held-out pass@1 with CIs), pass@k per round on train and held-out test, the
-data funnel per round, training loss and reward-margin curves, the verdict status mix, stage timings, and a few
-example tasks with the base and the final model's programs side by side.
+Sections: the headline (base vs final test pass@1 with the paired interval, how `final` was chosen, and base vs final
+on each extra task set the loop never saw), pass@k per round on validation (decides), test (reported) and train, the
+over-fitting and reward-hacking checks (train pass rate vs validation pass@1, invalid verdicts), the data funnel per
+round, training loss and reward-margin curves, the verdict status mix, stage timings, and a few example tasks with
+the base and the final model's programs side by side.
 """
 
 from __future__ import annotations
@@ -13,8 +15,9 @@ from pathlib import Path
 from typing import Any
 
 from codekiln.records import STATUSES, Sample, Verdict, read_jsonl_resumable
-from codekiln.report_charts import STATUS_COLORS, Series, grouped_bars, line_chart, stacked_bars
-from codekiln.runstats import PassK, RoundStats, paired_gain, run_stats
+from codekiln.report_charts import PALETTE, STATUS_COLORS, Series, grouped_bars, line_chart, stacked_bars
+from codekiln.runalarms import alarms, model_points, no_alarm_text
+from codekiln.runstats import Gain, PassK, RoundStats, extra_gain, paired_gain, run_stats
 
 CSS = """
 body{font:14px/1.45 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;color:#111827;margin:0;background:#f3f4f6}
@@ -32,6 +35,8 @@ svg{max-width:100%;height:auto;font-family:inherit} .grid{stroke:#e5e7eb} .tick{
 border-radius:6px;overflow:auto;font-size:12px;max-height:360px;margin:4px 0;white-space:pre-wrap}
 .prompt{background:#f9fafb;color:#111827;border:1px solid #e5e7eb} .badge{display:inline-block;padding:1px 8px;
 border-radius:10px;font-size:12px;color:#fff} .note{color:#6b7280;font-size:12px}
+.alarm{background:#fef2f2;border-left:4px solid #dc2626;padding:6px 10px;margin:6px 0}
+.ok{background:#f0fdf4;border-left:4px solid #059669;padding:6px 10px;margin:6px 0}
 """
 
 
@@ -53,8 +58,12 @@ def render_report(root: Path, examples: int = 4) -> str:
     final = _final_round(manifest)
     body = [
         _header(manifest, rounds, final),
+        "<h2>Transfer: base vs final on task sets the loop never saw</h2>",
+        _transfer_section(manifest, rounds, final),
         "<h2>pass@k per round</h2>",
         _passk_section(rounds),
+        "<h2>Over-fitting and reward-hacking checks</h2>",
+        _alarm_section(rounds),
         "<h2>Data funnel per round</h2>",
         _funnel_section(rounds),
         "<h2>Training</h2>",
@@ -63,7 +72,7 @@ def render_report(root: Path, examples: int = 4) -> str:
         _status_section(rounds),
         "<h2>Rounds and stage timings</h2>",
         _timings_section(manifest, rounds),
-        "<h2>Examples: base vs final model on held-out tasks</h2>",
+        "<h2>Examples: base vs final model on test tasks</h2>",
         _examples_section(root, final, examples),
         _ui_screenshots(root, final),
     ]
@@ -97,49 +106,98 @@ def _ci(p: PassK | None) -> str:
     return "" if p is None else f"95% CI [{100 * p.low:.1f}, {100 * p.high:.1f}] over {p.tasks} tasks"
 
 
+def _gain_text(gain: Gain | None) -> str:
+    if gain is None:
+        return "the base model itself"
+    return (f"paired 95% CI [{100 * gain.low:+.1f}, {100 * gain.high:+.1f}] pts over {gain.tasks} tasks "
+            f"({gain.better} better, {gain.worse} worse): "
+            + ("the gain is outside the noise" if gain.value > 0 and gain.significant
+               else "a real loss" if gain.significant else "within the noise"))
+
+
+def _selection_note(manifest: dict[str, Any], rounds: list[RoundStats], final: int | None) -> str:
+    """How `final` was chosen, said plainly (an older run chose it on the split it reports)."""
+    if final is None:
+        return ""
+    if manifest.get("selection_split") != "val":
+        return ("final was chosen on the test split (a run made before validation splits): its test figure is "
+                "the best of several noisy estimates on the same tasks, optimistic by construction")
+    chosen = next((s.val_pass1() for s in rounds if s.round == final), None)
+    base = rounds[0].val_pass1() if rounds else None
+    return (f"final = round {final}, chosen on validation pass@1 ({_pct(chosen)}; base {_pct(base)}) over "
+            f"{manifest.get('data', {}).get('val_tasks', '?')} validation tasks never trained on; the test split "
+            "and the extra sets only report, they never decided anything")
+
+
 def _header(manifest: dict[str, Any], rounds: list[RoundStats], final: int | None) -> str:
     code = manifest.get("code", {})
     model = manifest.get("model", {})
     data = manifest.get("data", {})
     base = rounds[0].test_pass1() if rounds else None
     best = next((s.test_pass1() for s in rounds if s.round == final), None)
-    kpis = [f'<div class="kpi"><span>base model, held-out pass@1</span><b>{_pct(base)}</b><span>{_ci(base)}</span></div>']
+    kpis = [f'<div class="kpi"><span>base model, test pass@1</span><b>{_pct(base)}</b><span>{_ci(base)}</span></div>']
     if best is not None and base is not None:
         diff = best.value - base.value
         rel = f" ({100 * diff / base.value:+.0f}% relative)" if base.value > 0 else ""
         final_stats = next(s for s in rounds if s.round == final)
-        gain = paired_gain(rounds[0], final_stats) if final else None
-        if gain is not None:
-            verdict = (f"paired 95% CI [{100 * gain.low:+.1f}, {100 * gain.high:+.1f}] pts over {gain.tasks} tasks "
-                       f"({gain.better} better, {gain.worse} worse): "
-                       + ("the gain is outside the noise" if gain.value > 0 and gain.significant
-                          else "a real loss" if gain.significant else "within the noise"))
-        else:
-            verdict = "the base model itself"
-        kpis.append(f'<div class="kpi"><span>final model (round {final}), held-out pass@1</span><b>{_pct(best)}</b>'
+        verdict = _gain_text(paired_gain(rounds[0], final_stats) if final else None)
+        kpis.append(f'<div class="kpi"><span>final model (round {final}), test pass@1</span><b>{_pct(best)}</b>'
                     f'<span>{_ci(best)}</span></div>')
-        kpis.append(f'<div class="kpi"><span>change</span><b class="{"up" if diff > 0 else "down" if diff < 0 else ""}">'
+        kpis.append(f'<div class="kpi"><span>change on test</span><b class="{"up" if diff > 0 else "down" if diff < 0 else ""}">'
                     f'{100 * diff:+.1f} pts</b><span>{rel.strip(" ()")}{" · " if rel else ""}{verdict}</span></div>')
     commit = code.get("commit") or "not a git checkout"
     dirty = " (uncommitted changes)" if code.get("dirty") else ""
+    val = f"{data['val_tasks']} validation / " if "val_tasks" in data else ""
     meta = (f"model <b>{escape(str(model.get('spec', '?')))}</b> · tasks <b>{escape(str(data.get('tasks', '?')))}</b> "
-            f"({data.get('train_tasks', '?')} train / {data.get('test_tasks', '?')} held-out) · "
+            f"({data.get('train_tasks', '?')} train / {val}{data.get('test_tasks', '?')} test) · "
             f"code {escape(str(code.get('version', '')))} {escape(commit[:12])}{dirty} · created "
             f"{escape(str(manifest.get('created', '')))}")
     stop = manifest.get("stop_reason")
+    selection = _selection_note(manifest, rounds, final)
     return (f"<h1>codekiln run {escape(str(manifest.get('name', '')))}</h1><div class=\"meta\">{meta}</div>"
             f"<div class=\"card headline\">{''.join(kpis)}</div>"
+            + (f"<div class=\"meta selection\">{escape(selection)}</div>" if selection else "")
             + (f"<div class=\"meta\">stopped: {escape(stop)}</div>" if stop else ""))
+
+
+def _transfer_section(manifest: dict[str, Any], rounds: list[RoundStats], final: int | None) -> str:
+    final_stats = next((s for s in rounds if s.round == final), None) if final else None
+    if final_stats is None or not rounds:
+        return '<div class="card"><p class="note">No trained final model: nothing to compare.</p></div>'
+    names = sorted(set(rounds[0].extra) & set(final_stats.extra))
+    if not names:
+        return '<div class="card"><p class="note">No extra task set was evaluated (eval.extra).</p></div>'
+    specs = manifest.get("data", {}).get("extra", {})
+    rows = []
+    for name in names:
+        base, last = rounds[0].extra[name].pass1(), final_stats.extra[name].pass1()
+        gain = extra_gain(rounds[0], final_stats, name)
+        spec = specs.get(name, {}).get("spec", name)
+        change = f"{100 * gain.value:+.1f} pts" if gain else "-"
+        cls = "up" if gain and gain.value > 0 else "down" if gain and gain.value < 0 else ""
+        shown = f' <span class="note">{escape(str(spec))}</span>' if spec != name else ""
+        rows.append(f'<tr class="transfer"><td>{escape(name)}{shown}</td>'
+                    f"<td>{base.tasks if base else '-'}</td><td>{_pct(base)}</td><td>{_pct(last)}</td>"
+                    f'<td class="{cls}">{change}</td><td>{escape(_gain_text(gain))}</td></tr>')
+    return (f'<div class="card"><table><tr><th>task set</th><th>tasks</th><th>base pass@1</th>'
+            f"<th>final (round {final}) pass@1</th><th>change</th><th>paired 95% CI</th></tr>{''.join(rows)}</table>"
+            '<p class="note">Does the gain carry over to tasks of the same kind the loop never sampled, trained on or '
+            "decided on? Same evaluation settings as the test split.</p></div>")
 
 
 def _passk_section(rounds: list[RoundStats]) -> str:
     xs = [float(s.round) for s in rounds]
-    ks = sorted({p.k for s in rounds for p in s.test_passk + s.train_passk})
+    ks = sorted({p.k for s in rounds for p in s.test_passk + s.train_passk + (s.val.passk if s.val else [])})
     series = []
+    for k in ks:
+        val = [next((p for p in s.val.passk if p.k == k), None) if s.val else None for s in rounds]
+        if any(val):
+            series.append(Series(f"validation pass@{k} (decides)", xs, [p.value if p else None for p in val],
+                                 [(p.low, p.high) if p else None for p in val]))
     for k in ks:
         test = [next((p for p in s.test_passk if p.k == k), None) for s in rounds]
         if any(test):
-            series.append(Series(f"held-out pass@{k}", xs, [p.value if p else None for p in test],
+            series.append(Series(f"test pass@{k} (reported)", xs, [p.value if p else None for p in test],
                                  [(p.low, p.high) if p else None for p in test]))
     for k in ks:
         # Round R's train samples were drawn by the model it started from: plot them at that model (R - 1).
@@ -149,10 +207,39 @@ def _passk_section(rounds: list[RoundStats]) -> str:
                                  [(p.low, p.high) if p else None for p in train], dashed=True))
     chart = line_chart("passk", series, x_label="model (0 = base, R = trained in round R)", y_label="pass@k",
                        y_max=1.0, y_min=0.0, percent=True, x_ticks=xs, width=900, height=340, dodge=7.0)
-    note = ("<p class=\"note\">Held-out: the evaluation split (never trained on), at the evaluation temperature. "
-            "Train: the next round's samples of its train tasks, at the sampling temperature, so the last model has "
-            "no train point. Error bars: 95% bootstrap over tasks.</p>")
+    note = ("<p class=\"note\">Validation: tasks carved from the train split (or the suite's own val split), never "
+            "trained on; the stopping rule and the choice of the final round read it alone. Test: the held-out split, "
+            "reported only. Both at the evaluation temperature. Train: the next round's samples of its fresh train "
+            "tasks, at the sampling temperature, so the last model has no train point. Error bars: 95% bootstrap over "
+            "tasks.</p>")
     return f'<div class="card">{chart}{note}</div>'
+
+
+def _share(counts: tuple[int, int] | None) -> float | None:
+    return counts[0] / counts[1] if counts and counts[1] else None
+
+
+def _alarm_section(rounds: list[RoundStats]) -> str:
+    points = model_points(rounds)
+    xs = [float(p.model) for p in points]
+    fit = line_chart("overfit", [
+        Series("validation pass@1", xs, [p.val_pass1 for p in points], color=PALETTE[0]),
+        Series("train pass rate (fresh train tasks, sampling temperature)", xs, [p.train_rate for p in points],
+               color=PALETTE[2], dashed=True),
+    ], x_label="model (0 = base, R = trained in round R)", y_label="pass rate", y_min=0.0, percent=True, x_ticks=xs)
+    invalid = line_chart("invalid", [
+        Series("invalid share, train samples", xs, [_share(p.train_invalid) for p in points]),
+        Series("invalid share, validation", xs, [_share(p.val_invalid) for p in points]),
+    ], x_label="model (0 = base, R = trained in round R)", y_label="share of invalid verdicts", y_min=0.0,
+        percent=True, x_ticks=xs)
+    found = alarms(rounds)
+    lines = "".join(f'<div class="alarm">{escape(a.text)}</div>' for a in found) or \
+        f'<div class="ok">{escape(no_alarm_text(rounds))}</div>'
+    note = ("<p class=\"note\">Over-fitting: a model whose pass rate on fresh train tasks rises while its validation "
+            "pass@1 falls is fitting the training distribution's surface, not the skill. Reward hacking: "
+            "<code>invalid</code> verdicts are programs that tried to forge or escape their check; a rising share "
+            "means training is rewarding the attempt. Nothing is decided on these; they are said so you can look.</p>")
+    return f'<div class="card">{lines}<div class="charts">{fit}{invalid}</div>{note}</div>'
 
 
 FUNNEL_SKIP = {"by_kind", "kinds", "per_kind", "stats", "pair_stats", "pairs_stats"}
@@ -214,29 +301,36 @@ def _status_section(rounds: list[RoundStats]) -> str:
     for s in rounds:
         if s.train_status:
             rows.append((f"round {s.round} train", s.train_status))
+        if s.val:
+            rows.append((f"round {s.round} validation", s.val.status))
         if s.test_status:
-            rows.append((f"round {s.round} held-out", s.test_status))
+            rows.append((f"round {s.round} test", s.test_status))
     chart = stacked_bars("status", rows, STATUSES, colors=STATUS_COLORS, width=900)
     return f'<div class="card">{chart}</div>'
 
 
 def _timings_section(manifest: dict[str, Any], rounds: list[RoundStats]) -> str:
     stages = manifest.get("stages", [])
-    names = ["sample", "verify", "curate", "train", "eval"]
-    by = {(st["round"], st["stage"]): st for st in stages}
-    head = "".join(f"<th>{n} (s)</th>" for n in names)
+    names = ["sample", "verify", "curate", "train", "val", "eval", "extra"]
+    seconds: dict[tuple[int, str], float] = {}
+    for st in stages:  # every extra-NAME stage of a round is summed into its `extra` column
+        key = (st["round"], "extra" if st["stage"].startswith("extra-") else st["stage"])
+        seconds[key] = seconds.get(key, 0.0) + float(st.get("seconds", 0))
+    labels = {"val": "val eval", "eval": "test eval", "extra": "extra sets"}
+    head = "".join(f"<th>{labels.get(n, n)} (s)</th>" for n in names)
     body = []
     for s in rounds:
-        cells = "".join(f"<td>{by[(s.round, n)]['seconds']:.0f}</td>" if (s.round, n) in by else "<td>-</td>"
+        cells = "".join(f"<td>{seconds[(s.round, n)]:.0f}</td>" if (s.round, n) in seconds else "<td>-</td>"
                         for n in names)
         rate = f"{100 * s.pass_rate:.1f}%" if s.pass_rate is not None else "-"
         loss = f"{s.loss:.3f}" if s.loss is not None else "-"
-        p1 = s.test_pass1()
         body.append(f"<tr><td>{s.round}</td><td>{s.samples or '-'}</td><td>{rate}</td><td>{s.sft_rows}</td>"
-                    f"<td>{s.pairs}</td><td>{loss}</td><td>{_pct(p1)}</td>{cells}</tr>")
+                    f"<td>{s.pairs}</td><td>{loss}</td><td>{_pct(s.val_pass1())}</td><td>{_pct(s.test_pass1())}</td>"
+                    f"{cells}</tr>")
     total = sum(st.get("seconds", 0) for st in stages)
-    return (f'<div class="card"><table><tr><th>round</th><th>samples</th><th>pass rate</th><th>SFT rows</th>'
-            f"<th>pairs</th><th>loss</th><th>held-out pass@1</th>{head}</tr>{''.join(body)}</table>"
+    return (f'<div class="card"><table><tr><th>round</th><th>samples</th><th>train pass rate</th><th>SFT rows</th>'
+            f"<th>pairs</th><th>loss</th><th>val pass@1</th><th>test pass@1 (reported)</th>{head}</tr>"
+            f"{''.join(body)}</table>"
             f'<p class="note">Total stage time {total / 60:.1f} min over {len(manifest.get("invocations", []))} '
             f"invocation(s).</p></div>")
 

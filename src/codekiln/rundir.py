@@ -3,11 +3,13 @@
 ```
 runs/NAME/
   config.yaml        the resolved config (a rerun with a different config is refused)
-  manifest.json      code version, model/data hashes, seeds, every finished stage with its timing
-  round-0/eval/      the base model evaluated on the held-out split (the baseline)
-  round-R/samples.jsonl  verdicts.jsonl  curated/  model/  eval/
+  manifest.json      code version, model/data hashes, seeds, every finished stage with its timing, the
+                     validation and test pass@1 of every round, the final round and the transfer results
+  round-0/val/       the base model on the validation split (decides), round-0/eval/ on the test split (reports)
+  round-R/samples.jsonl  verdicts.jsonl  curated/  model/  val/  eval/
+  round-K/extra/NAME/       base (K = 0) and final model on an extra task set (transfer; reports)
   round-R/done/STAGE.json   written last, atomically: the stage is finished and is never repeated
-  final -> round-K/model    the best trained round's model folder (usable as --model)
+  final -> round-K/model    the trained round with the best validation pass@1 (usable as --model)
   report.html
 ```
 """
@@ -36,7 +38,10 @@ from codekiln.records import Task, dump_line, write_json
 
 # Keys a rerun may change without starting a new run: they only decide how far the run goes.
 EXTENDABLE = ("name", "runs_dir", "rounds", "min_gain", "patience")
-STAGES = ("sample", "verify", "curate", "train", "eval")
+STAGES = ("sample", "verify", "curate", "train", "val", "eval")  # then extra-NAME stages
+# The run folder's format. /1 (before validation splits) chose `final` and stopped on the test split, and its rounds
+# sampled train tasks that are validation tasks now: such a folder is refused, never resumed.
+RUN_FORMAT = "codekiln-run/2"
 
 
 def now() -> str:
@@ -175,6 +180,15 @@ class RunDir:
             yield
         finally:
             fh.close()
+
+    def check_format(self) -> None:
+        """Refuse a folder whose run was made in another format (one line: what it is, what to do)."""
+        found = self.manifest().get("format")
+        if found is not None and found != RUN_FORMAT:
+            raise UserError(
+                f"{self.root} holds a {found} run, made before validation splits (its rounds were chosen on the test "
+                f"split and trained on tasks that are validation tasks now); this codekiln resumes only {RUN_FORMAT} "
+                "runs: choose another --name (the old folder can still be read with codekiln report)")
 
     def check_or_save_config(self, cfg: RunConfig) -> bool:
         """Save the resolved config on the first invocation; on a rerun refuse a config that computes something else.

@@ -1,12 +1,13 @@
-"""Figures of a run, read back from its folder: per round the data funnel, pass@k with bootstrap CIs over tasks,
-the verdict status mix, and the training curves. The closing console table and the HTML report both use these.
+"""Figures of a run, read back from its folder: per round the data funnel, pass@k with bootstrap CIs over tasks
+on validation (decides), test and the extra sets (report), the verdict status mix, and the training curves. The
+closing console table and the HTML report both use these.
 """
 
 from __future__ import annotations
 
 import json
 from collections import Counter, defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,19 @@ class PassK:
     tasks: int
 
 
+@dataclass(frozen=True)
+class SetStats:
+    """One model's evaluation on one task set."""
+
+    passk: list[PassK]
+    status: dict[str, int]
+    per_task: dict[str, float]
+    """pass@1 of each task (for paired comparisons between models)."""
+
+    def pass1(self) -> PassK | None:
+        return next((p for p in self.passk if p.k == 1), None)
+
+
 @dataclass
 class RoundStats:
     round: int
@@ -41,6 +55,10 @@ class RoundStats:
     test_status: dict[str, int] = field(default_factory=dict)
     test_per_task: dict[str, float] = field(default_factory=dict)
     """Held-out pass@1 of each task (for paired comparisons between rounds)."""
+    val: SetStats | None = None
+    """The round's model on the validation split (the split every decision reads)."""
+    extra: dict[str, SetStats] = field(default_factory=dict)
+    """The round's model on each extra task set it was evaluated on (base and final only), by set name."""
     loss: float | None = None
     log: list[dict[str, Any]] = field(default_factory=list)
     trained: bool = False
@@ -51,6 +69,9 @@ class RoundStats:
 
     def test_pass1(self) -> PassK | None:
         return next((p for p in self.test_passk if p.k == 1), None)
+
+    def val_pass1(self) -> PassK | None:
+        return self.val.pass1() if self.val else None
 
 
 def bootstrap_ci(values: Sequence[float], resamples: int = 1000, seed: int = 0) -> tuple[float, float]:
@@ -129,13 +150,26 @@ def round_stats(round_dir: Path, resamples: int = 1000, seed: int = 0) -> RoundS
     stats.log = read_train_log(round_dir / "model" / "train_log.jsonl")
     stats.loss = last_loss(stats.log)
     stats.trained = (round_dir / "model" / "codekiln-model.json").exists()
-    eval_verdicts = read_jsonl_resumable(round_dir / "eval" / "verdicts.jsonl", Verdict)
-    if eval_verdicts:
-        stats.test_status = dict(Counter(v.status for v in eval_verdicts))
-        per_task = Counter(v.task_id for v in eval_verdicts)
-        stats.test_passk = passk_with_ci(eval_verdicts, _ks(min(per_task.values())), resamples, seed)
-        stats.test_per_task = per_task_pass1(eval_verdicts)
+    test = set_stats(round_dir / "eval", resamples, seed)
+    if test is not None:
+        stats.test_status, stats.test_passk, stats.test_per_task = test.status, test.passk, test.per_task
+    stats.val = set_stats(round_dir / "val", resamples, seed)
+    extra_root = round_dir / "extra"
+    for folder in sorted(extra_root.iterdir()) if extra_root.is_dir() else []:
+        extra = set_stats(folder, resamples, seed)
+        if extra is not None:
+            stats.extra[folder.name] = extra
     return stats
+
+
+def set_stats(folder: Path, resamples: int = 1000, seed: int = 0) -> SetStats | None:
+    """The figures of an evaluation folder (its verdicts.jsonl); None when it holds none."""
+    verdicts = read_jsonl_resumable(folder / "verdicts.jsonl", Verdict)
+    if not verdicts:
+        return None
+    per_task = Counter(v.task_id for v in verdicts)
+    return SetStats(passk_with_ci(verdicts, _ks(min(per_task.values())), resamples, seed),
+                    dict(Counter(v.status for v in verdicts)), per_task_pass1(verdicts))
 
 
 def per_task_pass1(verdicts: Sequence[Verdict]) -> dict[str, float]:
@@ -166,14 +200,27 @@ class Gain:
 
 
 def paired_gain(before: RoundStats, after: RoundStats, resamples: int = 1000, seed: int = 0) -> Gain | None:
-    """Held-out pass@1 of `after` minus `before`, resampling tasks with both rounds' results kept together.
+    """Test pass@1 of `after` minus `before`, resampling tasks with both rounds' results kept together.
 
     Both rounds see the same tasks, so most of the task-to-task spread cancels in the difference: this interval
     is narrower than either round's own, and it is the one that says whether the change is real."""
-    common = sorted(set(before.test_per_task) & set(after.test_per_task))
+    return paired_diff(before.test_per_task, after.test_per_task, resamples, seed)
+
+
+def extra_gain(before: RoundStats, after: RoundStats, name: str, resamples: int = 1000, seed: int = 0) -> Gain | None:
+    """`paired_gain` on the extra task set `name` (None unless both rounds were evaluated on it)."""
+    if name not in before.extra or name not in after.extra:
+        return None
+    return paired_diff(before.extra[name].per_task, after.extra[name].per_task, resamples, seed)
+
+
+def paired_diff(before: Mapping[str, float], after: Mapping[str, float], resamples: int = 1000,
+                seed: int = 0) -> Gain | None:
+    """Mean per-task change from `before` to `after` over their common tasks, with a paired bootstrap interval."""
+    common = sorted(set(before) & set(after))
     if not common:
         return None
-    diffs = [after.test_per_task[t] - before.test_per_task[t] for t in common]
+    diffs = [after[t] - before[t] for t in common]
     low, high = bootstrap_ci(diffs, resamples, seed)
     return Gain(float(np.mean(diffs)), low, high, len(common), sum(d > 0 for d in diffs), sum(d < 0 for d in diffs))
 

@@ -1,11 +1,13 @@
-"""The closing console table of `codekiln run`: one line per round."""
+"""The closing console table of `codekiln run`: one line per round, then base vs final on test and on each extra set
+(paired intervals), and the over-fitting and reward-hacking alarms."""
 
 from __future__ import annotations
 
 from rich.console import Console
 from rich.table import Table
 
-from codekiln.runstats import Gain, PassK, RoundStats, paired_gain
+from codekiln.runalarms import alarms, no_alarm_text
+from codekiln.runstats import Gain, PassK, RoundStats, extra_gain, paired_gain
 
 
 def fmt_ci(p: PassK | None) -> str:
@@ -15,8 +17,10 @@ def fmt_ci(p: PassK | None) -> str:
 
 
 def summary_table(rounds: list[RoundStats], final_round: int | None) -> Table:
-    table = Table(title="codekiln run")
-    for col in ("round", "samples", "pass rate", "SFT rows", "pairs", "loss", "held-out pass@1 [95% CI]"):
+    table = Table(title="codekiln run",
+                  caption="validation decides (stopping, final); test is reported only, never used for a decision")
+    for col in ("round", "samples", "train pass rate", "SFT rows", "pairs", "loss", "val pass@1 [95% CI]",
+                "test pass@1 [95% CI] (reported)"):
         table.add_column(col, justify="right")
     for s in rounds:
         label = "0 (base)" if s.round == 0 else str(s.round) + (" (final)" if s.round == final_round else "")
@@ -27,6 +31,7 @@ def summary_table(rounds: list[RoundStats], final_round: int | None) -> Table:
             str(s.sft_rows) if s.round else "-",
             str(s.pairs) if s.round else "-",
             f"{s.loss:.3f}" if s.loss is not None else "-",
+            fmt_ci(s.val_pass1()),
             fmt_ci(s.test_pass1()),
         )
     return table
@@ -38,20 +43,41 @@ def fmt_gain(gain: Gain) -> str:
             f"{gain.tasks} tasks: {gain.better} better, {gain.worse} worse; {verdict})")
 
 
+def summary_lines(rounds: list[RoundStats], final_round: int | None) -> list[str]:
+    """The lines under the table: base vs final on test and on each extra set, then every alarm."""
+    lines = []
+    final = next((s for s in rounds if s.round == final_round), None) if final_round else None
+    if final is not None and rounds:
+        base = rounds[0]
+        lines.append(f"final = round {final_round}, chosen on validation pass@1 "
+                     f"({fmt_ci(final.val_pass1())}; base {fmt_ci(base.val_pass1())})")
+        gain = paired_gain(base, final)
+        if gain is not None:
+            lines.append(f"test pass@1, final vs base: {fmt_gain(gain)}")
+            if gain.value <= 0:
+                lines.append("the final model did not beat the base model on test pass@1: keep using the base model")
+        for name in sorted(final.extra):
+            extra = extra_gain(base, final, name)
+            if extra is not None:
+                lines.append(f"transfer to {name} (never seen by the loop), final vs base: "
+                             f"{fmt_ci(base.extra[name].pass1())} → {fmt_ci(final.extra[name].pass1())}, "
+                             f"{fmt_gain(extra)}")
+    found = alarms(rounds)
+    lines += [f"warning: {alarm.text}" for alarm in found]
+    if not found and len(rounds) > 1:
+        lines.append(no_alarm_text(rounds))
+    return lines
+
+
 def print_summary(result) -> None:  # result: codekiln.loop.RunResult
     console = Console()
     if not console.is_terminal:  # a pipe or file: no need to squeeze the table into 80 columns
-        console = Console(width=120)
+        console = Console(width=140)
     console.print(summary_table(result.rounds, result.final_round))
     lines = [f"stopped: {result.stop_reason}"]
     if result.final_round is not None:
         lines.append(f"final model: {result.root / 'final'} (round {result.final_round}; use it as --model)")
-        final = next((s for s in result.rounds if s.round == result.final_round), None)
-        gain = paired_gain(result.rounds[0], final) if final is not None and result.final_round else None
-        if gain is not None:
-            lines.append(f"held-out pass@1, final vs base: {fmt_gain(gain)}")
-            if gain.value <= 0:
-                lines.append("no trained round beat the base model on held-out pass@1: keep using the base model")
+    lines += summary_lines(result.rounds, result.final_round)
     if result.report is not None:
         lines.append(f"report: {result.report}")
     for line in lines:  # whole lines, never wrapped: paths are copied from here

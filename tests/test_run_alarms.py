@@ -1,0 +1,76 @@
+"""Over-fitting and reward-hacking alarms, from constructed round figures: what fires, what does not, and that the
+console lines and the report's section say it."""
+
+from codekiln.report import _alarm_section
+from codekiln.runalarms import alarms, model_points, no_alarm_text
+from codekiln.runstats import PassK, RoundStats, SetStats
+from codekiln.runtable import summary_lines
+
+
+def _val(p1: float, invalid: int = 0, samples: int = 10) -> SetStats:
+    passed = round(p1 * samples)
+    return SetStats([PassK(1, p1, p1, p1, samples)],
+                    {"passed": passed, "failed": samples - passed - invalid, "invalid": invalid}, {})
+
+
+def _round(r: int, val: SetStats, passed: int = 0, invalid: int = 0, samples: int = 10) -> RoundStats:
+    """Round r: its train verdicts (drawn by model r - 1) and its model's validation figures."""
+    status = {"passed": passed, "failed": samples - passed - invalid, "invalid": invalid} if r else {}
+    return RoundStats(round=r, samples=samples if r else 0, passed=passed if r else 0, train_status=status, val=val)
+
+
+def _run(train: list[tuple[int, int]], val: list[tuple[float, int]]) -> list[RoundStats]:
+    """train[m] = (passed, invalid) of 10 train samples drawn by model m; val[m] = (pass@1, invalid of 10)."""
+    rounds = []
+    for r, (p1, bad) in enumerate(val):
+        passed, invalid = train[r - 1] if r else (0, 0)
+        rounds.append(_round(r, _val(p1, bad), passed, invalid))
+    return rounds
+
+
+def test_model_points_line_up_train_samples_with_the_model_that_drew_them():
+    points = model_points(_run(train=[(2, 0), (4, 0)], val=[(0.5, 0), (0.3, 0), (0.4, 0)]))
+    assert [(p.model, p.train_rate, p.val_pass1) for p in points] == [(0, 0.2, 0.5), (1, 0.4, 0.3), (2, None, 0.4)]
+
+
+def test_train_up_while_validation_down_is_an_over_fitting_alarm():
+    found = alarms(_run(train=[(2, 0), (4, 0)], val=[(0.5, 0), (0.3, 0), (0.4, 0)]))
+    assert [(a.kind, a.model) for a in found] == [("overfit", 1)]
+    assert found[0].text == ("over-fitting sign: from the base model to round 1's model, the train pass rate rose "
+                             "20.0% → 40.0% (fresh train tasks at the sampling temperature) while validation pass@1 "
+                             "fell 50.0% → 30.0%")
+    # Both rising, both falling, or train falling while validation rises: no alarm.
+    for train, val in (([(2, 0), (4, 0)], [(0.3, 0), (0.5, 0)]), ([(4, 0), (2, 0)], [(0.5, 0), (0.3, 0)]),
+                       ([(4, 0), (2, 0)], [(0.3, 0), (0.5, 0)]), ([(2, 0), (2, 0)], [(0.5, 0), (0.3, 0)])):
+        assert alarms(_run(train, val + [(0.1, 0)])) == [], (train, val)
+
+
+def test_a_rising_share_of_invalid_verdicts_is_a_reward_hacking_alarm():
+    found = alarms(_run(train=[(2, 1), (2, 3)], val=[(0.5, 0), (0.5, 2), (0.5, 1)]))
+    assert [(a.kind, a.model) for a in found] == [("invalid", 1), ("invalid", 1)]
+    assert found[0].text.endswith("the share of invalid verdicts (programs that tried to forge or escape their "
+                                  "check) rose 10.0% (1/10) → 30.0% (3/10) of train samples")
+    assert found[1].text.endswith("rose 0.0% (0/10) → 20.0% (2/10) of validation samples")
+    assert alarms(_run(train=[(2, 3), (2, 1)], val=[(0.5, 2), (0.5, 2)])) == []  # falling or flat: none
+
+
+def test_console_lines_and_report_say_the_alarms():
+    rounds = _run(train=[(2, 0), (4, 2)], val=[(0.5, 0), (0.3, 0), (0.4, 0)])
+    lines = summary_lines(rounds, final_round=None)
+    assert [line.split(":")[0] for line in lines] == ["warning", "warning"]
+    assert "over-fitting sign: from the base model to round 1's model" in lines[0]
+    assert "reward-hacking sign: from the base model to round 1's model" in lines[1] and "(2/10)" in lines[1]
+    html = _alarm_section(rounds)
+    assert html.count('<div class="alarm">') == 2 and 'data-chart="overfit"' in html and 'data-chart="invalid"' in html
+    assert "round 1&#x27;s model, the train pass rate rose 20.0% → 40.0%" in html
+
+
+def test_no_alarm_says_what_was_compared():
+    quiet = _run(train=[(2, 0), (3, 0)], val=[(0.3, 0), (0.5, 0), (0.6, 0)])
+    assert no_alarm_text(quiet) == ("no over-fitting sign (train pass rate vs validation pass@1, 1 pair(s) of models); "
+                                    "no rise in invalid verdicts (3 comparison(s))")
+    assert summary_lines(quiet, None) == [no_alarm_text(quiet)]
+    assert '<div class="ok">no over-fitting sign' in _alarm_section(quiet)
+    one_round = _run(train=[(2, 0)], val=[(0.3, 0), (0.5, 0)])
+    assert no_alarm_text(one_round).startswith("over-fitting not checked (the train pass rate of two models needs 2 "
+                                               "or more rounds)")

@@ -1,7 +1,7 @@
 """Over-fitting and reward-hacking alarms, from constructed round figures: what fires, what does not, and that the
 console lines and the report's section say it."""
 
-from codekiln.report import _alarm_section
+from codekiln.report_evidence import alarm_section
 from codekiln.runalarms import alarms, model_points, no_alarm_text
 from codekiln.runstats import PassK, RoundStats, SetStats
 from codekiln.runtable import summary_lines
@@ -60,7 +60,7 @@ def test_console_lines_and_report_say_the_alarms():
     assert [line.split(":")[0] for line in lines] == ["warning", "warning"]
     assert "over-fitting sign: from the base model to round 1's model" in lines[0]
     assert "reward-hacking sign: from the base model to round 1's model" in lines[1] and "(2/10)" in lines[1]
-    html = _alarm_section(rounds)
+    html = alarm_section(rounds)
     assert html.count('<div class="alarm">') == 2 and 'data-chart="overfit"' in html and 'data-chart="invalid"' in html
     assert "round 1&#x27;s model, the train pass rate rose 20.0% → 40.0%" in html
 
@@ -70,7 +70,7 @@ def test_no_alarm_says_what_was_compared():
     assert no_alarm_text(quiet) == ("no over-fitting sign (train pass rate vs validation pass@1, 1 pair(s) of models); "
                                     "no rise in invalid verdicts (3 comparison(s))")
     assert summary_lines(quiet, None) == [no_alarm_text(quiet)]
-    assert '<div class="ok">no over-fitting sign' in _alarm_section(quiet)
+    assert '<div class="ok">no over-fitting sign' in alarm_section(quiet)
     one_round = _run(train=[(2, 0)], val=[(0.3, 0), (0.5, 0)])
     assert no_alarm_text(one_round).startswith("over-fitting not checked (the train pass rate of two models needs 2 "
                                                "or more rounds)")

@@ -91,11 +91,24 @@ def test_per_round_test_evaluation_off_evaluates_only_the_final_model_on_test(tm
 
 
 def test_a_run_folder_from_before_validation_splits_is_refused(tmp_path):
+    """A codekiln-run/1 folder made with this very config: its rounds sampled what are validation tasks now."""
+    from codekiln.config import config_to_yaml
+    from codekiln.rundir import hash_tasks
+    from codekiln.tasks.load import load_tasks
+
     cfg = _config(tmp_path)
+    cfg = cfg.model_copy(update={"eval": cfg.eval.model_copy(update={"val_size": 100, "extra": None})})  # defaults
     root = tmp_path / "runs" / "t"
-    RunDir(root).update_manifest(format="codekiln-run/1", created="2026-01-01", pass1=[0.1, 0.2], final="round-1/model")
-    (root / "config.yaml").write_text("old: config\n")
+    tasks = load_tasks(cfg.tasks)
+    data = {f"{split}_sha256": hash_tasks([t for t in tasks if t.split == split]) for split in ("train", "test")}
+    RunDir(root).update_manifest(format="codekiln-run/1", created="2026-01-01", data=data, pass1=[0.1, 0.2],
+                                 final="round-1/model")
+    saved = config_to_yaml(cfg)
+    for line in ("  val_size: 100\n", "  test_each_round: true\n", "  extra: null\n"):
+        assert line in saved
+        saved = saved.replace(line, "")  # the old config had no such keys: read back, they take their defaults
+    (root / "config.yaml").write_text(saved)
     with pytest.raises(UserError, match=r"holds a codekiln-run/1 run, made before validation splits.*another --name"):
         run(cfg, quiet=True)
-    assert (root / "config.yaml").read_text() == "old: config\n"  # refused before anything was written
+    assert (root / "config.yaml").read_text() == saved  # refused before anything was written
     assert not (root / "round-0").exists()

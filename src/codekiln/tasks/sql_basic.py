@@ -17,7 +17,7 @@ from __future__ import annotations
 import hashlib
 import random
 import sqlite3
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
@@ -55,38 +55,38 @@ class Table:
         return self.columns[0][0]
 
 
-def _people(rng: random.Random, n: int) -> list[str]:
+def people(rng: random.Random, n: int) -> list[str]:
     pool = [f"{f} {s}" for f in FIRST for s in LAST]
     return rng.sample(pool, n)
 
 
-def _titles(rng: random.Random, n: int, first: str, second: str) -> list[str]:
+def combined_titles(rng: random.Random, n: int, first: str, second: str) -> list[str]:
     pool = [f"{a} {b}" for a in first.split() for b in second.split()]
     return rng.sample(pool, n)
 
 
-def _distinct(rng: random.Random, n: int, low: int, high: int, scale: float = 1.0) -> list[Any]:
+def distinct_values(rng: random.Random, n: int, low: int, high: int, scale: float = 1.0) -> list[Any]:
     values = rng.sample(range(low, high), n)
     return [round(v * scale, 2) if scale != 1.0 else v for v in values]
 
 
-def _date(rng: random.Random, years: tuple[int, ...] = (2022, 2023, 2024)) -> str:
+def random_date(rng: random.Random, years: tuple[int, ...] = (2022, 2023, 2024)) -> str:
     return f"{rng.choice(years)}-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d}"
 
 
-def _fk(rng: random.Random, parents: int, unused: int) -> int:
+def parent_id(rng: random.Random, parents: int, unused: int) -> int:
     """A parent id, never one of the last `unused` parents (so 'which have none' questions have answers)."""
     return rng.randint(1, parents - unused)
 
 
 def _shop(rng: random.Random) -> list[Table]:
-    names, ages = _people(rng, 24), _distinct(rng, 24, 1950, 2005)
+    names, ages = people(rng, 24), distinct_values(rng, 24, 1950, 2005)
     customers = [(i + 1, names[i], rng.choice(CITIES), ages[i]) for i in range(24)]
     cats = ("books", "games", "garden", "kitchen", "toys")
-    titles = _titles(rng, 24, "Red Blue Green Tiny Grand Swift Quiet Bright", "Lamp Kettle Puzzle Shovel Robot Novel")
-    prices = _distinct(rng, 24, 250, 12000, 0.01)
+    titles = combined_titles(rng, 24, "Red Blue Green Tiny Grand Swift Quiet Bright", "Lamp Kettle Puzzle Shovel Robot Novel")
+    prices = distinct_values(rng, 24, 250, 12000, 0.01)
     products = [(i + 1, titles[i], rng.choice(cats), prices[i]) for i in range(24)]
-    orders = [(i + 1, _fk(rng, 24, 4), _fk(rng, 24, 3), rng.randint(1, 6), _date(rng)) for i in range(90)]
+    orders = [(i + 1, parent_id(rng, 24, 4), parent_id(rng, 24, 3), rng.randint(1, 6), random_date(rng)) for i in range(90)]
     return [
         Table("customers", "customer", "customers", [("customer_id", "INTEGER PRIMARY KEY"), ("name", "TEXT"),
               ("city", "TEXT"), ("birth_year", "INTEGER")], customers, "name", ("city",), ("birth_year",)),
@@ -101,13 +101,13 @@ def _shop(rng: random.Random) -> list[Table]:
 
 def _school(rng: random.Random) -> list[Table]:
     depts = ("math", "physics", "history", "art")
-    tnames = _people(rng, 8)
+    tnames = people(rng, 8)
     teachers = [(i + 1, tnames[i], depts[i % 4], 2000 + rng.randint(0, 22)) for i in range(8)]
-    titles = _titles(rng, 16, "Intro Applied Modern Advanced", "Algebra Optics Painting Empires")
-    courses = [(i + 1, titles[i], rng.choice((2, 3, 4, 5)), _fk(rng, 8, 1)) for i in range(16)]
-    snames, years = _people(rng, 30), _distinct(rng, 30, 1000, 9999)
+    titles = combined_titles(rng, 16, "Intro Applied Modern Advanced", "Algebra Optics Painting Empires")
+    courses = [(i + 1, titles[i], rng.choice((2, 3, 4, 5)), parent_id(rng, 8, 1)) for i in range(16)]
+    snames, years = people(rng, 30), distinct_values(rng, 30, 1000, 9999)
     students = [(i + 1, snames[i], rng.choice(CITIES), rng.randint(1, 4), years[i]) for i in range(30)]
-    enrol = [(i + 1, _fk(rng, 30, 3), _fk(rng, 16, 2), rng.randint(35, 100)) for i in range(100)]
+    enrol = [(i + 1, parent_id(rng, 30, 3), parent_id(rng, 16, 2), rng.randint(35, 100)) for i in range(100)]
     return [
         Table("teachers", "teacher", "teachers", [("teacher_id", "INTEGER PRIMARY KEY"), ("name", "TEXT"),
               ("department", "TEXT"), ("hired_year", "INTEGER")], teachers, "name", ("department",), ("hired_year",)),
@@ -129,15 +129,15 @@ def _flights(rng: random.Random) -> list[Table]:
               ("TRN", "Turin", "Italy"), ("FCO", "Rome", "Italy"), ("GRZ", "Graz", "Austria"), ("VIE", "Vienna", "Austria")]
     airports = [(i + 1, c, city, country) for i, (c, city, country) in enumerate(places)]
     airlines = ("Aerolux", "Nordwind", "SkyTram", "Volare")
-    dist, prices = _distinct(rng, 40, 200, 2900), _distinct(rng, 40, 3000, 60000, 0.01)
+    dist, prices = distinct_values(rng, 40, 200, 2900), distinct_values(rng, 40, 3000, 60000, 0.01)
     flights = []
     for i in range(40):
-        o = _fk(rng, 10, 1)
+        o = parent_id(rng, 10, 1)
         d = rng.choice([a for a in range(1, 10) if a != o])
         flights.append((i + 1, f"{rng.choice('AN')}{100 + i}", rng.choice(airlines), o, d, dist[i], prices[i]))
-    pnames = _people(rng, 60)
-    bookings = [(i + 1, _fk(rng, 40, 4), rng.choice(pnames), rng.choice(("economy", "business", "first")),
-                 _date(rng, (2024,))) for i in range(90)]
+    pnames = people(rng, 60)
+    bookings = [(i + 1, parent_id(rng, 40, 4), rng.choice(pnames), rng.choice(("economy", "business", "first")),
+                 random_date(rng, (2024,))) for i in range(90)]
     return [
         Table("airports", "airport", "airports", [("airport_id", "INTEGER PRIMARY KEY"), ("code", "TEXT"),
               ("city", "TEXT"), ("country", "TEXT")], airports, "code", ("country",)),
@@ -152,15 +152,15 @@ def _flights(rng: random.Random) -> list[Table]:
 
 
 def _library(rng: random.Random) -> list[Table]:
-    anames, born = _people(rng, 14), _distinct(rng, 14, 1900, 1990)
+    anames, born = people(rng, 14), distinct_values(rng, 14, 1900, 1990)
     authors = [(i + 1, anames[i], rng.choice(("Chile", "Ghana", "Japan", "Norway", "Peru")), born[i]) for i in range(14)]
-    titles = _titles(rng, 40, "Silent Hidden Last Golden Broken Winter Paper Iron", "River Garden Clock Road Sea")
-    years, pages = _distinct(rng, 40, 1950, 2024), _distinct(rng, 40, 90, 900)
+    titles = combined_titles(rng, 40, "Silent Hidden Last Golden Broken Winter Paper Iron", "River Garden Clock Road Sea")
+    years, pages = distinct_values(rng, 40, 1950, 2024), distinct_values(rng, 40, 90, 900)
     genres = ("fantasy", "history", "mystery", "poetry", "science")
-    books = [(i + 1, titles[i], _fk(rng, 14, 2), rng.choice(genres), years[i], pages[i]) for i in range(40)]
-    mnames = _people(rng, 20)
+    books = [(i + 1, titles[i], parent_id(rng, 14, 2), rng.choice(genres), years[i], pages[i]) for i in range(40)]
+    mnames = people(rng, 20)
     members = [(i + 1, mnames[i], rng.choice(CITIES), 2010 + rng.randint(0, 14)) for i in range(20)]
-    loans = [(i + 1, _fk(rng, 40, 5), _fk(rng, 20, 3), _date(rng), rng.randint(1, 60)) for i in range(90)]
+    loans = [(i + 1, parent_id(rng, 40, 5), parent_id(rng, 20, 3), random_date(rng), rng.randint(1, 60)) for i in range(90)]
     return [
         Table("authors", "author", "authors", [("author_id", "INTEGER PRIMARY KEY"), ("name", "TEXT"),
               ("country", "TEXT"), ("birth_year", "INTEGER")], authors, "name", ("country",), ("birth_year",)),
@@ -176,14 +176,14 @@ def _library(rng: random.Random) -> list[Table]:
 
 
 def _hospital(rng: random.Random) -> list[Table]:
-    dnames, exp = _people(rng, 10), _distinct(rng, 10, 1, 35)
+    dnames, exp = people(rng, 10), distinct_values(rng, 10, 1, 35)
     specs = ("cardiology", "dermatology", "neurology", "pediatrics")
     doctors = [(i + 1, "Dr " + dnames[i], specs[i % 4], exp[i]) for i in range(10)]
-    pnames, ages = _people(rng, 30), _distinct(rng, 30, 1, 95)
+    pnames, ages = people(rng, 30), distinct_values(rng, 30, 1, 95)
     districts = ("Alfama", "Belem", "Graca", "Lapa")
     patients = [(i + 1, pnames[i], rng.choice(districts), ages[i]) for i in range(30)]
-    costs = _distinct(rng, 90, 4000, 90000, 0.01)
-    visits = [(i + 1, _fk(rng, 30, 3), _fk(rng, 10, 1), _date(rng), costs[i]) for i in range(90)]
+    costs = distinct_values(rng, 90, 4000, 90000, 0.01)
+    visits = [(i + 1, parent_id(rng, 30, 3), parent_id(rng, 10, 1), random_date(rng), costs[i]) for i in range(90)]
     return [
         Table("doctors", "doctor", "doctors", [("doctor_id", "INTEGER PRIMARY KEY"), ("name", "TEXT"),
               ("specialty", "TEXT"), ("years_experience", "INTEGER")], doctors, "name", ("specialty",),
@@ -198,15 +198,15 @@ def _hospital(rng: random.Random) -> list[Table]:
 
 def _company(rng: random.Random) -> list[Table]:
     dnames = ("Sales", "Research", "Support", "Finance", "Legal", "Design")
-    budgets = _distinct(rng, 6, 100, 900)
+    budgets = distinct_values(rng, 6, 100, 900)
     departments = [(i + 1, dnames[i], CITIES[i], budgets[i] * 1000) for i in range(6)]
-    enames, salaries = _people(rng, 36), _distinct(rng, 36, 300, 1500)
+    enames, salaries = people(rng, 36), distinct_values(rng, 36, 300, 1500)
     titles = ("analyst", "engineer", "manager", "clerk")
-    employees = [(i + 1, enames[i], _fk(rng, 6, 1), rng.choice(titles), salaries[i] * 100, 2005 + rng.randint(0, 19))
+    employees = [(i + 1, enames[i], parent_id(rng, 6, 1), rng.choice(titles), salaries[i] * 100, 2005 + rng.randint(0, 19))
                  for i in range(36)]
-    ptitles = _titles(rng, 18, "Apollo Hermes Atlas Vega Orion Nova", "Portal Audit Refresh")
-    hours = _distinct(rng, 18, 40, 2000)
-    projects = [(i + 1, ptitles[i], _fk(rng, 6, 1), rng.choice(("active", "done", "paused")), hours[i])
+    ptitles = combined_titles(rng, 18, "Apollo Hermes Atlas Vega Orion Nova", "Portal Audit Refresh")
+    hours = distinct_values(rng, 18, 40, 2000)
+    projects = [(i + 1, ptitles[i], parent_id(rng, 6, 1), rng.choice(("active", "done", "paused")), hours[i])
                 for i in range(18)]
     return [
         Table("departments", "department", "departments", [("department_id", "INTEGER PRIMARY KEY"), ("name", "TEXT"),
@@ -221,16 +221,16 @@ def _company(rng: random.Random) -> list[Table]:
 
 
 def _music(rng: random.Random) -> list[Table]:
-    anames = _people(rng, 12)
+    anames = people(rng, 12)
     artists = [(i + 1, anames[i], rng.choice(("Brazil", "Canada", "Korea", "Sweden")),
                 rng.choice(("jazz", "pop", "rock", "folk"))) for i in range(12)]
-    atitles, years = _titles(rng, 26, "Neon Velvet Lost Electric Blue Midnight", "Dreams Hearts Roads Tides Lights"), \
-        _distinct(rng, 26, 1970, 2024)
-    albums = [(i + 1, atitles[i], _fk(rng, 12, 2), years[i]) for i in range(26)]
-    ttitles = _titles(rng, 80, "Slow Wild Cold Sweet Lonely Open Falling Burning Little Silver", "Rain Fire Dance Sky Song "
+    atitles, years = combined_titles(rng, 26, "Neon Velvet Lost Electric Blue Midnight", "Dreams Hearts Roads Tides Lights"), \
+        distinct_values(rng, 26, 1970, 2024)
+    albums = [(i + 1, atitles[i], parent_id(rng, 12, 2), years[i]) for i in range(26)]
+    ttitles = combined_titles(rng, 80, "Slow Wild Cold Sweet Lonely Open Falling Burning Little Silver", "Rain Fire Dance Sky Song "
                       "Night Moon Heart")
-    durations, plays = _distinct(rng, 80, 120, 420), _distinct(rng, 80, 1000, 99000)
-    tracks = [(i + 1, _fk(rng, 26, 3), ttitles[i], durations[i], plays[i]) for i in range(80)]
+    durations, plays = distinct_values(rng, 80, 120, 420), distinct_values(rng, 80, 1000, 99000)
+    tracks = [(i + 1, parent_id(rng, 26, 3), ttitles[i], durations[i], plays[i]) for i in range(80)]
     return [
         Table("artists", "artist", "artists", [("artist_id", "INTEGER PRIMARY KEY"), ("name", "TEXT"),
               ("country", "TEXT"), ("genre", "TEXT")], artists, "name", ("country", "genre")),
@@ -245,16 +245,16 @@ def _music(rng: random.Random) -> list[Table]:
 
 def _sports(rng: random.Random) -> list[Table]:
     tnames = ("Falcons", "Rovers", "Comets", "Wolves", "Herons", "Titans", "Otters", "Lynx")
-    founded = _distinct(rng, 8, 1880, 2000)
+    founded = distinct_values(rng, 8, 1880, 2000)
     teams = [(i + 1, tnames[i], CITIES[i % 6], founded[i]) for i in range(8)]
-    pnames, ages, goals = _people(rng, 40), [rng.randint(18, 36) for _ in range(40)], _distinct(rng, 40, 0, 60)
-    players = [(i + 1, pnames[i], _fk(rng, 8, 0), rng.choice(("defender", "forward", "goalkeeper", "midfielder")),
+    pnames, ages, goals = people(rng, 40), [rng.randint(18, 36) for _ in range(40)], distinct_values(rng, 40, 0, 60)
+    players = [(i + 1, pnames[i], parent_id(rng, 8, 0), rng.choice(("defender", "forward", "goalkeeper", "midfielder")),
                 ages[i], goals[i]) for i in range(40)]
     matches = []
     for i in range(30):
-        home = _fk(rng, 8, 0)
+        home = parent_id(rng, 8, 0)
         away = rng.choice([t for t in range(1, 9) if t != home])
-        matches.append((i + 1, home, away, rng.randint(0, 5), rng.randint(0, 4), _date(rng, (2023, 2024))))
+        matches.append((i + 1, home, away, rng.randint(0, 5), rng.randint(0, 4), random_date(rng, (2023, 2024))))
     return [
         Table("teams", "team", "teams", [("team_id", "INTEGER PRIMARY KEY"), ("name", "TEXT"), ("city", "TEXT"),
               ("founded_year", "INTEGER")], teams, "name", ("city",), ("founded_year",)),
@@ -298,51 +298,70 @@ def rows_sql(tables: list[Table]) -> str:
     )
 
 
+MakeTables = Callable[[random.Random], list[Table]]
+# (tables of one database, its question generator's rng) -> (template, table, question, gold) candidates
+MakeQuestions = Callable[[list[Table], random.Random], Iterator[tuple[str, str, str, str]]]
+
+
+def generate(suite: str, name: str, make: MakeTables) -> list[Table]:
+    """The tables of one database of a suite; the same on every machine (seeded by the suite and the name)."""
+    return make(random.Random(f"codekiln:{suite}:{name}"))
+
+
 @cache
 def database(name: str) -> tuple[str, str]:
-    """(schema, rows) SQL of one generated database; the same on every machine (seeded by its name)."""
-    tables = DATABASES[name](random.Random(f"codekiln:{SUITE}:{name}"))
+    """(schema, rows) SQL of one generated sql-basic database."""
+    tables = generate(SUITE, name, DATABASES[name])
     return schema_sql(tables), rows_sql(tables)
 
 
-def _questions(name: str) -> Iterator[tuple[str, str, str, str]]:
-    from codekiln.tasks.sql_questions import questions
-
-    tables = DATABASES[name](random.Random(f"codekiln:{SUITE}:{name}"))
-    yield from questions(tables, random.Random(f"codekiln:{SUITE}:{name}:questions"))
-
-
-def _informative(rows: list[tuple[Any, ...]]) -> bool:
+def informative(rows: list[tuple[Any, ...]]) -> bool:
     """A gold result worth asking for: some rows, and not a lone zero/NULL."""
     if not rows:
         return False
     return not (len(rows) == 1 and len(rows[0]) == 1 and rows[0][0] in (0, None))
 
 
-def build_tasks() -> list[Task]:
+def build_sql_tasks(suite: str, databases: dict[str, MakeTables], make_questions: MakeQuestions,
+                    test_databases: Collection[str], per_template: int = PER_TEMPLATE,
+                    per_database: int | None = None) -> list[Task]:
+    """A text-to-SQL suite's tasks: per database, its candidate questions in their seeded order, keeping a question
+    when it is new, its (template, table) has fewer than `per_template` questions yet and its gold result is
+    `informative`, up to `per_database` questions. Databases in `test_databases` form the test split."""
     tasks: list[Task] = []
     seen: set[str] = set()
-    for name in DATABASES:
-        schema, rows = database(name)
+    for name, make in databases.items():
+        tables = generate(suite, name, make)
+        schema, rows = schema_sql(tables), rows_sql(tables)
         conn = sqlite3.connect(":memory:")
         conn.executescript(schema + "\n" + rows)
         per_key: dict[tuple[str, str], int] = {}
-        for template, table, question, gold in _questions(name):
-            if question in seen or per_key.get((template, table), 0) >= PER_TEMPLATE:
+        kept = 0
+        for template, table, question, gold in make_questions(tables, random.Random(f"codekiln:{suite}:{name}:questions")):
+            if per_database is not None and kept >= per_database:
+                break
+            if question in seen or per_key.get((template, table), 0) >= per_template:
                 continue
-            if not _informative(conn.execute(gold).fetchall()):
+            if not informative(conn.execute(gold).fetchall()):
                 continue
             seen.add(question)
             per_key[(template, table)] = per_key.get((template, table), 0) + 1
+            kept += 1
             digest = hashlib.sha256(question.encode()).hexdigest()
-            split = "test" if name in TEST_DATABASES else "train"
+            split = "test" if name in test_databases else "train"
             tasks.append(Task(
-                task_id=f"{SUITE}/{name}/{digest[:10]}", kind="sql", prompt=question, split=split,
+                task_id=f"{suite}/{name}/{digest[:10]}", kind="sql", prompt=question, split=split,
                 schema=schema, rows=rows, reference=gold,
                 meta={"database_name": name, "template": template, "difficulty": template.split("_")[0]},
             ))
         conn.close()
     return tasks
+
+
+def build_tasks() -> list[Task]:
+    from codekiln.tasks.sql_questions import questions
+
+    return build_sql_tasks(SUITE, DATABASES, questions, TEST_DATABASES)
 
 
 def load() -> list[Task]:

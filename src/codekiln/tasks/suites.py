@@ -51,6 +51,8 @@ def _register_builtin() -> None:
                          "codekiln.tasks.python_basic"),
         "sql-basic": ("Text-to-SQL questions over project-generated SQLite databases (train/test)",
                       "codekiln.tasks.sql_basic"),
+        "sql-transfer": ("Text-to-SQL transfer set: other databases and question templates than sql-basic (test only)",
+                         "codekiln.tasks.sql_transfer"),
         "pandas-basic": ("Data-analysis tasks in pandas verified by value (train/test)", "codekiln.tasks.pandas_basic"),
         "ui-basic": ("UI descriptions for self-contained HTML pages (train/test)", "codekiln.tasks.ui_basic"),
         "open-basic": ("Open coding instructions judged on five preferences (train/test)", "codekiln.tasks.open_basic"),

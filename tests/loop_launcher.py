@@ -10,7 +10,8 @@ SIGKILLs itself there (no product hook needed):
 - `checkpoint` round 1 training, while checkpoint-2 is being written: after its weights and optimizer, before its
                RNG and trainer state;
 - `eval`       round 1 evaluation, after its 2nd verdict is streamed;
-- `curate`     round 2 curation, right after its first output file (sft.jsonl) is written.
+- `curate`     round 2 curation, right after its first output file (sft.jsonl) is written;
+- `extra`      the base model's evaluation on an extra task set (at the end of the run), after its 2nd verdict.
 """
 
 from __future__ import annotations
@@ -27,14 +28,16 @@ def _die() -> None:
 
 
 def _kill_in_append(parts: tuple[str, ...], after: int, torn: bool) -> None:
-    """Die in `JsonlAppender.append` on the file ending in `parts`: on call `after` (torn: half a line written)."""
+    """Die in `JsonlAppender.append` on the file ending in `parts` ("*" matches any name): on call `after` (torn:
+    half a line written)."""
     from codekiln import records
 
     original = records.JsonlAppender.append
     calls = [0]
 
     def append(self: Any, record: Any) -> None:
-        if self.path.parts[-len(parts):] != parts:
+        tail = self.path.parts[-len(parts):]
+        if len(tail) != len(parts) or any(want not in ("*", got) for want, got in zip(parts, tail, strict=True)):
             return original(self, record)
         calls[0] += 1
         if calls[0] < after:
@@ -86,6 +89,8 @@ def install(point: str) -> None:
         _kill_in_append(("round-1", "eval", "verdicts.jsonl"), after=2, torn=False)
     elif point == "curate":
         _kill_in_curate("round-2")
+    elif point == "extra":
+        _kill_in_append(("round-0", "extra", "*", "verdicts.jsonl"), after=2, torn=False)
     elif point:
         raise SystemExit(f"unknown CODEKILN_TEST_KILL {point!r}")
 

@@ -9,8 +9,9 @@ random Llama with LoRA on the pairs (dpo+nll, the default method), and the train
 the task file's own validation split (which decides: stopping and `final`), its test split (which reports) and an
 extra task file (transfer: base vs final with a paired interval).
 
-One run goes through uninterrupted (the reference); a second run of the same command is SIGKILLed at four points
-(sampling, a checkpoint being written, evaluation, curation), each time rerun, and must end with the same files.
+One run goes through uninterrupted (the reference); a second run of the same command is SIGKILLed at five points
+(sampling, a checkpoint being written, evaluation, curation, the transfer evaluation at the end), each time rerun,
+and must end with the same files.
 """
 
 import json
@@ -303,8 +304,18 @@ def test_killed_at_every_stage_finishes_like_an_uninterrupted_run(setup, referen
     # Verdicts streamed before the kill were kept as they were (measured times included), not computed again.
     assert set(streamed_verdicts) <= set(_lines(eval_dir / "verdicts.jsonl"))
 
+    # (e) Transfer: the base model's evaluation on the extra set has two verdicts streamed; every round is done.
+    killed("extra")
+    (extra_dir,) = run.glob("round-0/extra/*")
+    streamed_extra = _lines(extra_dir / "verdicts.jsonl")
+    assert len(streamed_extra) == 2 and not (extra_dir / "metrics.json").exists()
+    assert "round-2/done/eval.json" in _markers(run) and not list(run.glob("round-*/done/extra-*.json"))
+    assert os.readlink(run / "final") == "round-2/model"  # linked before the transfer evaluations
+    assert "transfer" not in json.loads((run / "manifest.json").read_text())  # the run's end was not reached
+
     out = _launch(root, config)
     assert out.returncode == 0, out.stderr
+    assert set(streamed_extra) <= set(_lines(extra_dir / "verdicts.jsonl"))
     for name, text in seen.items():
         assert _markers(run)[name] == text, name
     _no_duplicates(run)
@@ -313,7 +324,7 @@ def test_killed_at_every_stage_finishes_like_an_uninterrupted_run(setup, referen
     assert sorted(got) == sorted(want)
     assert [name for name in want if got[name] != want[name]] == [], "differ from the uninterrupted run's"
     manifest = json.loads((run / "manifest.json").read_text())
-    assert len(manifest["invocations"]) == 5
+    assert len(manifest["invocations"]) == 6
     (root / "kill-test-done").write_text("ok")
 
 

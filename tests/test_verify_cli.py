@@ -55,6 +55,22 @@ def test_cli_writes_verdicts_and_prints_pass_at_k(humaneval_subset, tmp_path, ca
     assert "passed        3" in printed and "failed        3" in printed
 
 
+def test_cli_calibrates_limits_unless_told_not_to(humaneval_subset, tmp_path, monkeypatch):
+    """By default each task's limit comes from its reference's time here (cached under $CODEKILN_CACHE);
+    --no-calibrate gives every program --timeout."""
+    monkeypatch.setenv("CODEKILN_CACHE", str(tmp_path / "cache"))
+    tasks = read_humaneval(humaneval_subset)
+    samples = _samples_file(tmp_path / "samples.jsonl", _rows(tasks))
+    base = ["verify", "--tasks", str(humaneval_subset), "--samples", str(samples), "--workers", "1", "--timeout", "5",
+            "--quiet"]
+    assert main(base + ["--out", str(tmp_path / "calibrated.jsonl")]) == 0
+    calibrated = read_jsonl(tmp_path / "calibrated.jsonl", Verdict)
+    assert all(v.details["limit_s"] == 4.0 for v in calibrated)  # the floor: the references take milliseconds
+    assert len(list((tmp_path / "cache").glob("calibration/*/*.json"))) == len(tasks) + 1  # + machine.json
+    assert main(base + ["--out", str(tmp_path / "constant.jsonl"), "--no-calibrate"]) == 0
+    assert [v.details.get("limit_s") for v in read_jsonl(tmp_path / "constant.jsonl", Verdict)] == [None] * 6
+
+
 def test_cli_user_errors_exit_2(humaneval_subset, tmp_path, capsys):
     base = ["verify", "--tasks", str(humaneval_subset), "--out", str(tmp_path / "v.jsonl"), "--quiet"]
     assert main(base + ["--samples", str(tmp_path / "missing.jsonl")]) == 2

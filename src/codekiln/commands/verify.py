@@ -22,6 +22,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_field_option(parser, "--workers", VerifyConfig, "workers", metavar="N")
     add_field_option(parser, "--timeout", VerifyConfig, "timeout_s", metavar="SECONDS")
     add_field_option(parser, "--memory-mb", VerifyConfig, "memory_mb", metavar="MB")
+    add_field_option(parser, "--calibrate", VerifyConfig, "calibrate")
     parser.add_argument("--quiet", action="store_true", help="No progress bar.")
 
 
@@ -85,7 +86,7 @@ def main(args: argparse.Namespace) -> int:
 
         raise UserError(f"--samples {args.samples}: no such file")
     cfg = validate_section(VerifyConfig(), workers=args.workers, timeout_s=args.timeout_s,
-                           memory_mb=args.memory_mb)
+                           memory_mb=args.memory_mb, calibrate=args.calibrate)
     check_limits(cfg)
     tasks = load_tasks(args.tasks)
     samples = read_samples(args.samples, {t.task_id for t in tasks})

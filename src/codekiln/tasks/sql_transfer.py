@@ -162,6 +162,10 @@ def _single(t: Table, rng: random.Random) -> Iterator[Question]:
         a, b = (cat_values(t, c, rng, 2) * 2)[:2]
         yield "filter_not", T, f"Give the `{L}` of every {S} whose `{c}` is anything but '{a}'.", \
             f"SELECT {L} FROM {T} WHERE {c} <> {quote(a)}"
+        yield "filter_equal", T, f"Which {P} have '{a}' as their `{c}`? Give their `{L}`.", \
+            f"SELECT {L} FROM {T} WHERE {c} = {quote(a)}"
+        yield "aggregate_tally", T, f"Count the {P} that have '{a}' as their `{c}`.", \
+            f"SELECT COUNT(*) FROM {T} WHERE {c} = {quote(a)}"
         yield "filter_in", T, f"Find the {P} whose `{c}` is either '{a}' or '{b}'; return their `{L}`.", \
             f"SELECT {L} FROM {T} WHERE {c} IN ({quote(a)}, {quote(b)})"
         yield "aggregate_distinct", T, f"Count how many distinct `{c}` values occur in the {T} table.", \
@@ -198,6 +202,10 @@ def _single(t: Table, rng: random.Random) -> Iterator[Question]:
         x = rng.choice(thresholds(t, n))
         yield "filter_atmost", T, f"Return `{L}` and `{n}` for {P} whose `{n}` is no more than {x}.", \
             f"SELECT {L}, {n} FROM {T} WHERE {n} <= {x}"
+        yield "filter_atleast", T, f"Show the `{L}` for {P} where `{n}` is at least {x}.", \
+            f"SELECT {L} FROM {T} WHERE {n} >= {x}"
+        yield "aggregate_mean", T, f"Compute the mean `{n}` of the {P}, rounded to 2 decimals.", \
+            f"SELECT ROUND(AVG({n}), 2) FROM {T}"
         yield "aggregate_above", T, f"Count the {P} whose `{n}` exceeds {x}.", f"SELECT COUNT(*) FROM {T} WHERE {n} > {x}"
         yield "aggregate_spread", T, f"By how much does the largest `{n}` exceed the smallest `{n}` in {T}?", \
             f"SELECT MAX({n}) - MIN({n}) FROM {T}"

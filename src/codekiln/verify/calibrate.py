@@ -160,8 +160,9 @@ class Calibrator:
             if seconds is None:
                 limit = Limit(self.cfg.timeout_s)
             else:
-                limit = Limit(round(max(self.cfg.timeout_floor_s, self.cfg.timeout_factor * seconds), 6),
-                              round(seconds, 6))
+                reference_s = round(seconds, 6)
+                limit = Limit(round(max(self.cfg.timeout_floor_s, self.cfg.timeout_factor * reference_s), 6),
+                              reference_s)
             with self._lock:
                 self._by_key[key] = limit
             return limit

@@ -23,7 +23,7 @@ if __name__ == "__main__":
 
 @pytest.fixture(scope="module")
 def verifier():
-    v = get_verifier("pandas", VerifyConfig(workers=2, timeout_s=3.0))
+    v = get_verifier("pandas", VerifyConfig(workers=2, timeout_s=3.0, timeout_floor_s=2.0))
     yield v
     v.close()
 

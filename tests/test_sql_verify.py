@@ -20,7 +20,7 @@ def _task(reference: str, task_id: str = "t") -> Task:
 
 @pytest.fixture(scope="module")
 def verifier():
-    v = get_verifier("sql", VerifyConfig(workers=2, timeout_s=2.0))
+    v = get_verifier("sql", VerifyConfig(workers=2, timeout_s=2.0, timeout_floor_s=1.0))
     yield v
     v.close()
 

@@ -94,6 +94,8 @@ def test_default_extra_sets_by_suite():
     splits = split_tasks(cfg)
     (transfer,) = extra_sets(cfg, splits.train + splits.val)  # the default run's transfer set exists and is unseen
     assert transfer.name == "sql-transfer" and transfer.tasks and all(t.kind == "sql" for t in transfer.tasks)
+    cut = load_config(overrides=["eval.limit=7"])  # a smoke run cuts its extra sets like its test split
+    assert [t.task_id for t in extra_sets(cut, [])[0].tasks] == [t.task_id for t in transfer.tasks[:7]]
 
 
 def test_extra_sets_resolve_like_tasks_and_refuse_bad_ones(tmp_path):

@@ -236,7 +236,7 @@ class EvalConfig(Section):
     split: str = "test"
     """Split of the suite to evaluate on (codekiln run: the test split, which reports and never decides)."""
     limit: int | None = None
-    """Evaluate only the first N tasks (codekiln run: of the test split)."""
+    """Evaluate only the first N tasks (codekiln run: of the test split and of each extra set)."""
     bootstrap: int = 1000
     """Bootstrap resamples over tasks for confidence intervals."""
     val_size: int = Field(100, ge=1)

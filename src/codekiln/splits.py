@@ -144,6 +144,8 @@ def extra_sets(cfg: RunConfig, seen: Sequence[Task]) -> list[ExtraSet]:
                             f"from {sorted(SUITES)} or give a path (eval.extra=[] evaluates no extra set)") from None
         if ":" not in spec and any(t.split == cfg.eval.split for t in tasks):
             tasks = [t for t in tasks if t.split == cfg.eval.split]
+        if cfg.eval.limit is not None:  # the same cut as the test split's (a smoke run stays small)
+            tasks = tasks[: cfg.eval.limit]
         shared = seen_ids & {t.task_id for t in tasks}
         if shared:
             raise UserError(f"eval.extra {spec!r} shares {len(shared)} task id(s) with the run's train/val tasks "

@@ -182,7 +182,8 @@ class Listeners:
             with socket.create_connection((host, port), timeout=5) as c:
                 c.sendall(b"PROBE from the test\r\n")
         deadline = time.monotonic() + 10
-        while len(self.accepted) < before + len(self.addresses) and time.monotonic() < deadline:
+        while time.monotonic() < deadline and not (len(self.accepted) == before + len(self.addresses) and all(
+                a.endswith(" PROBE from the test") for a in self.accepted[before:])):  # accepted, then its line read
             time.sleep(0.02)
         assert len(self.accepted) == before + len(self.addresses), self.accepted
 

@@ -85,6 +85,7 @@ def alarm_section(rounds: list[RoundStats]) -> str:
         f'<div class="ok">{escape(no_alarm_text(rounds))}</div>'
     note = ("<p class=\"note\">Over-fitting: a model whose pass rate on fresh train tasks rises while its validation "
             "pass@1 falls is fitting the training distribution's surface, not the skill. Reward hacking: "
-            "<code>invalid</code> verdicts are programs that tried to forge or escape their check; a rising share "
-            "means training is rewarding the attempt. Nothing is decided on these; they are said so you can look.</p>")
+            "<code>invalid</code> verdicts are programs their check refused (that tried to forge or escape it; for "
+            "SQL, anything but one read-only query, which includes several statements in one reply); a rising share "
+            "means training may be rewarding the attempt: open the verdicts' feedback to see which. Nothing is decided on these; they are said so you can look.</p>")
     return f'<div class="card">{lines}<div class="charts">{fit}{invalid}</div>{note}</div>'

@@ -3,7 +3,8 @@
 Two measures are lined up on the same model: its **train pass rate** (the share of passing samples it drew for the
 next round's fresh train tasks, at the sampling temperature: round m+1's verdicts) and its **validation pass@1**.
 - Over-fitting: from one model to the next, the train pass rate rose while validation pass@1 fell.
-- Reward hacking: the share of `invalid` verdicts (a program that tried to forge or escape its check) rose, on the
+- Reward hacking: the share of `invalid` verdicts (a program its check refused: one that tried to forge or escape
+  it; for SQL, anything but one read-only query) rose, on the
   train samples or on validation.
 Each alarm says what moved, from what to what. The console table and the report print them; nothing decides on them.
 """
@@ -103,7 +104,8 @@ def alarms(rounds: Sequence[RoundStats]) -> list[Alarm]:
                             ("validation samples", before.val_invalid, after.val_invalid)):
             if a is not None and b is not None and _share(b) > _share(a):
                 out.append(Alarm("invalid", after.model, (
-                    f"reward-hacking sign: {span}, the share of invalid verdicts (programs that tried to forge or "
-                    f"escape their check) rose {_pct(_share(a))} ({a[0]}/{a[1]}) → {_pct(_share(b))} ({b[0]}/{b[1]}) "
+                    f"reward-hacking sign: {span}, the share of invalid verdicts (programs their check refused: "
+                    f"tried to forge or escape it; for SQL, anything but one read-only query) rose "
+                    f"{_pct(_share(a))} ({a[0]}/{a[1]}) → {_pct(_share(b))} ({b[0]}/{b[1]}) "
                     f"of {where}")))
     return out

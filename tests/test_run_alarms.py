@@ -48,8 +48,9 @@ def test_train_up_while_validation_down_is_an_over_fitting_alarm():
 def test_a_rising_share_of_invalid_verdicts_is_a_reward_hacking_alarm():
     found = alarms(_run(train=[(2, 1), (2, 3)], val=[(0.5, 0), (0.5, 2), (0.5, 1)]))
     assert [(a.kind, a.model) for a in found] == [("invalid", 1), ("invalid", 1)]
-    assert found[0].text.endswith("the share of invalid verdicts (programs that tried to forge or escape their "
-                                  "check) rose 10.0% (1/10) → 30.0% (3/10) of train samples")
+    assert found[0].text.endswith("the share of invalid verdicts (programs their check refused: tried to forge or "
+                                  "escape it; for SQL, anything but one read-only query) rose 10.0% (1/10) → 30.0% "
+                                  "(3/10) of train samples")
     assert found[1].text.endswith("rose 0.0% (0/10) → 20.0% (2/10) of validation samples")
     assert alarms(_run(train=[(2, 3), (2, 1)], val=[(0.5, 2), (0.5, 2)])) == []  # falling or flat: none
 

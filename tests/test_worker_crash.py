@@ -56,6 +56,13 @@ def _lines(path: Path) -> list[bytes]:
     return path.read_bytes().splitlines(keepends=True) if path.exists() else []
 
 
+def _one_line_error(cli: subprocess.Popen[str], stderr: str) -> str:
+    """The CLI's error after a crash: exit 2 and one line, no traceback."""
+    assert cli.returncode == 2, stderr
+    assert "Traceback" not in stderr and len(stderr.strip().splitlines()) == 1, stderr
+    return stderr.strip()
+
+
 def _wait_for_lines(path: Path, count: int, proc: subprocess.Popen[str]) -> None:
     deadline = time.monotonic() + 240
     while len(_lines(path)) < count:
@@ -103,12 +110,10 @@ def test_a_model_process_killed_by_sigsegv_stops_sampling_with_one_line(sampling
     finally:
         if cli.poll() is None:
             cli.kill()
-    assert cli.returncode == 2, stderr
-    assert "Traceback" not in stderr and len(stderr.strip().splitlines()) == 1, stderr
     said = re.fullmatch(r"codekiln sample: error: sample stopped: a sampling process was killed by SIGSEGV \(signal 11\) "
                         r"\(its stack is in (\S+)\) "
                         r"while generating tasks? (\S+(?:, \S+)*); (\d+) finished samples are kept in (\S+); "
-                        r"rerun the same command to resume .*\./setup\.sh.*", stderr.strip())
+                        r"rerun the same command to resume .*\./setup\.sh.*", _one_line_error(cli, stderr))
     assert said, stderr
     stack = Path(said.group(1)).read_text()  # the native crash's Python stack, kept out of the terminal
     assert "Fatal Python error: Segmentation fault" in stack and "llama" in stack
@@ -204,11 +209,9 @@ def test_sandbox_workers_killed_again_and_again_stop_verify_with_one_line(verify
     finally:
         if cli.poll() is None:
             cli.kill()
-    assert cli.returncode == 2, stderr
-    assert "Traceback" not in stderr and len(stderr.strip().splitlines()) == 1, stderr
     said = re.fullmatch(r"codekiln verify: error: verify stopped: the sandbox worker was killed by SIGSEGV \(signal 11\) "
                         r"while checking sample (\S+) of task (\S+), and again with a fresh worker; (\d+) finished "
-                        r"verdicts are kept in (\S+); rerun the same command to resume .*", stderr.strip())
+                        r"verdicts are kept in (\S+); rerun the same command to resume .*", _one_line_error(cli, stderr))
     assert said, stderr
     kept, expected = _verdicts(out), _verdicts(reference)
     assert said.group(4) == str(out) and int(said.group(3)) == len(kept) >= 4 and killed >= 2

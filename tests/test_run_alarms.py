@@ -1,9 +1,9 @@
 """Over-fitting and reward-hacking alarms, from constructed round figures: what fires, what does not, and that the
 console lines and the report's section say it."""
 
-from codekiln.report_evidence import alarm_section
+from codekiln.report_evidence import alarm_section, selection_note
 from codekiln.runalarms import alarms, model_points, no_alarm_text
-from codekiln.runstats import PassK, RoundStats, SetStats
+from codekiln.runstats import NO_ROUND_BEAT_BASE, PassK, RoundStats, SetStats
 from codekiln.runtable import summary_lines
 
 
@@ -75,3 +75,25 @@ def test_no_alarm_says_what_was_compared():
     one_round = _run(train=[(2, 0)], val=[(0.3, 0), (0.5, 0)])
     assert no_alarm_text(one_round).startswith("over-fitting not checked (the train pass rate of two models needs 2 "
                                                "or more rounds)")
+
+
+def _with_test(stats: RoundStats, per_task: dict[str, float]) -> RoundStats:
+    return RoundStats(round=stats.round, samples=stats.samples, passed=stats.passed, train_status=stats.train_status,
+                      val=stats.val, test_per_task=per_task)
+
+
+def test_advice_to_keep_the_base_model_follows_validation_not_test():
+    tasks = [f"t{i}" for i in range(10)]
+    # Validation fell under the base while test rose: the advice is to keep the base model.
+    fell = _run(train=[(2, 0)], val=[(0.5, 0), (0.3, 0)])
+    fell = [_with_test(fell[0], dict.fromkeys(tasks, 0.0)), _with_test(fell[1], dict.fromkeys(tasks, 1.0))]
+    lines = summary_lines(fell, final_round=1)
+    assert NO_ROUND_BEAT_BASE in lines and any(line.startswith("test pass@1, final vs base: +100.0 pts") for line in lines)
+    assert "No trained round beat the base model on validation" in selection_note({"selection_split": "val"}, fell, 1)
+    # Validation rose while test fell: no such advice (test reports, it does not decide).
+    rose = _run(train=[(2, 0)], val=[(0.3, 0), (0.5, 0)])
+    rose = [_with_test(rose[0], dict.fromkeys(tasks, 1.0)), _with_test(rose[1], dict.fromkeys(tasks, 0.0))]
+    lines = summary_lines(rose, final_round=1)
+    assert NO_ROUND_BEAT_BASE not in lines and any(line.startswith("test pass@1, final vs base: -100.0 pts")
+                                                   for line in lines)
+    assert "base model" not in selection_note({"selection_split": "val"}, rose, 1).split("; the test split")[-1]

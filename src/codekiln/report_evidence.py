@@ -8,7 +8,7 @@ from typing import Any
 
 from codekiln.report_charts import PALETTE, Series, line_chart
 from codekiln.runalarms import alarms, model_points, no_alarm_text
-from codekiln.runstats import Gain, PassK, RoundStats, extra_gain
+from codekiln.runstats import NO_ROUND_BEAT_BASE, Gain, PassK, RoundStats, beats_base_on_val, extra_gain
 
 
 def _pct(p: PassK | None) -> str:
@@ -33,9 +33,13 @@ def selection_note(manifest: dict[str, Any], rounds: list[RoundStats], final: in
                 "the best of several noisy estimates on the same tasks, optimistic by construction")
     chosen = next((s.val_pass1() for s in rounds if s.round == final), None)
     base = rounds[0].val_pass1() if rounds else None
-    return (f"final = round {final}, chosen on validation pass@1 ({_pct(chosen)}; base {_pct(base)}) over "
+    note = (f"final = round {final}, chosen on validation pass@1 ({_pct(chosen)}; base {_pct(base)}) over "
             f"{manifest.get('data', {}).get('val_tasks', '?')} validation tasks never trained on; the test split "
             "and the extra sets only report, they never decided anything")
+    final_stats = next((s for s in rounds if s.round == final), None)
+    if rounds and final_stats is not None and not beats_base_on_val(rounds[0], final_stats):
+        note += f". {NO_ROUND_BEAT_BASE[0].upper()}{NO_ROUND_BEAT_BASE[1:]}"
+    return note
 
 
 def transfer_section(manifest: dict[str, Any], rounds: list[RoundStats], final: int | None) -> str:

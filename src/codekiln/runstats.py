@@ -235,3 +235,14 @@ def _count_lines(path: Path) -> int:
         return 0
     with open(path, encoding="utf-8") as fh:
         return sum(1 for line in fh if line.strip())
+
+
+# Advice read from validation, the split that decides (the test figures below it only report).
+NO_ROUND_BEAT_BASE = ("no trained round beat the base model on validation pass@1: keep using the base model, or change "
+                      "the settings and judge them on validation")
+
+
+def beats_base_on_val(base: RoundStats, final: RoundStats) -> bool:
+    """Whether the chosen round's validation pass@1 is above the base model's (unknown counts as above)."""
+    chosen, start = final.val_pass1(), base.val_pass1()
+    return chosen is None or start is None or chosen.value > start.value

@@ -7,7 +7,15 @@ from rich.console import Console
 from rich.table import Table
 
 from codekiln.runalarms import alarms, no_alarm_text
-from codekiln.runstats import Gain, PassK, RoundStats, extra_gain, paired_gain
+from codekiln.runstats import (
+    NO_ROUND_BEAT_BASE,
+    Gain,
+    PassK,
+    RoundStats,
+    beats_base_on_val,
+    extra_gain,
+    paired_gain,
+)
 
 
 def fmt_ci(p: PassK | None) -> str:
@@ -51,11 +59,11 @@ def summary_lines(rounds: list[RoundStats], final_round: int | None) -> list[str
         base = rounds[0]
         lines.append(f"final = round {final_round}, chosen on validation pass@1 "
                      f"({fmt_ci(final.val_pass1())}; base {fmt_ci(base.val_pass1())})")
+        if not beats_base_on_val(base, final):
+            lines.append(NO_ROUND_BEAT_BASE)
         gain = paired_gain(base, final)
         if gain is not None:
             lines.append(f"test pass@1, final vs base: {fmt_gain(gain)}")
-            if gain.value <= 0:
-                lines.append("the final model did not beat the base model on test pass@1: keep using the base model")
         for name in sorted(final.extra):
             extra = extra_gain(base, final, name)
             if extra is not None:

@@ -7,13 +7,43 @@ sampler seed, so a result depends only on its request.
 
 from __future__ import annotations
 
+import ctypes
+import sys
 from collections.abc import Sequence
+from typing import Any
 
 from codekiln.config import SampleConfig
 from codekiln.errors import UserError
 from codekiln.sample.base import Generation, GenParams, Messages, Request
 from codekiln.sample.models import ModelRef
 from codekiln.sample.quantize import fast_gguf
+
+# ggml's log levels since 2024 (ggml.h): NONE 0, DEBUG 1, INFO 2, WARN 3, ERROR 4, CONT 5 (continues the last line).
+# llama-cpp-python 0.3.36 still maps them by the older order, so with verbose=False every WARN line is printed as an
+# error (qwen2.5-coder's LoRA adapter gave 12 lines per model load). codekiln prints errors only.
+GGML_LOG_ERROR, GGML_LOG_CONT = 4, 5
+_log_state = {"last": 0}
+_log_callback: Any = None  # the ctypes callback, kept alive for as long as llama.cpp may call it
+
+
+def llama_log(level: int, text: bytes, _user_data: Any = None) -> None:
+    """llama.cpp's log lines: errors (and their continuations) to stderr, everything else dropped."""
+    shown = level == GGML_LOG_ERROR or (level == GGML_LOG_CONT and _log_state["last"] == GGML_LOG_ERROR)
+    if level != GGML_LOG_CONT:
+        _log_state["last"] = level
+    if shown:
+        print(text.decode("utf-8", errors="replace"), end="", flush=True, file=sys.stderr)
+
+
+def quiet_llama_logs() -> None:
+    """Route llama.cpp's log through `llama_log` (once per process, before a model loads)."""
+    global _log_callback
+    if _log_callback is None:
+        import llama_cpp
+        import llama_cpp._logger  # noqa: F401 - installs its own callback on import; ours must come after it
+
+        _log_callback = llama_cpp.llama_log_callback(llama_log)
+        llama_cpp.llama_log_set(_log_callback, ctypes.c_void_p(0))
 
 
 class LlamaCppSampler:
@@ -29,6 +59,7 @@ class LlamaCppSampler:
         kwargs = {}
         if ref.lora_gguf is not None:
             kwargs = {"lora_path": str(ref.lora_gguf), "lora_scale": 1.0}
+        quiet_llama_logs()
         try:
             self.llm = Llama(model_path=str(path), n_ctx=cfg.context_size, n_threads=cfg.threads,
                              n_threads_batch=cfg.threads, n_batch=512, verbose=False, **kwargs)

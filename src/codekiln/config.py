@@ -38,8 +38,8 @@ class SampleConfig(Section):
     """Nucleus sampling probability mass."""
     top_k: int = 40
     """Sample only among the k most likely tokens (0 = no limit; a limit also makes llama.cpp sampling faster)."""
-    max_tokens: int = 384
-    """Most tokens generated per sample."""
+    max_tokens: int | None = Field(None, ge=1)
+    """Most tokens generated per sample (None: by task kind, sql 256, python and pandas 384, open 512, html 1200)."""
     shots: int = 0
     """Worked examples from the suite's train split put in the prompt (the in-context-learning baseline)."""
     threads: int = 1
@@ -48,8 +48,8 @@ class SampleConfig(Section):
     """Model processes generating in parallel on this machine, each with `threads` threads (None: one per `threads` cores for llama.cpp, which shares the weights between processes; 1 for other backends)."""
     batch_size: int = 8
     """Sequences generated together (transformers, llama.cpp multi-sequence decode)."""
-    context_size: int = 2048
-    """Model context window in tokens (llama.cpp)."""
+    context_size: int | None = Field(None, ge=256)
+    """Model context window in tokens, llama.cpp (None: 2048, or max_tokens + 1024 when that is larger)."""
     api_key_env: str = "OPENAI_API_KEY"
     """Name of the environment variable holding the API key for openai: models."""
     concurrency: int = 4
@@ -294,7 +294,7 @@ class RunConfig(Section):
 # Per-section defaults of the embedded `codekiln run` config (see RunConfig._run_defaults).
 RUN_DEFAULTS: dict[str, dict[str, Any]] = {
     # T=0.6: a higher pass rate than 0.8 (18.8% vs 14.5% on the same 128 tasks), so more programs to learn from.
-    "sample": {"n": 4, "max_tokens": 256, "temperature": 0.6},
+    "sample": {"n": 4, "temperature": 0.6},
     # A gentler step than the single-stage default: steady gains over rounds instead of a jump and a fall.
     "train": {"max_steps": 24, "learning_rate": 1e-4},
 }

@@ -21,9 +21,10 @@ from typing import Any, TypeVar
 from codekiln.errors import RecordError, UserError
 
 TASK_KINDS = ("python", "sql", "pandas", "html", "open")
+# `truncated`: the reply hit the token limit and did not pass (the cut, not the code, is what went wrong).
 # `flaky`: two runs of the same program gave different verdicts (see verify.calibrate); never passed, never
 # trained on (curation sets it aside), counted apart in the funnel.
-STATUSES = ("passed", "failed", "syntax_error", "runtime_error", "timeout", "memory", "invalid", "flaky")
+STATUSES = ("passed", "failed", "syntax_error", "runtime_error", "timeout", "memory", "invalid", "truncated", "flaky")
 SPLITS = ("train", "test", "val")
 
 
@@ -78,7 +79,8 @@ class Verdict:
     `details` holds how the verdict was reached, as plain data (left out of the JSON when empty): `limit_s`
     and `reference_s` when the program's limit was calibrated from its task's reference, `calibration`
     (tightened | extended) when that limit may have changed the verdict, `runs` (the statuses of both runs)
-    and `rerun` (near_limit | recheck) when the program was run twice; see `verify.calibrate`."""
+    and `rerun` (near_limit | recheck) when the program was run twice, see `verify.calibrate`; `cut_at_tokens` and
+    `checked_status` (what the kind's checks said) on a `truncated` verdict, see `verify.run`."""
 
     task_id: str
     sample_id: str

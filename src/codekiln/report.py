@@ -62,6 +62,7 @@ def render_report(root: Path, examples: int = 4) -> str:
         transfer_section(manifest, rounds, final),
         "<h2>pass@k per round</h2>",
         _passk_section(rounds),
+        _score_section(rounds),
         "<h2>Over-fitting and reward-hacking checks</h2>",
         alarm_section(rounds),
         "<h2>Data funnel per round</h2>",
@@ -167,6 +168,39 @@ def _passk_section(rounds: list[RoundStats]) -> str:
     return f'<div class="card">{chart}{note}</div>'
 
 
+SCORE_BINS = 10
+
+
+def _score_section(rounds: list[RoundStats]) -> str:
+    """Graded scores (html): mean validation and test score per round with intervals, and the distribution of each
+    round's train sample scores ('' when no verdict is graded)."""
+    if not any(s.train_scores or s.test_score or (s.val and s.val.score) for s in rounds):
+        return ""
+    xs = [float(s.round) for s in rounds]
+    series = []
+    for name, get in (("validation score (decides)", lambda s: s.val.score if s.val else None),
+                      ("test score (reported)", lambda s: s.test_score)):
+        points = [get(s) for s in rounds]
+        if any(points):
+            series.append(Series(name, xs, [p.value if p else None for p in points],
+                                 [(p.low, p.high) if p else None for p in points]))
+    chart = line_chart("score", series, x_label="model (0 = base, R = trained in round R)", y_label="mean score",
+                       y_max=1.0, y_min=0.0, x_ticks=xs, width=900, height=300, dodge=7.0) if series else ""
+    labels = [f"{i / SCORE_BINS:.1f}-{(i + 1) / SCORE_BINS:.1f}" for i in range(SCORE_BINS)]
+    bins = []
+    for s in rounds:
+        if s.train_scores:
+            counts = [0.0] * SCORE_BINS
+            for v in s.train_scores:
+                counts[min(SCORE_BINS - 1, int(v * SCORE_BINS))] += 1
+            bins.append((f"round {s.round} samples", counts))
+    hist = grouped_bars("scores", labels, bins, y_label="samples", width=900, height=300) if bins else ""
+    note = ("<p class=\"note\">The verifier's graded score (html: relevance mixed with the share of the task's UI "
+            "requirements the rendered page meets). Error bars: 95% bootstrap over tasks. The histogram shows how the "
+            "scores of each round's train samples spread: what curation filters and ranks pairs by.</p>")
+    return f'<h2>Graded scores per round</h2><div class="card">{chart}{hist}{note}</div>'
+
+
 FUNNEL_SKIP = {"by_kind", "kinds", "per_kind", "stats", "pair_stats", "pairs_stats"}
 
 
@@ -187,10 +221,11 @@ def _funnel_section(rounds: list[RoundStats]) -> str:
     steps = [name for name, _ in _funnel_steps(trained[0].funnel)]
     series = [(f"round {s.round}", [dict(_funnel_steps(s.funnel)).get(n, 0.0) for n in steps]) for s in trained]
     chart = grouped_bars("funnel", steps, series, y_label="items", width=900, height=320)
-    head = "".join(f"<th>{escape(n)}</th>" for n in steps) + "<th>SFT rows</th><th>pairs</th>"
+    head = ("".join(f"<th>{escape(n)}</th>" for n in steps)
+            + "<th>SFT rows</th><th>pairs</th><th>truncated (cut by the token limit)</th>")
     rows = "".join(
         f"<tr><td>round {s.round}</td>" + "".join(f"<td>{v:g}</td>" for v in vals)
-        + f"<td>{s.sft_rows}</td><td>{s.pairs}</td></tr>"
+        + f"<td>{s.sft_rows}</td><td>{s.pairs}</td><td>{(s.funnel.get('total') or {}).get('truncated', 0)}</td></tr>"
         for s, (_, vals) in zip(trained, series, strict=True))
     return f'<div class="card">{chart}<table><tr><th>round</th>{head}</tr>{rows}</table></div>'
 

@@ -14,7 +14,8 @@ from html import escape
 PALETTE = ("#2563eb", "#dc2626", "#059669", "#d97706", "#7c3aed", "#0891b2", "#db2777", "#4b5563")
 STATUS_COLORS = {
     "passed": "#059669", "failed": "#dc2626", "syntax_error": "#7c3aed", "runtime_error": "#d97706",
-    "timeout": "#0891b2", "memory": "#db2777", "invalid": "#111827", "flaky": "#9ca3af",
+    "timeout": "#0891b2", "memory": "#db2777", "invalid": "#111827", "truncated": "#a16207",
+    "flaky": "#9ca3af",
 }
 
 

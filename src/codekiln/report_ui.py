@@ -48,7 +48,7 @@ def ui_section(root: Path, tasks: dict[str, Task], final: int | None, limit: int
                                           (f"final model (round {final})", last[task_id], shots[len(chosen) + i])):
             img = (f'<img alt="{escape(label)} page" src="data:image/png;base64,{shot}">' if shot
                    else '<p class="note">did not render</p>')
-            cols.append(f"<div><div>{label}: <b>{escape(verdict.status)}</b>, relevance {verdict.score:.2f}"
+            cols.append(f"<div><div>{label}: <b>{escape(verdict.status)}</b>, score {verdict.score:.2f}"
                         f"{_problem(verdict)}</div>{img}</div>")
         desc = tasks[task_id].description or tasks[task_id].prompt
         cards.append(f'<div class="card"><b>{escape(task_id)}</b><p>{escape(desc)}</p>'

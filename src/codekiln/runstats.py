@@ -36,6 +36,8 @@ class SetStats:
     status: dict[str, int]
     per_task: dict[str, float]
     """pass@1 of each task (for paired comparisons between models)."""
+    score: PassK | None = None
+    """The mean verdict score over tasks with its interval, when the scores are graded (html), else None."""
 
     def pass1(self) -> PassK | None:
         return next((p for p in self.passk if p.k == 1), None)
@@ -55,6 +57,10 @@ class RoundStats:
     test_status: dict[str, int] = field(default_factory=dict)
     test_per_task: dict[str, float] = field(default_factory=dict)
     """Held-out pass@1 of each task (for paired comparisons between rounds)."""
+    test_score: PassK | None = None
+    """Mean graded score on the test split (html), with its interval."""
+    train_scores: list[float] = field(default_factory=list)
+    """The graded score of each of the round's train samples (html), for the distribution in the report."""
     val: SetStats | None = None
     """The round's model on the validation split (the split every decision reads)."""
     extra: dict[str, SetStats] = field(default_factory=dict)
@@ -142,6 +148,8 @@ def round_stats(round_dir: Path, resamples: int = 1000, seed: int = 0) -> RoundS
         stats.train_status = dict(Counter(v.status for v in train_verdicts))
         per_task = Counter(v.task_id for v in train_verdicts)
         stats.train_passk = passk_with_ci(train_verdicts, _ks(min(per_task.values())), resamples, seed)
+        if graded(train_verdicts):
+            stats.train_scores = [v.score for v in train_verdicts]
     funnel_path = round_dir / "curated" / "funnel.json"
     if funnel_path.exists():
         stats.funnel = json.loads(funnel_path.read_text(encoding="utf-8"))
@@ -153,6 +161,7 @@ def round_stats(round_dir: Path, resamples: int = 1000, seed: int = 0) -> RoundS
     test = set_stats(round_dir / "eval", resamples, seed)
     if test is not None:
         stats.test_status, stats.test_passk, stats.test_per_task = test.status, test.passk, test.per_task
+        stats.test_score = test.score
     stats.val = set_stats(round_dir / "val", resamples, seed)
     extra_root = round_dir / "extra"
     for folder in sorted(extra_root.iterdir()) if extra_root.is_dir() else []:
@@ -169,7 +178,23 @@ def set_stats(folder: Path, resamples: int = 1000, seed: int = 0) -> SetStats | 
         return None
     per_task = Counter(v.task_id for v in verdicts)
     return SetStats(passk_with_ci(verdicts, _ks(min(per_task.values())), resamples, seed),
-                    dict(Counter(v.status for v in verdicts)), per_task_pass1(verdicts))
+                    dict(Counter(v.status for v in verdicts)), per_task_pass1(verdicts),
+                    mean_score(verdicts, resamples, seed) if graded(verdicts) else None)
+
+
+def graded(verdicts: Sequence[Verdict]) -> bool:
+    """Whether the verdicts carry graded scores (some strictly between 0 and 1), as html's do."""
+    return any(0.0 < v.score < 1.0 for v in verdicts)
+
+
+def mean_score(verdicts: Sequence[Verdict], resamples: int = 1000, seed: int = 0) -> PassK:
+    """The mean over tasks of each task's mean verdict score, with a 95% bootstrap interval over tasks."""
+    by_task: dict[str, list[float]] = {}
+    for v in verdicts:
+        by_task.setdefault(v.task_id, []).append(v.score)
+    values = [sum(s) / len(s) for s in by_task.values()]
+    low, high = bootstrap_ci(values, resamples, seed)
+    return PassK(0, sum(values) / len(values), low, high, len(values))
 
 
 def per_task_pass1(verdicts: Sequence[Verdict]) -> dict[str, float]:

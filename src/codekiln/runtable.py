@@ -27,11 +27,13 @@ def fmt_ci(p: PassK | None) -> str:
 def summary_table(rounds: list[RoundStats], final_round: int | None) -> Table:
     table = Table(title="codekiln run",
                   caption="validation decides (stopping, final); test is reported only, never used for a decision")
+    scored = any(s.test_score is not None or (s.val is not None and s.val.score is not None) for s in rounds)
     for col in ("round", "samples", "train pass rate", "SFT rows", "pairs", "loss", "val pass@1 [95% CI]",
-                "test pass@1 [95% CI] (reported)"):
+                "test pass@1 [95% CI] (reported)", *(("val score", "test score (reported)") if scored else ())):
         table.add_column(col, justify="right")
     for s in rounds:
         label = "0 (base)" if s.round == 0 else str(s.round) + (" (final)" if s.round == final_round else "")
+        scores = (fmt_score(s.val.score if s.val else None), fmt_score(s.test_score)) if scored else ()
         table.add_row(
             label,
             str(s.samples) if s.samples else "-",
@@ -41,8 +43,14 @@ def summary_table(rounds: list[RoundStats], final_round: int | None) -> Table:
             f"{s.loss:.3f}" if s.loss is not None else "-",
             fmt_ci(s.val_pass1()),
             fmt_ci(s.test_pass1()),
+            *scores,
         )
     return table
+
+
+def fmt_score(p: PassK | None) -> str:
+    """A graded mean score (html) with its interval, on the 0-1 scale."""
+    return "-" if p is None else f"{p.value:.3f} [{p.low:.3f}, {p.high:.3f}]"
 
 
 def fmt_gain(gain: Gain) -> str:

@@ -60,8 +60,9 @@ def _print_summary(funnel: dict, out: str) -> None:
     kinds = [*funnel["kinds"], "total"]
     for kind in kinds:
         table.add_column(kind, justify="right")
-    for step in (*funnel["steps"], "pairs"):
-        table.add_row(step, *(str((funnel["total"] if k == "total" else funnel["kinds"][k])[step]) for k in kinds))
+    for step in (*funnel["steps"], "pairs", "truncated"):
+        table.add_row(step, *(str((funnel["total"] if k == "total" else funnel["kinds"][k]).get(step, 0))
+                              for k in kinds))
     console.print(table)
     p = funnel["pairs"]
     if p["count"]:

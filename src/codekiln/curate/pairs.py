@@ -25,7 +25,8 @@ from codekiln.config import CurateConfig
 from codekiln.errors import ConfigError
 
 # Rank of a failing status as a rejected answer: running-but-wrong is the most informative negative.
-REJECTED_RANK = {"failed": 0, "runtime_error": 1, "timeout": 2, "memory": 3, "invalid": 4, "syntax_error": 5}
+REJECTED_RANK = {"failed": 0, "runtime_error": 1, "timeout": 2, "memory": 3, "invalid": 4, "syntax_error": 5,
+                 "truncated": 6}
 
 
 @dataclass(frozen=True)

@@ -36,7 +36,8 @@ from codekiln.sample.prompts import build_messages, reference_program, render_re
 from codekiln.verify.calibrate import verdict_changes
 
 FUNNEL_STEPS = ("generated", "extracted", "verified_passing", "unique", "decontaminated", "used")
-COUNTS = (*FUNNEL_STEPS, "pairs", "reference_rows", "flaky")  # per kind and in total
+# per kind and in total; `truncated`: replies cut by the token limit (a budget problem, not the model's code)
+COUNTS = (*FUNNEL_STEPS, "pairs", "reference_rows", "flaky", "truncated")
 SCOPES = ("task", "kind")
 
 
@@ -268,12 +269,13 @@ def _reference_candidate(task: Task, cfg: CurateConfig, index: EvalIndex | None)
 
 
 def _funnel(items, removed, good, extracted, unique, clean, sft_rows, pair_rows) -> dict[str, Any]:
-    """Counts per task kind (and in total) at each funnel step, for the good answers' path, and flaky verdicts
-    (set aside before the first step)."""
+    """Counts per task kind (and in total) at each funnel step, for the good answers' path, flaky verdicts
+    (set aside before the first step) and truncated replies."""
     kinds: dict[str, dict[str, int]] = defaultdict(lambda: dict.fromkeys(COUNTS, 0))
     for it in items:
         kinds[it.kind]["generated"] += 1
         kinds[it.kind]["flaky"] += it.verdict.status == "flaky"
+        kinds[it.kind]["truncated"] += it.verdict.status == "truncated"
     for it in extracted:
         kinds[it.kind]["extracted"] += 1
         kinds[it.kind]["verified_passing"] += it.index in good

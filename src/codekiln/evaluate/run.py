@@ -2,7 +2,9 @@
 
 Writes `out_dir/samples.jsonl` and `out_dir/verdicts.jsonl` (both streamed and resumable, so an
 interrupted evaluation picks up where it stopped) and `out_dir/metrics.json`:
-`{"pass@1": ..., "pass@10": ..., "ci": {"pass@1": [lo, hi], ...}, counts, "per_task": [...]}`.
+`{"pass@1": ..., "pass@10": ..., "ci": {"pass@1": [lo, hi], ..., "score": [lo, hi]}, counts, "score" (the mean
+verdict score over tasks: html's graded relevance and requirements), "rendered" (html: the share of pages that
+rendered), "per_task": [...]}`.
 """
 
 from __future__ import annotations
@@ -49,6 +51,16 @@ def bootstrap_ci(values: Sequence[float], resamples: int, seed: int = 0, level: 
     return [float(np.percentile(means, tail)), float(np.percentile(means, 100 - tail))]
 
 
+def _rendered(verdict: Verdict) -> bool:
+    """Whether an html verdict's page rendered (its feedback's `checks.renders`)."""
+    import json
+
+    try:
+        return bool(json.loads(verdict.feedback).get("checks", {}).get("renders"))
+    except (ValueError, AttributeError):
+        return False
+
+
 def metrics_from(tasks: Sequence[Task], verdicts: Sequence[Verdict], ks: Sequence[int],
                  bootstrap: int) -> dict[str, Any]:
     """pass@k (mean over tasks of the unbiased estimator), bootstrap CIs, status counts and the per-task table."""
@@ -74,6 +86,15 @@ def metrics_from(tasks: Sequence[Task], verdicts: Sequence[Verdict], ks: Sequenc
     out["passed"] = sum(v.passed for v in verdicts)
     out["tasks_solved"] = sum(1 for _, _, c in rows if c > 0)
     out["status"] = dict(Counter(v.status for v in verdicts))
+    scores: dict[str, list[float]] = defaultdict(list)
+    for v in verdicts:
+        scores[v.task_id].append(v.score)
+    task_scores = [sum(scores[t]) / len(scores[t]) for t, _, _ in rows if scores[t]]
+    if task_scores:  # the verifiers' graded score (html: relevance and requirements), mean over tasks
+        out["score"] = sum(task_scores) / len(task_scores)
+        out["ci"]["score"] = bootstrap_ci(task_scores, bootstrap)
+    if any(t.kind == "html" for t in tasks):
+        out["rendered"] = sum(_rendered(v) for v in verdicts) / max(1, len(verdicts))
     out["per_task"] = per_task
     return out
 
@@ -95,7 +116,10 @@ def evaluate_model(model: str, tasks: Sequence[Task], cfg: EvalConfig, sample_cf
     if not ks:
         raise UserError(f"pass@k needs k <= n: got k={cfg.k} with n={cfg.n}; raise --n or lower --k")
     out_dir = Path(out_dir)
-    scfg = sample_cfg.model_copy(update={"model": model, "n": cfg.n, "temperature": cfg.temperature})
+    from codekiln.sample.budget import with_budget
+
+    scfg = with_budget(sample_cfg.model_copy(update={"model": model, "n": cfg.n, "temperature": cfg.temperature}),
+                       tasks)
     samples = sample_tasks(tasks, scfg, out_dir / "samples.jsonl", quiet=quiet, examples=examples,
                            stage="eval sampling")
     verdicts = verify_samples(tasks, samples, verify_cfg, out_dir / "verdicts.jsonl", quiet=quiet, stage="eval verify")

@@ -90,7 +90,10 @@ def backend_for(ref: ModelRef, backend: str) -> str:
 
 
 def load_sampler(ref: ModelRef, cfg: SampleConfig) -> Sampler:
-    """Build the backend chosen by `cfg.backend` for `ref`."""
+    """Build the backend chosen by `cfg.backend` for `ref` (an unset context size gets the default budget's)."""
+    from codekiln.sample.budget import with_budget
+
+    cfg = with_budget(cfg, ())
     name = backend_for(ref, cfg.backend)
     module_name, _, class_name = BACKENDS[name].partition(":")
     module = importlib.import_module(module_name)

@@ -21,6 +21,7 @@ from codekiln.executors.sample_worker import rewrite_in_order
 from codekiln.progress import console, progress_bar
 from codekiln.records import JsonlAppender, Sample, Task, dump_line, from_dict, read_jsonl_resumable
 from codekiln.sample.base import GenParams, Request, Sampler, backend_for, load_sampler
+from codekiln.sample.budget import with_budget
 from codekiln.sample.extract import extract_code
 from codekiln.sample.models import ModelRef, resolve_model
 from codekiln.sample.prompts import FENCE, build_messages, reply_prefix
@@ -66,6 +67,7 @@ def sample_tasks(
     """
     check_executor(executor)
     out = Path(out)
+    cfg = with_budget(cfg, tasks)  # max_tokens and context by task kind where the user set none
     ref = resolve_model(cfg.model)  # validates --model even when everything is already sampled
     model_name = sampler.name if sampler is not None else ref.name
     wanted = {(t.task_id, i): sample_seed(cfg.seed, t.task_id, round, i) for t in tasks for i in range(cfg.n)}
@@ -161,7 +163,8 @@ def _generate(sampler: Sampler, todo: list[tuple[Task, int]], cfg: SampleConfig,
 
 def gen_params(cfg: SampleConfig) -> GenParams:
     """The decoding settings of `cfg` (one place, so every executor decodes alike)."""
-    return GenParams(temperature=cfg.temperature, top_p=cfg.top_p, max_tokens=cfg.max_tokens, top_k=cfg.top_k)
+    max_tokens = cfg.max_tokens if cfg.max_tokens is not None else with_budget(cfg, ()).max_tokens
+    return GenParams(temperature=cfg.temperature, top_p=cfg.top_p, max_tokens=max_tokens or 0, top_k=cfg.top_k)
 
 
 def generate_chunk(sampler: Sampler, chunk: Sequence[tuple[Task, int]], cfg: SampleConfig, round: int,

@@ -125,7 +125,7 @@ def synthesize_tasks(kind: str, model: str, seed_tasks: Sequence[Task], n: int, 
     own = sampler is None
     if sampler is None:
         sampler = load_sampler(resolve_model(model), cfg)
-    params = GenParams(temperature=max(cfg.temperature, 0.7), top_p=cfg.top_p, max_tokens=min(cfg.max_tokens, 200))
+    params = GenParams(temperature=max(cfg.temperature, 0.7), top_p=cfg.top_p, max_tokens=min(cfg.max_tokens or 200, 200))
     rng = random.Random(f"{cfg.seed}:{kind}:{len(earlier)}")
     try:
         with JsonlAppender(out) as appender, progress_bar(f"synthesize {kind}", n, quiet, len(earlier)) as bar:

@@ -4,8 +4,9 @@ Written for this project: 50 page templates (login forms, pricing tables, dashbo
 checkouts, ...) each filled in for 5 of 20 made-up businesses, 250 descriptions in all. The split is by
 template, as Spider splits by database: the 40 train templates and the 10 test templates share no wording,
 so curation's n-gram decontamination does not flag train prompts, and the test split asks for page types in
-words the model was never trained on. Quoted labels ('Sign in') are what the page must show; the minilm
-scorer checks them.
+words the model was never trained on. Quoted labels ('Sign in') are what the page must show. Each task carries
+checkable requirements (`meta.requirements`: labels, counts, side-by-side and stacked layouts, order, headings,
+buttons, colour), checked on the rendered page (`codekiln.verify.ui_requirements`), so scores rank pages.
 """
 
 from __future__ import annotations
@@ -143,10 +144,73 @@ TEST_TEMPLATES: tuple[str, ...] = (
     "group (low, normal, high), a details text area and a 'Submit ticket' button.",
 )
 
+# Checkable requirements per template (index into TRAIN_TEMPLATES + TEST_TEMPLATES), in the grammar of
+# codekiln.verify.ui_requirements, checked on the rendered page; the quoted labels are added as `text:` ones.
+REQUIREMENTS: tuple[tuple[str, ...], ...] = (
+    ("heading:Sign in to {name}", "button:Sign in", "count:password>=1", "count:checkbox>=1", "count:input>=3",
+     "stack:Sign in|Forgot password?"),
+    ("count:input>=4", "count:password>=1", "count:checkbox>=1", "button:Create account"),
+    ("row:Basic|Plus|Premium", "count:button>=3", "count:repeat>=3", "columns:3"),
+    ("row:{m0}|{m1}|{m2}", "count:row>=3", "stack:{m0}|@table"),
+    ("heading:Profile", "heading:Notifications", "order:Profile|Notifications", "count:select>=1", "count:input>=3",
+     "button:Save changes"),
+    ("row:{i0}|{i1}|{i2}", "count:button>=3", "count:repeat>=3"),
+    ("heading:Get in touch", "count:textarea=1", "count:input>=3", "button:Send message", "columns:2"),
+    ("row:Home|About|Contact", "button:Get started", "count:link>=3", "order:Home|Get started", "count:heading>=1"),
+    ("heading:FAQ", "count:repeat>=4", "count:heading>=1"),
+    ("heading:Stay in the loop", "row:@input|Subscribe", "button:Subscribe", "count:input>=1"),
+    ("order:{i0}|{i1}", "text:Total", "count:input>=3", "button:Place order"),
+    ("count:image>=1", "text:Followers", "text:Following", "text:Posts", "row:Followers|Following|Posts",
+     "count:heading>=1"),
+    ("count:repeat>=4", "count:image>=4", "columns:2"),
+    ("large:404", "stack:404|Page not found", "button:Back to home"),
+    ("row:@input|Search", "button:Search", "count:link>=5", "count:repeat>=5"),
+    ("count:select>=1", "count:date>=1", "count:time>=1", "button:Book now"),
+    ("heading:Latest posts", "count:repeat>=3", "count:link>=3"),
+    ("row:Company|Support|Legal", "columns:3", "count:link>=6"),
+    ("row:@input|Add", "button:Add", "count:checkbox>=4", "struck"),
+    ("heading:Notifications", "button:Mark all as read", "count:repeat>=5"),
+    ("count:row>=4", "order:{i0}|{i1}|{i2}", "text:Total", "count:heading>=1"),
+    ("heading:What our customers say", "count:repeat>=3", "columns:3"),
+    ("row:Ordered|Shipped|Out for delivery|Delivered",),
+    ("count:row>=2", "stack:@input|@table", "button:Invite user", "text:Role", "text:Status"),
+    ("row:Previous|Next", "button:Previous", "button:Next", "columns:7"),
+    ("heading:Live chat", "count:repeat>=4", "row:@input|Send", "button:Send"),
+    ("row:Accept|Decline", "button:Accept", "button:Decline", "count:heading>=1"),
+    ("heading:Why choose {name}?", "count:repeat>=4", "columns:2"),
+    ("row:{m0}|{m1}|{m2}|Customers", "bg:colored"),
+    ("button:Browse files", "count:repeat>=2"),
+    ("button:Register", "count:repeat>=3", "count:heading>=1"),
+    ("stack:Dashboard|Orders|Customers|Settings", "count:input>=1", "count:heading>=1"),
+    ("heading:Reset your password", "button:Send reset link", "count:input>=1", "count:link>=1"),
+    ("count:radio=5", "order:Very unsatisfied|Very satisfied", "count:textarea=1", "button:Submit"),
+    ("row:{i0}|{i1}|{i2}", "count:row>=5"),
+    ("heading:Popular", "heading:New", "order:Popular|New", "count:repeat>=3"),
+    ("heading:Our story", "count:repeat>=5"),
+    ("count:image>=1", "button:Compose", "order:No messages yet|Compose"),
+    ("count:input>=5", "count:checkbox>=1", "button:Pay now"),
+    ("heading:Tell us about yourself", "count:select>=1", "row:Back|Continue", "button:Continue"),
+    # test templates
+    ("count:password>=1", "count:input>=2", "button:Log in", "stack:Log in|Need help?"),
+    ("row:Monthly|Annual", "count:button>=2", "color:Best value=colored", "button:Subscribe"),
+    ("row:{m0}|{m1}|{m2}", "count:repeat>=3", "count:heading>=1"),
+    ("count:input>=3", "order:Personalised ads|Usage analytics|Location access", "button:Delete my data",
+     "color:Delete my data=red"),
+    ("row:@image|Add to basket", "button:Add to basket", "count:input>=1", "count:heading>=1"),
+    ("heading:Careers", "count:button>=2", "count:repeat>=4", "count:link>=4"),
+    ("columns:5", "count:repeat>=5", "count:heading>=1"),
+    ("count:image>=1", "count:li>=6", "count:heading>=1"),
+    ("heading:Top members", "count:row>=10"),
+    ("count:select>=1", "count:radio=3", "count:textarea=1", "button:Submit ticket"),
+)
+
 PER_TEMPLATE = 5
 
 
-def _fill(template: str, domain: tuple[str, str, tuple[str, str, str], tuple[str, str, str]]) -> str:
+Domain = tuple[str, str, tuple[str, str, str], tuple[str, str, str]]
+
+
+def _fill(template: str, domain: Domain) -> str:
     name, what, items, metrics = domain
     return template.format(name=name, what=what, i0=items[0], i1=items[1], i2=items[2],
                            m0=metrics[0], m1=metrics[1], m2=metrics[2])
@@ -161,7 +225,9 @@ def load() -> list[Task]:
             for j in range(PER_TEMPLATE):
                 d = (number * 3 + j * 4) % len(DOMAINS)  # each template meets 5 different businesses
                 description = _fill(template, DOMAINS[d])
+                requirements = [_fill(r, DOMAINS[d]) for r in REQUIREMENTS[number]]
                 tasks.append(Task(task_id=f"ui-basic/{split}-{number:02d}-{d:02d}", kind="html", prompt=description,
                                   split=split, description=description,
-                                  meta={"template": number, "business": DOMAINS[d][0]}))
+                                  meta={"template": number, "business": DOMAINS[d][0],
+                                        "requirements": requirements}))
     return tasks

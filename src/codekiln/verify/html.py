@@ -11,13 +11,13 @@ Checks, in order (the first failure sets the status; every problem is listed in 
 | not blank: the screenshot's pixel standard deviation is at least `MIN_PIXEL_STD` | failed |
 | has visible text | failed |
 | nothing overflows the viewport's width (more than `OVERFLOW_TOLERANCE_PX`) | failed |
-| relevance score (`codekiln.verify.scorers`) at least `VerifyConfig.html_threshold` | failed |
+| score at least `VerifyConfig.html_threshold`: the relevance scorer's value (`codekiln.verify.scorers`), mixed with the share of the task's UI requirements the rendered layout meets when it has some (`codekiln.verify.ui_requirements`) | failed |
 
 A page that renders gets a relevance score whatever its checks say (so pairs can rank two failures); the
 others score 0. Requests to anything but the page itself are blocked (listed in the feedback, not a failure:
 what is scored is what renders without them). The feedback is JSON with `checks`, `problems`, `relevance`,
-`scorer`, `blocked` and `phash` (the screenshot's perceptual hash, which curation uses to collapse
-near-identical renders).
+`scorer`, `blocked`, `phash` (the screenshot's perceptual hash, which curation uses to collapse
+near-identical renders) and, for a task with requirements, `requirements` (met, of, unmet with reasons, score).
 """
 
 from __future__ import annotations
@@ -33,8 +33,9 @@ from codekiln.config import VerifyConfig
 from codekiln.curate.phash import phash
 from codekiln.records import Sample, Task, Verdict
 from codekiln.verify.render import BrowserDied, Rendered, RenderLimits, RenderPool
-from codekiln.verify.scorers import Scorer, get_scorer
+from codekiln.verify.scorers import Scorer, get_scorer, quoted_labels
 from codekiln.verify.threaded import CheckCrashed
+from codekiln.verify.ui_requirements import REQUIREMENTS_WEIGHT, auto_requirements, score_requirements
 
 MIN_PIXEL_STD = 1.5
 OVERFLOW_TOLERANCE_PX = 4
@@ -122,6 +123,18 @@ def page_problems(page: Rendered) -> list[tuple[str, str, str]]:
 CHECKS = ("parses", "renders", "stays", "no_errors", "not_blank", "has_text", "no_overflow", "relevant")
 
 
+def requirements_of(task: Task) -> list[str]:
+    """The task's UI requirements (`meta.requirements`) plus its quoted labels; none when it has no such key."""
+    given = task.meta.get("requirements")
+    if given is None:
+        return []
+    if not isinstance(given, list) or not all(isinstance(g, str) for g in given):
+        from codekiln.errors import UserError
+
+        raise UserError(f"task {task.task_id}: 'requirements' must be a list of strings such as 'row:A|B'")
+    return auto_requirements(quoted_labels(task.description or task.prompt), given)
+
+
 class BrowserCrashed(CheckCrashed):
     """Chromium died under one sample's page every time it was relaunched (`BrowserDied`): the verify stage stops
     (`verify_samples` names the stage and the verdicts it keeps)."""
@@ -163,6 +176,8 @@ class HtmlVerifier:
             if on_verdict is not None:
                 on_verdict(i, verdict)
 
+        for task in {t.task_id: t for t, _ in jobs}.values():
+            requirements_of(task)  # a malformed requirement is the task file's fault: say so before rendering
         to_render: list[int] = []
         for i, (task, sample) in enumerate(jobs):
             problem = parse_problem(sample.completion)
@@ -205,10 +220,15 @@ class HtmlVerifier:
             problems.append(("relevant", "failed", f"scorer {self.scorer.name} failed: {type(err).__name__}: {err}"))
         value = score.value if score is not None else 0.0
         extra["relevance"] = score.parts if score is not None else {}
+        specs = requirements_of(task)
+        met, report = score_requirements(specs, page.structure)
+        if met is not None:  # the rendered layout checked against the task's requirements
+            extra["requirements"] = {**report, "score": round(met, 4), "relevance": round(value, 4)}
+            value = (1 - REQUIREMENTS_WEIGHT) * value + REQUIREMENTS_WEIGHT * met
         checks["relevant"] = score is not None and value >= self.threshold
         if score is not None and not checks["relevant"]:
             problems.append(("relevant", "failed",
-                             f"relevance {value:.2f} is below the threshold {self.threshold:.2f}"))
+                             f"score {value:.2f} is below the threshold {self.threshold:.2f}"))
         status = problems[0][1] if problems else "passed"
         return self._verdict(task, sample, status, value, checks, [m for _, _, m in problems], extra,
                              page.duration_s)

@@ -113,9 +113,50 @@ INSPECT_JS = r"""
     forms: all('form').length,
     scroll_width: Math.max(root ? root.scrollWidth : 0, body ? body.scrollWidth : 0),
     client_width: root ? root.clientWidth : 0,
+    boxes: boxes(),
   };
 })()
 """
+# The page's layout as the browser computed it, for the requirement checks (codekiln.verify.ui_requirements):
+# every visible element (up to BOX_LIMIT, in document order) as a list
+# [tag, type, x, y, w, h, parent index or -1, own text, font weight, font size px, color, effective background,
+#  line-through (0/1)]. Own text is an element's direct text, or a control's value, placeholder or label.
+BOX_LIMIT = 1500
+BOXES_JS = r"""
+  const boxes = () => {
+    const out = [], index = new Map();
+    const effectiveBg = (el) => {
+      for (let e = el; e; e = e.parentElement) {
+        const c = getComputedStyle(e).backgroundColor;
+        if (c && c !== 'transparent' && !/rgba\([^)]*,\s*0\)$/.test(c)) return c;
+      }
+      return 'rgb(255, 255, 255)';
+    };
+    for (const el of document.body ? document.body.querySelectorAll('*') : []) {
+      if (out.length >= BOX_LIMIT) break;
+      const tag = el.tagName.toLowerCase();
+      if (['script', 'style', 'template', 'noscript', 'head', 'meta', 'link', 'title'].includes(tag)) continue;
+      if (!vis(el)) continue;
+      const r = el.getBoundingClientRect();
+      const s = getComputedStyle(el);
+      let own = '';
+      for (const n of el.childNodes) if (n.nodeType === 3) own += n.textContent;
+      own = own.replace(/\s+/g, ' ').trim();
+      if (['input', 'select', 'textarea'].includes(tag)) own = (el.value && tag !== 'select' ? el.value : '') || label(el);
+      if (tag === 'select' && el.selectedOptions && el.selectedOptions[0]) own = txt(el.selectedOptions[0]) || own;
+      if (['button', 'a', 'label', 'li', 'td', 'th', 'option'].includes(tag) || /^h[1-6]$/.test(tag)) own = txt(el) || own;
+      let p = el.parentElement, parent = -1;
+      while (p && parent < 0) { if (index.has(p)) parent = index.get(p); p = p.parentElement; }
+      index.set(el, out.length);
+      out.push([tag, (el.getAttribute('type') || el.getAttribute('role') || '').toLowerCase(),
+                Math.round(r.left), Math.round(r.top + window.scrollY), Math.round(r.width), Math.round(r.height),
+                parent, own.slice(0, 100), parseInt(s.fontWeight) || 400, parseFloat(s.fontSize) || 16,
+                s.color, effectiveBg(el), (s.textDecorationLine || '').includes('line-through') ? 1 : 0]);
+    }
+    return out;
+  };
+""".replace("BOX_LIMIT", str(BOX_LIMIT))
+INSPECT_JS = INSPECT_JS.replace("  const body = document.body;", BOXES_JS + "  const body = document.body;", 1)
 
 
 @dataclass(frozen=True)

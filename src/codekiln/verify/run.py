@@ -33,6 +33,21 @@ def with_sample_ids(samples: list[Sample]) -> list[Sample]:
     return out
 
 
+def cut_by_limit(sample: Sample) -> int | None:
+    """The token count at which the sample's reply was cut by the generation limit, or None if it ended."""
+    if sample.meta.get("finish") != "length":
+        return None
+    return int(sample.meta.get("tokens") or 0)
+
+
+def as_truncated(verdict: Verdict, tokens: int) -> Verdict:
+    """A failing verdict of a reply cut by the token limit, as `truncated` (what the checks said is kept)."""
+    if verdict.passed or verdict.status in ("truncated", "flaky"):
+        return verdict
+    details = {**verdict.details, "cut_at_tokens": tokens, "checked_status": verdict.status}
+    return dataclasses.replace(verdict, status="truncated", details=details)
+
+
 def verify_samples(
     tasks: list[Task], samples: list[Sample], cfg: VerifyConfig, out: Path | None = None, quiet: bool = False,
     executor: str = "local", ray_address: str | None = None, stage: str = "verify",
@@ -49,6 +64,7 @@ def verify_samples(
             raise UserError(f"sample {i + 1} ({s.sample_id or 'no sample_id'}) names task_id {s.task_id!r}, "
                             "which is not among the tasks given")
     samples = with_sample_ids(samples)
+    cut = {(s.task_id, s.sample_id): n for s in samples if (n := cut_by_limit(s)) is not None}
     wanted = {(s.task_id, s.sample_id) for s in samples}
     done: dict[tuple[str, str], Verdict] = {}
     if out is not None:
@@ -66,6 +82,9 @@ def verify_samples(
 
             def record(_: int, verdict: Verdict) -> None:
                 nonlocal passed
+                tokens = cut.get((verdict.task_id, verdict.sample_id))
+                if tokens is not None:
+                    verdict = as_truncated(verdict, tokens)
                 done[(verdict.task_id, verdict.sample_id)] = verdict
                 passed += verdict.passed
                 if appender is not None:

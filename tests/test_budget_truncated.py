@@ -58,3 +58,13 @@ def test_a_passing_reply_that_hit_the_limit_stays_passed() -> None:
     failed = as_truncated(Verdict("t", "s", "failed", False, 0.3, "wrong"), 256)
     assert (failed.status, failed.score, failed.feedback, failed.details) == (
         "truncated", 0.3, "wrong", {"cut_at_tokens": 256, "checked_status": "failed"})
+
+
+def test_training_length_follows_the_data_kinds(tmp_path: Path) -> None:
+    from codekiln.records import SFTRow, write_jsonl
+    from codekiln.sample.budget import train_length
+    from codekiln.train.data import task_kinds
+
+    assert (train_length({"html", "sql"}), train_length({"sql", None}), train_length(set())) == (1536, 512, 512)
+    write_jsonl(tmp_path / "sft.jsonl", [SFTRow("p", "c", meta={"kind": "html"}), SFTRow("p", "c", meta={"kind": "sql"})])
+    assert task_kinds(tmp_path / "sft.jsonl", None) == {"html", "sql"}

@@ -196,8 +196,8 @@ class TrainConfig(Section):
     """Examples per device batch."""
     grad_accum: int = 1
     """Gradient accumulation steps."""
-    max_length: int = 512
-    """Longest tokenized example (prompt + completion); longer ones are truncated."""
+    max_length: int | None = Field(None, ge=16)
+    """Longest tokenized example (prompt + completion); longer ones are truncated (None: by the data's task kind, html 1536, others 512)."""
     beta: float = 0.1
     """DPO inverse temperature."""
     nll_alpha: float = 1.0

@@ -50,6 +50,10 @@ def print_summary(metrics: dict, out: str) -> None:
     for k in metrics["k"]:
         lo, hi = metrics["ci"][f"pass@{k}"]
         table.add_row(f"pass@{k}", f"{metrics[f'pass@{k}']:.3f}", f"[{lo:.3f}, {hi:.3f}]")
+    if "rendered" in metrics:  # graded scores (html): the mean score and the share of pages that rendered
+        lo, hi = metrics["ci"]["score"]
+        table.add_row("mean score", f"{metrics['score']:.3f}", f"[{lo:.3f}, {hi:.3f}]")
+        table.add_row("pages rendered", f"{100 * metrics['rendered']:.0f}%", "")
     table.add_row("tasks solved", f"{metrics['tasks_solved']}/{metrics['tasks']}", "")
     table.add_row("samples passed", f"{metrics['passed']}/{metrics['samples']}", "")
     table.add_row("statuses", ", ".join(f"{s} {c}" for s, c in sorted(metrics["status"].items())), "")

@@ -6,7 +6,8 @@ the user sets no `sample.max_tokens`, it comes from the task kind; with several 
 of theirs. `sample.context_size` left unset grows to hold the prompt and the reply.
 
 A reply cut by the limit is told apart downstream: the sample's `meta.finish` is "length", and a verdict that
-did not pass becomes `truncated` (`codekiln.verify.run`), never a `syntax_error`.
+did not pass becomes `truncated` (`codekiln.verify.run`), never a `syntax_error`. Training's `max_length` left
+unset follows the data's kinds the same way (`train_length`).
 """
 
 from __future__ import annotations
@@ -18,6 +19,10 @@ from codekiln.records import Task
 
 KIND_MAX_TOKENS: dict[str, int] = {"sql": 256, "python": 384, "pandas": 384, "open": 512, "html": 1200}
 DEFAULT_CONTEXT = 2048
+# Training's longest example (prompt + reply) by kind: an html page cut at 512 tokens would teach the model pages
+# without an end, which is how a page fails.
+KIND_TRAIN_LENGTH: dict[str, int] = {"html": 1536}
+DEFAULT_TRAIN_LENGTH = 512
 PROMPT_ROOM = 1024  # tokens kept for the prompt (instructions, a description, a schema, shots)
 
 
@@ -25,6 +30,11 @@ def kind_max_tokens(kinds: Iterable[str]) -> int:
     """The reply budget for tasks of these kinds: the largest of theirs (python's for none)."""
     return max((KIND_MAX_TOKENS.get(k, KIND_MAX_TOKENS["python"]) for k in kinds),
                default=KIND_MAX_TOKENS["python"])
+
+
+def train_length(kinds: Iterable[str | None]) -> int:
+    """The training `max_length` for examples of these task kinds: the largest of theirs."""
+    return max((KIND_TRAIN_LENGTH.get(k or "", DEFAULT_TRAIN_LENGTH) for k in kinds), default=DEFAULT_TRAIN_LENGTH)
 
 
 def with_budget(cfg: SampleConfig, tasks: Iterable[Task]) -> SampleConfig:

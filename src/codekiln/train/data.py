@@ -29,6 +29,15 @@ def read_pairs(path: Path) -> list[dict[str, Any]]:
             for p in pairs]
 
 
+def task_kinds(sft: Path | None, pairs: Path | None) -> set[str | None]:
+    """The task kinds the rows of these files come from (their `meta.kind`; None where a row names none)."""
+    kinds: set[str | None] = set()
+    for path, record in ((sft, SFTRow), (pairs, Pair)):
+        if path is not None:
+            kinds |= {r.meta.get("kind") for r in read_jsonl(path, record)}
+    return kinds
+
+
 def pairs_as_sft(pairs: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """SFT rows from the chosen answers of pairs (method sft with only pairs given)."""
     return [{"prompt": p["prompt"], "completion": p["chosen"]} for p in pairs]

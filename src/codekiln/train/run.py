@@ -201,6 +201,10 @@ def train_model(model: str, out_dir: Path, cfg: TrainConfig, sft: Path | None = 
     if cfg.gguf_dtype not in DTYPES:
         raise ConfigError(f"unknown train.gguf_dtype {cfg.gguf_dtype!r}; choose from {list(DTYPES)}")
     method, rows = _plan(cfg, sft, pairs)
+    if cfg.max_length is None:  # by the task kinds of the data (html pages need room)
+        from codekiln.sample.budget import train_length
+
+        cfg = cfg.model_copy(update={"max_length": train_length(D.task_kinds(sft, pairs))})
     start = resolve_start(model)
     prov = _provenance(model, start, method, rows, cfg)
     prov["data_files"] = {"sft": str(Path(sft).resolve()) if sft else None,

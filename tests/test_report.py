@@ -175,3 +175,35 @@ def test_report_renders_in_headless_chromium(tmp_path):
     assert requests == [out.as_uri()]  # nothing fetched but the file itself
     assert not errors
     assert (tmp_path / "report.png").stat().st_size > 10_000
+
+
+def _grade(folder: Path, scores: list[float]) -> None:
+    """Give an evaluation folder's verdicts graded scores (as html's are), one per task in order."""
+    path = folder / "verdicts.jsonl"
+    rows = [json.loads(line) for line in path.read_text().splitlines()]
+    write_jsonl(path, [Verdict(**{**row, "score": s}) for row, s in zip(rows, scores, strict=True)])
+
+
+def test_graded_scores_get_their_own_curve_histogram_and_columns(tmp_path):
+    from rich.console import Console
+
+    from codekiln.runstats import run_stats
+    from codekiln.runtable import summary_table
+
+    root = make_run(tmp_path / "run")
+    plain = render_report(root)
+    assert 'data-chart="score"' not in plain and "Graded scores per round" not in plain
+    for r in (0, 1, 2):
+        _grade(root / f"round-{r}" / "eval", [0.1 * r + 0.05 * t for t in range(10)])
+        _grade(root / f"round-{r}" / "val", [0.2 + 0.1 * r] * 10)
+    for r in (1, 2):
+        _grade(root / f"round-{r}", [0.15, 0.25, 0.35, 0.95, 0.5, 0.55, 0.6, 0.62, 0.64, 0.66][: 7 + r])
+    html = render_report(root)
+    assert 'data-chart="score"' in html and 'data-chart="scores"' in html and "Graded scores per round" in html
+    rounds = run_stats(root, 200)
+    assert [round(s.val.score.value, 3) for s in rounds] == [0.2, 0.3, 0.4]
+    assert round(rounds[2].test_score.value, 3) == 0.425 and rounds[1].train_scores[:2] == [0.15, 0.25]
+    console = Console(width=250, record=True)
+    console.print(summary_table(rounds, 2))
+    text = console.export_text()
+    assert "val score" in text and "0.400 [0.400, 0.400]" in text

@@ -228,13 +228,18 @@ def _before(a: Box, b: Box) -> bool:
     return a.y < b.y
 
 
+def _sizable(b: Box) -> bool:
+    """Big enough to be a card, a tile or a column (not a glyph, an icon or a star of a rating)."""
+    return b.w >= 24 and b.h >= 16
+
+
 def largest_group(page: Page) -> int:
     """The size of the largest group of look-alike siblings (same tag, widths within 15%): cards, tiles, items."""
     best = 0
     for kids in page.children.values():
         by_tag: dict[str, list[Box]] = defaultdict(list)
         for k in kids:
-            if k.w >= 24 and k.h >= 16:
+            if _sizable(k):
                 by_tag[k.tag].append(k)
         for group in by_tag.values():
             widths = sorted(k.w for k in group)
@@ -264,7 +269,8 @@ def _inside(page: Page, box: Box, outer: Box) -> bool:
 
 
 def _columns(page: Page, n: int) -> bool:
-    for kids in page.children.values():
+    for all_kids in page.children.values():
+        kids = [k for k in all_kids if _sizable(k)]
         if len(kids) < n:
             continue
         rows: list[list[Box]] = []

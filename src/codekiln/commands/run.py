@@ -17,7 +17,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--name", default=None,
                         help="Run folder name under runs_dir (default: derived from the config, so rerunning the "
                              "same command resumes the same run).")
-    parser.add_argument("--preset", default=None, help="Start from a shipped preset: quick (a smoke run), gpu (vLLM), qwen-0.5b (qwen2.5-coder-0.5b on 2 CPU cores).")
+    parser.add_argument("--preset", default=None, help="Start from a shipped preset: quick (a smoke run), gpu (vLLM), qwen-0.5b (qwen2.5-coder-0.5b on 2 CPU cores), ui (UICoder's loop on ui-basic).")
     parser.add_argument("--quiet", action="store_true", help="No progress bars.")
 
 

@@ -207,7 +207,8 @@ def test_funnel_is_per_kind(tmp_path):
     verdicts = [Verdict(s.task_id, s.sample_id, st, st == "passed") for s, st in rows]
     funnel = curate_round([sql, T2], samples, verdicts, CurateConfig(), tmp_path, quiet=True)
     assert funnel["kinds"]["sql"] == {"generated": 4, "extracted": 3, "verified_passing": 2, "unique": 1,
-                                      "decontaminated": 1, "used": 1, "pairs": 1, "reference_rows": 0, "flaky": 0}
+                                      "decontaminated": 1, "used": 1, "pairs": 1, "reference_rows": 0, "flaky": 0,
+                                      "truncated": 0}
     assert funnel["kinds"]["python"]["used"] == 1 and funnel["total"]["generated"] == 5
     removed = {r["sample_id"]: r["stage"] for r in read_jsonl_dicts(tmp_path / "removed.jsonl")}
     assert removed == {"q1": "dedup-exact", "q3": "nonempty"}

@@ -176,7 +176,7 @@ def test_run_defaults_apply_key_by_key():
 
     assert RunConfig().sample.n == 4 and SampleConfig().n == 8  # run's own default, the sample command's kept
     cfg = load_config(overrides=["sample.temperature=0.5"])
-    assert cfg.sample.n == 4 and cfg.sample.max_tokens == 256 and cfg.sample.temperature == 0.5
+    assert cfg.sample.n == 4 and cfg.sample.top_k == 40 and cfg.sample.temperature == 0.5
     assert load_config(overrides=["sample.n=6"]).sample.n == 6
     with pytest.raises(UserError, match="patience"):
         load_config(overrides=["patience=0"])

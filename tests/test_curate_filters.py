@@ -45,6 +45,14 @@ def test_length_filter_measures_the_training_program():
     assert "max_chars 60" in FILTERS["length"].check(item(PY, "    return a + b" + " " * 40), cfg)
 
 
+def test_length_filter_by_kind_keeps_a_whole_html_page():
+    page = "<!doctype html><html><body>" + "<p>row</p>" * 500 + "</body></html>"  # ~5000 characters
+    html = Task("ui/0", "html", "A page", description="A page")
+    assert FILTERS["length"].check(item(html, page), CurateConfig()) is None
+    assert "max_chars 4000" in FILTERS["length"].check(item(SQL, "SELECT 1 " * 500), CurateConfig())
+    assert "max_chars 1000" in FILTERS["length"].check(item(html, page), CurateConfig(max_chars=1000))
+
+
 def test_nonempty_filter_rejects_empty_and_prose():
     cfg = CurateConfig()
     assert FILTERS["nonempty"].check(item(PY, "   \n"), cfg) == "extracted code is empty"

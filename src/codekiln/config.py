@@ -141,8 +141,8 @@ class CurateConfig(Section):
     """Score threshold for the score filter (tests passed, relevance score or judge rating, in [0, 1])."""
     min_score_by_kind: dict[str, float] = {}
     """Per task kind score thresholds for the score filter, overriding min_score (e.g. {html: 0.6, open: 0.7})."""
-    max_chars: int = 4000
-    """Longest completion kept by the length filter, in characters."""
+    max_chars: int | None = Field(None, ge=1)
+    """Longest completion kept by the length filter, in characters (None: by task kind, html 12000, others 4000)."""
     near_dup_threshold: float = 0.85
     """Jaccard similarity above which two programs are near-duplicates (MinHash LSH)."""
     minhash_perm: int = 128

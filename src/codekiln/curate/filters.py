@@ -41,9 +41,12 @@ def nonempty(item: Item, cfg: CurateConfig) -> str | None:
 
 
 def length(item: Item, cfg: CurateConfig) -> str | None:
+    from codekiln.sample.budget import max_chars
+
     size = len(item.code)
-    if size > cfg.max_chars:
-        return f"{size} characters > max_chars {cfg.max_chars}"
+    limit = cfg.max_chars if cfg.max_chars is not None else max_chars(item.kind)
+    if size > limit:
+        return f"{size} characters > max_chars {limit}"
     return None
 
 

@@ -23,6 +23,9 @@ DEFAULT_CONTEXT = 2048
 # without an end, which is how a page fails.
 KIND_TRAIN_LENGTH: dict[str, int] = {"html": 1536}
 DEFAULT_TRAIN_LENGTH = 512
+# Curation's length filter by kind: a whole 1200-token page is ~4-5k characters.
+KIND_MAX_CHARS: dict[str, int] = {"html": 12000}
+DEFAULT_MAX_CHARS = 4000
 PROMPT_ROOM = 1024  # tokens kept for the prompt (instructions, a description, a schema, shots)
 
 
@@ -35,6 +38,11 @@ def kind_max_tokens(kinds: Iterable[str]) -> int:
 def train_length(kinds: Iterable[str | None]) -> int:
     """The training `max_length` for examples of these task kinds: the largest of theirs."""
     return max((KIND_TRAIN_LENGTH.get(k or "", DEFAULT_TRAIN_LENGTH) for k in kinds), default=DEFAULT_TRAIN_LENGTH)
+
+
+def max_chars(kind: str) -> int:
+    """The longest completion curation keeps for a task kind (when `curate.max_chars` is unset)."""
+    return KIND_MAX_CHARS.get(kind, DEFAULT_MAX_CHARS)
 
 
 def with_budget(cfg: SampleConfig, tasks: Iterable[Task]) -> SampleConfig:

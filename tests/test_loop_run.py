@@ -60,7 +60,7 @@ EXTRA = [
 # What the default curation must make of the scripted replies (see loop_scripted.TRAIN for each program's role).
 EXPECTED_FUNNEL = {
     1: {"total": {"generated": 12, "extracted": 10, "verified_passing": 5, "unique": 4, "decontaminated": 3,
-                  "used": 3, "pairs": 2, "reference_rows": 0, "flaky": 0},
+                  "used": 3, "pairs": 2, "reference_rows": 0, "flaky": 0, "truncated": 0},
         "removed_by_stage": {"decontam": 1, "dedup-exact": 2, "length": 1, "nonempty": 1, "status": 2},
         "removed": {"tiny/add#r1s1": "dedup-exact", "tiny/double#r1s2": "nonempty", "tiny/double#r1s3": "decontam",
                     "tiny/first#r1s0": "status", "tiny/first#r1s1": "dedup-exact", "tiny/first#r1s2": "length",
@@ -68,7 +68,7 @@ EXPECTED_FUNNEL = {
         "sft": ["tiny/add#r1s0", "tiny/double#r1s0", "tiny/double#r1s1"],
         "pairs": [("tiny/add#r1s0", "tiny/add#r1s2"), ("tiny/add#r1s0", "tiny/add#r1s3")]},
     2: {"total": {"generated": 12, "extracted": 12, "verified_passing": 6, "unique": 4, "decontaminated": 4,
-                  "used": 4, "pairs": 7, "reference_rows": 0, "flaky": 0},
+                  "used": 4, "pairs": 7, "reference_rows": 0, "flaky": 0, "truncated": 0},
         "removed_by_stage": {"seen-before": 3},
         "removed": {"tiny/add#r2s0": "seen-before", "tiny/add#r2s2": "seen-before", "tiny/double#r2s0": "seen-before"},
         "sft": ["tiny/add#r2s1", "tiny/double#r2s1", "tiny/first#r2s0", "tiny/first#r2s2"],

@@ -31,6 +31,7 @@ from typing import Any
 
 from codekiln.config import VerifyConfig
 from codekiln.curate.phash import phash
+from codekiln.errors import UserError
 from codekiln.records import Sample, Task, Verdict
 from codekiln.verify.render import BrowserDied, Rendered, RenderLimits, RenderPool
 from codekiln.verify.scorers import Scorer, get_scorer, quoted_labels
@@ -129,8 +130,6 @@ def requirements_of(task: Task) -> list[str]:
     if given is None:
         return []
     if not isinstance(given, list) or not all(isinstance(g, str) for g in given):
-        from codekiln.errors import UserError
-
         raise UserError(f"task {task.task_id}: 'requirements' must be a list of strings such as 'row:A|B'")
     return auto_requirements(quoted_labels(task.description or task.prompt), given)
 

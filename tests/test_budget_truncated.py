@@ -68,3 +68,17 @@ def test_training_length_follows_the_data_kinds(tmp_path: Path) -> None:
     assert (train_length({"html", "sql"}), train_length({"sql", None}), train_length(set())) == (1536, 512, 512)
     write_jsonl(tmp_path / "sft.jsonl", [SFTRow("p", "c", meta={"kind": "html"}), SFTRow("p", "c", meta={"kind": "sql"})])
     assert task_kinds(tmp_path / "sft.jsonl", None) == {"html", "sql"}
+
+
+def test_eval_metrics_give_the_mean_score_per_task_and_the_rendered_share() -> None:
+    import json as _json
+
+    from codekiln.evaluate.run import metrics_from
+
+    tasks = [HTML, Task("ui/u", "html", "x", description="x")]
+    rendered = _json.dumps({"checks": {"renders": True}})
+    verdicts = [Verdict("ui/t", "a", "passed", True, 0.9, rendered), Verdict("ui/t", "b", "failed", False, 0.3, rendered),
+                Verdict("ui/u", "c", "truncated", False, 0.0, "")]
+    m = metrics_from(tasks, verdicts, [1], 200)
+    assert m["score"] == pytest.approx((0.6 + 0.0) / 2) and m["rendered"] == pytest.approx(2 / 3)
+    assert m["ci"]["score"][0] <= m["score"] <= m["ci"]["score"][1]

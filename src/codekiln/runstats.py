@@ -189,10 +189,9 @@ def graded(verdicts: Sequence[Verdict]) -> bool:
 
 def mean_score(verdicts: Sequence[Verdict], resamples: int = 1000, seed: int = 0) -> PassK:
     """The mean over tasks of each task's mean verdict score, with a 95% bootstrap interval over tasks."""
-    by_task: dict[str, list[float]] = {}
-    for v in verdicts:
-        by_task.setdefault(v.task_id, []).append(v.score)
-    values = [sum(s) / len(s) for s in by_task.values()]
+    from codekiln.evaluate.run import per_task_mean_scores
+
+    values = list(per_task_mean_scores(verdicts).values())
     low, high = bootstrap_ci(values, resamples, seed)
     return PassK(0, sum(values) / len(values), low, high, len(values))
 

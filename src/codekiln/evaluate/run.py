@@ -10,6 +10,7 @@ rendered), "per_task": [...]}`.
 from __future__ import annotations
 
 import hashlib
+import json
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from pathlib import Path
@@ -51,10 +52,16 @@ def bootstrap_ci(values: Sequence[float], resamples: int, seed: int = 0, level: 
     return [float(np.percentile(means, tail)), float(np.percentile(means, 100 - tail))]
 
 
+def per_task_mean_scores(verdicts: Sequence[Verdict]) -> dict[str, float]:
+    """Each task's mean verdict score, in order of first appearance (the graded counterpart of pass@1)."""
+    scores: dict[str, list[float]] = defaultdict(list)
+    for v in verdicts:
+        scores[v.task_id].append(v.score)
+    return {t: sum(s) / len(s) for t, s in scores.items()}
+
+
 def _rendered(verdict: Verdict) -> bool:
     """Whether an html verdict's page rendered (its feedback's `checks.renders`)."""
-    import json
-
     try:
         return bool(json.loads(verdict.feedback).get("checks", {}).get("renders"))
     except (ValueError, AttributeError):
@@ -86,10 +93,7 @@ def metrics_from(tasks: Sequence[Task], verdicts: Sequence[Verdict], ks: Sequenc
     out["passed"] = sum(v.passed for v in verdicts)
     out["tasks_solved"] = sum(1 for _, _, c in rows if c > 0)
     out["status"] = dict(Counter(v.status for v in verdicts))
-    scores: dict[str, list[float]] = defaultdict(list)
-    for v in verdicts:
-        scores[v.task_id].append(v.score)
-    task_scores = [sum(scores[t]) / len(scores[t]) for t, _, _ in rows if scores[t]]
+    task_scores = list(per_task_mean_scores(verdicts).values())
     if task_scores:  # the verifiers' graded score (html: relevance and requirements), mean over tasks
         out["score"] = sum(task_scores) / len(task_scores)
         out["ci"]["score"] = bootstrap_ci(task_scores, bootstrap)

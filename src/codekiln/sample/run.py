@@ -163,8 +163,9 @@ def _generate(sampler: Sampler, todo: list[tuple[Task, int]], cfg: SampleConfig,
 
 def gen_params(cfg: SampleConfig) -> GenParams:
     """The decoding settings of `cfg` (one place, so every executor decodes alike)."""
-    max_tokens = cfg.max_tokens if cfg.max_tokens is not None else with_budget(cfg, ()).max_tokens
-    return GenParams(temperature=cfg.temperature, top_p=cfg.top_p, max_tokens=max_tokens or 0, top_k=cfg.top_k)
+    max_tokens = with_budget(cfg, ()).max_tokens  # cfg's own, or the default kind's when unset
+    assert max_tokens is not None
+    return GenParams(temperature=cfg.temperature, top_p=cfg.top_p, max_tokens=max_tokens, top_k=cfg.top_k)
 
 
 def generate_chunk(sampler: Sampler, chunk: Sequence[tuple[Task, int]], cfg: SampleConfig, round: int,

@@ -108,6 +108,16 @@ def hash_tasks(tasks: Sequence[Task]) -> str:
     return digest.hexdigest()
 
 
+def find_run(run: str) -> Path:
+    """A run folder given as a path or as a run name under runs/; a UserError when it is neither."""
+    root = Path(run)
+    if not (root / "manifest.json").exists() and (Path("runs") / run / "manifest.json").exists():
+        root = Path("runs") / run
+    if not (root / "manifest.json").exists():
+        raise UserError(f"{run}: not a run folder (no manifest.json); give the folder 'codekiln run' printed")
+    return root
+
+
 class RunDir:
     """One run folder. Stages record themselves finished with `mark_done`; `done` tells a rerun what to skip."""
 

@@ -15,14 +15,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def main(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from codekiln.errors import UserError
     from codekiln.report import write_report
+    from codekiln.rundir import find_run
 
-    root = Path(args.run)
-    if not (root / "manifest.json").exists() and (Path("runs") / args.run / "manifest.json").exists():
-        root = Path("runs") / args.run
-    if not (root / "manifest.json").exists():
-        raise UserError(f"{args.run}: not a run folder (no manifest.json); give the folder 'codekiln run' printed")
-    out = write_report(root, Path(args.out) if args.out else None)
+    out = write_report(find_run(args.run), Path(args.out) if args.out else None)
     print(out)
     return 0

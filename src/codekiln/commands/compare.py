@@ -1,0 +1,70 @@
+"""`codekiln compare RUN`: the base and final models' held-out answers, judged side by side in both orders."""
+
+from __future__ import annotations
+
+import argparse
+
+HELP = ("Judge a run's base and final answers on its held-out tasks side by side, in both orders: mean rating per "
+        "preference, the difference with its bootstrap interval, wins/ties/losses (for judged tasks such as open-basic).")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("run", metavar="RUN", help="A finished run folder, or a run name under runs/.")
+    parser.add_argument("--judge", default=None, metavar="MODEL",
+                        help="Judge model (any --model form; default: the run's verify.judge.model). A judge other "
+                             "than the one that rated the training data is the stronger test.")
+    parser.add_argument("--split", choices=("eval", "val"), default="eval",
+                        help="Which held-out answers: the test split (eval, default) or validation (val).")
+    parser.add_argument("--round", dest="round", type=int, default=None, metavar="R",
+                        help="Compare round R instead of the run's final round.")
+    parser.add_argument("--no-reference", dest="use_reference", action="store_false",
+                        help="Do not show the task's reference answer to the judge.")
+    parser.add_argument("--quiet", action="store_true", help="No progress bar.")
+
+
+def main(args: argparse.Namespace) -> int:
+    import json
+
+    import yaml
+
+    from codekiln.config import RunConfig
+    from codekiln.errors import UserError
+    from codekiln.judge.compare import comparison_config, format_comparison, rate_pairs, summarize_pairs
+    from codekiln.judge.run import Judge
+    from codekiln.records import Sample, read_jsonl, write_json
+    from codekiln.rundir import find_run
+    from codekiln.splits import split_tasks
+
+    root = find_run(args.run)
+    cfg = RunConfig.model_validate(yaml.safe_load((root / "config.yaml").read_text(encoding="utf-8")) or {})
+    manifest = json.loads((root / "manifest.json").read_text(encoding="utf-8"))
+    final = args.round
+    if final is None:
+        link = manifest.get("final")
+        if not link:
+            raise UserError(f"{root}: the run has no final trained round yet; finish it, or pick one with --round R")
+        final = int(str(link).split("/")[0].removeprefix("round-"))
+    base_file = root / "round-0" / args.split / "samples.jsonl"
+    final_file = root / f"round-{final}" / args.split / "samples.jsonl"
+    for path in (base_file, final_file):
+        if not path.exists():
+            raise UserError(f"{path} does not exist: that round was not evaluated on {args.split}; "
+                            "resume the run, or choose another --round/--split")
+    splits = split_tasks(cfg)
+    tasks = splits.test if args.split == "eval" else splits.val
+    judge_cfg = comparison_config(cfg.verify.judge.model_copy(update={
+        "model": args.judge or cfg.verify.judge.model, "use_reference": args.use_reference}))
+    judge = Judge.from_config(judge_cfg, cfg.sample)
+    try:
+        ratings = rate_pairs(judge, tasks, read_jsonl(base_file, Sample), read_jsonl(final_file, Sample),
+                             quiet=args.quiet)
+    finally:
+        judge.close()
+    summary = summarize_pairs(ratings, len({r.task_id for r in ratings}), cfg.eval.bootstrap, cfg.seed)
+    summary.update({"judge": judge_cfg.model, "split": args.split, "base_round": 0, "final_round": final})
+    out = root / f"round-{final}" / f"compare-{args.split}.json"
+    write_json(out, summary)
+    print(f"round 0 vs round {final} on {args.split}, judged by {judge_cfg.model}")
+    print(format_comparison(summary))
+    print(out)
+    return 0

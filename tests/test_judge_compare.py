@@ -1,0 +1,81 @@
+"""Base vs final judged side by side in both orders (`codekiln compare`), on scripted judges."""
+
+import json
+
+import pytest
+
+from codekiln.cli import main as cli_main
+from codekiln.config import JudgeConfig
+from codekiln.judge.compare import comparison_config, format_comparison, rate_pairs, summarize_pairs
+from codekiln.judge.run import Judge
+from codekiln.records import Sample, Task
+from judge_fixtures import CommentJudge, FirstPositionJudge
+
+PLAIN = "def add(a, b):\n    return a + b"
+COMMENTED = 'def add(a, b):\n    """Sum of a and b."""\n    # plain addition\n    return a + b'
+
+
+def tasks(n):
+    return [Task(task_id=f"open/{i}", kind="open", prompt=f"Write add number {i}.", split="test",
+                 meta={"preference": "readability"}) for i in range(n)]
+
+
+def answers(ts, text, tag):
+    return [Sample(t.task_id, text, f"{t.task_id}#{tag}", raw=text) for t in ts]
+
+
+def compare(model, ts, base_text, final_text):
+    judge = Judge(model, comparison_config(JudgeConfig()))
+    ratings = rate_pairs(judge, ts, answers(ts, base_text, "base"), answers(ts, final_text, "final"))
+    return summarize_pairs(ratings, len(ts), bootstrap=200)
+
+
+def test_a_first_position_judge_gives_ties_not_wins():
+    ts = tasks(6)
+    summary = compare(FirstPositionJudge(), ts, PLAIN, COMMENTED)
+    overall = summary["overall"]
+    assert overall["tasks"] == 6
+    assert (overall["wins"], overall["ties"], overall["losses"]) == (0, 6, 0)
+    assert overall["difference"] == 0.0
+    assert overall["order_agreement"] == 0.0  # the two orders disagree on every task
+
+
+def test_a_judge_that_reads_the_answers_finds_the_better_final_model():
+    ts = tasks(6)
+    better = compare(CommentJudge(), ts, PLAIN, COMMENTED)["preferences"]["readability"]
+    assert better["wins"] == 6 and better["difference"] > 0 and better["ci95"][0] > 0
+    assert better["order_agreement"] == 1.0
+    worse = compare(CommentJudge(), ts, COMMENTED, PLAIN)["overall"]
+    assert worse["losses"] == 6 and worse["difference"] < 0
+    assert "readability" in format_comparison(compare(CommentJudge(), ts, PLAIN, COMMENTED))
+
+
+def test_every_pair_is_shown_in_both_orders():
+    model = CommentJudge()
+    compare(model, tasks(3), PLAIN, COMMENTED)
+    assert model.calls == 6
+    firsts = [r.messages[-1]["content"].split("## Response A\n")[1].split("\n## ")[0].strip() for r in model.requests]
+    assert firsts.count(PLAIN) == firsts.count(COMMENTED) == 3
+
+
+def test_tasks_missing_an_answer_are_left_out():
+    ts = tasks(4)
+    judge = Judge(CommentJudge(), comparison_config(JudgeConfig()))
+    ratings = rate_pairs(judge, ts, answers(ts[:3], PLAIN, "b"), answers(ts[1:], COMMENTED, "f"))
+    assert sorted({r.task_id for r in ratings}) == ["open/1", "open/2"]
+
+
+def test_one_order_only_is_refused():
+    judge = Judge(CommentJudge(), JudgeConfig(group_size=2, both_orders=False))
+    with pytest.raises(ValueError, match="both_orders"):
+        rate_pairs(judge, tasks(1), [], [])
+
+
+def test_compare_on_a_run_without_final_round_is_one_clear_line(tmp_path, capsys):
+    run = tmp_path / "r"
+    run.mkdir()
+    (run / "manifest.json").write_text(json.dumps({"final": None}))
+    (run / "config.yaml").write_text("tasks: open-basic\n")
+    assert cli_main(["compare", str(run)]) == 2
+    err = capsys.readouterr().err
+    assert "no final trained round" in err and len(err.strip().splitlines()) == 1

@@ -11,7 +11,8 @@ import pytest
 from codekiln.commands.run import split_items
 from codekiln.config import load_config
 from codekiln.errors import UserError
-from codekiln.loop import best_round, should_stop
+from codekiln.loop import best_round, selection_metric, should_stop
+from codekiln.records import Task
 from codekiln.rundir import RunDir, code_version, config_hash, default_name, hash_path
 
 
@@ -37,6 +38,16 @@ def test_best_round_is_a_trained_round_earliest_on_ties():
     assert best_round([0.5]) is None
     assert best_round([0.5, 0.2, 0.3]) == 2  # the base was better, but final must be a trained model
     assert best_round([0.1, 0.3, 0.3, 0.2]) == 1
+
+
+def test_graded_validation_tasks_decide_on_their_mean_score():
+    html, opened, sql = (Task(task_id=f"{k}/1", kind=k, prompt="p") for k in ("html", "open", "sql"))
+    assert selection_metric("auto", [html, opened]) == "score"
+    assert selection_metric("auto", [html, sql]) == "pass@1"  # a tested kind among them: a pass is a pass
+    assert selection_metric("auto", [sql]) == "pass@1"
+    assert selection_metric("pass@1", [html]) == "pass@1" and selection_metric("score", [sql]) == "score"
+    with pytest.raises(UserError, match="select_on"):
+        load_config(overrides=["eval.select_on=best"])
 
 
 def test_default_name_is_deterministic_and_ignores_round_count():

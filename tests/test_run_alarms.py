@@ -3,7 +3,7 @@ console lines and the report's section say it."""
 
 from codekiln.report_evidence import alarm_section, selection_note
 from codekiln.runalarms import alarms, model_points, no_alarm_text
-from codekiln.runstats import NO_ROUND_BEAT_BASE, PassK, RoundStats, SetStats
+from codekiln.runstats import PassK, RoundStats, SetStats, no_round_beat_base
 from codekiln.runtable import summary_lines
 
 
@@ -88,12 +88,29 @@ def test_advice_to_keep_the_base_model_follows_validation_not_test():
     fell = _run(train=[(2, 0)], val=[(0.5, 0), (0.3, 0)])
     fell = [_with_test(fell[0], dict.fromkeys(tasks, 0.0)), _with_test(fell[1], dict.fromkeys(tasks, 1.0))]
     lines = summary_lines(fell, final_round=1)
-    assert NO_ROUND_BEAT_BASE in lines and any(line.startswith("test pass@1, final vs base: +100.0 pts") for line in lines)
+    assert no_round_beat_base() in lines and any(line.startswith("test pass@1, final vs base: +100.0 pts") for line in lines)
     assert "No trained round beat the base model on validation" in selection_note({"selection_split": "val"}, fell, 1)
     # Validation rose while test fell: no such advice (test reports, it does not decide).
     rose = _run(train=[(2, 0)], val=[(0.3, 0), (0.5, 0)])
     rose = [_with_test(rose[0], dict.fromkeys(tasks, 1.0)), _with_test(rose[1], dict.fromkeys(tasks, 0.0))]
     lines = summary_lines(rose, final_round=1)
-    assert NO_ROUND_BEAT_BASE not in lines and any(line.startswith("test pass@1, final vs base: -100.0 pts")
+    assert no_round_beat_base() not in lines and any(line.startswith("test pass@1, final vs base: -100.0 pts")
                                                    for line in lines)
     assert "base model" not in selection_note({"selection_split": "val"}, rose, 1).split("; the test split")[-1]
+
+
+def test_a_graded_run_is_judged_on_its_validation_score():
+    """pass@1 rose while the mean score fell: a run that selects on the score says so, one on pass@1 does not."""
+    rounds = _run(train=[(2, 0)], val=[(0.3, 0), (0.5, 0)])
+    scores = (0.62, 0.41)
+    rounds = [RoundStats(round=s.round, samples=s.samples, passed=s.passed, train_status=s.train_status,
+                         val=SetStats(s.val.passk, s.val.status, {}, PassK(0, x, x - 0.1, x + 0.1, 10)))
+              for s, x in zip(rounds, scores, strict=True)]
+    on_score = summary_lines(rounds, final_round=1, metric="score")
+    assert on_score[0] == "final = round 1, chosen on validation mean score (0.410 [0.310, 0.510]; base 0.620 [0.520, 0.720])"
+    assert no_round_beat_base("score") in on_score
+    assert "chosen on validation mean score (0.410; base 0.620)" in selection_note(
+        {"selection_split": "val", "selection_metric": "score"}, rounds, 1)
+    on_pass1 = summary_lines(rounds, final_round=1)
+    assert on_pass1[0].startswith("final = round 1, chosen on validation pass@1 (50.0%")
+    assert no_round_beat_base() not in on_pass1

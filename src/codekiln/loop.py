@@ -2,7 +2,8 @@
 evaluates, and the stopping rule decides whether another round is worth it.
 
 Three roles (codekiln.splits): train tasks are sampled and trained on; validation tasks (never trained on) make
-every decision, the stopping rule and which round is `final`; test tasks only report (base and final, and each
+every decision, the stopping rule and which round is `final` (on pass@1, or on the mean score for graded kinds:
+`eval.select_on`); test tasks only report (base and final, and each
 round for the curve), like the extra task sets the loop never saw, on which base and final are compared at the end.
 
 The flow reads top to bottom. Every stage writes its files atomically (or streams them resumably) and then a
@@ -12,6 +13,7 @@ moment loses at most the stage in flight, which itself resumes from what it stre
 
 from __future__ import annotations
 
+import json
 import random
 import time
 from collections.abc import Sequence
@@ -40,6 +42,7 @@ class RunResult:
     final_round: int | None
     stop_reason: str
     report: Path | None
+    selection_metric: str = "pass@1"
 
 
 def should_stop(pass1: Sequence[float], min_gain: float, patience: int) -> bool:
@@ -56,10 +59,22 @@ def should_stop(pass1: Sequence[float], min_gain: float, patience: int) -> bool:
 
 
 def best_round(pass1: Sequence[float]) -> int | None:
-    """The trained round (1..) with the highest validation pass@1; the earliest wins a tie (less training)."""
+    """The trained round (1..) with the highest validation figure; the earliest wins a tie (less training)."""
     if len(pass1) < 2:
         return None
     return max(range(1, len(pass1)), key=lambda r: (pass1[r], -r))
+
+
+GRADED_KINDS = ("html", "open")
+
+
+def selection_metric(select_on: str, val_tasks: Sequence[Task]) -> str:
+    """The validation figure that decides: `eval.select_on`, where auto means the mean score when every validation
+    task is graded (html, open: a pass is only a score above a threshold) and pass@1 otherwise."""
+    if select_on != "auto":
+        return select_on
+    graded = bool(val_tasks) and all(t.kind in GRADED_KINDS for t in val_tasks)
+    return "score" if graded else "pass@1"
 
 
 def trainable(cfg: RunConfig, sft_rows: int, pairs: int) -> bool:
@@ -92,9 +107,11 @@ def run(cfg: RunConfig, quiet: bool = False, argv: Sequence[str] = ()) -> RunRes
                     f"stopping and final; {len(splits.test)} test tasks"
                     + (f" and {len(extras)} extra set(s)" if extras else "") + " only report")
         # Round 0: the baseline.
+        metric = selection_metric(cfg.eval.select_on, splits.val)
         model = cfg.sample.model
-        val_pass1 = [_evaluate(run_dir, cfg, 0, model, "val", splits.val, splits.train, quiet)]
-        pass1: list[float | None] = [_evaluate(run_dir, cfg, 0, model, "eval", splits.test, splits.train, quiet)]
+        val = [_evaluate(run_dir, cfg, 0, model, "val", splits.val, splits.train, quiet)]
+        pass1: list[float | None] = [_evaluate(run_dir, cfg, 0, model, "eval", splits.test, splits.train,
+                                               quiet)["pass@1"]]
         stop_reason = f"finished {cfg.rounds} round(s)"
         for r in range(1, cfg.rounds + 1):
             rdir = run_dir.round_dir(r)
@@ -108,29 +125,31 @@ def run(cfg: RunConfig, quiet: bool = False, argv: Sequence[str] = ()) -> RunRes
                                f"({funnel['sft_rows']} SFT rows, {funnel['pairs']} pairs)")
                 break
             model = str(_train(run_dir, cfg, r, model, rdir, quiet))  # the next round's start and DPO reference
-            val_pass1.append(_evaluate(run_dir, cfg, r, model, "val", splits.val, splits.train, quiet))
-            pass1.append(_evaluate(run_dir, cfg, r, model, "eval", splits.test, splits.train, quiet)
+            val.append(_evaluate(run_dir, cfg, r, model, "val", splits.val, splits.train, quiet))
+            pass1.append(_evaluate(run_dir, cfg, r, model, "eval", splits.test, splits.train, quiet)["pass@1"]
                          if cfg.eval.test_each_round else _pass1_done(run_dir, r, "eval"))
-            if should_stop(val_pass1, cfg.min_gain, cfg.patience):
-                stop_reason = (f"validation pass@1 gained less than {cfg.min_gain:g} for {cfg.patience} round(s) "
+            if should_stop([s[metric] for s in val], cfg.min_gain, cfg.patience):
+                stop_reason = (f"validation {metric} gained less than {cfg.min_gain:g} for {cfg.patience} round(s) "
                                f"(stopped after round {r})")
                 break
-        final = best_round(val_pass1)
+        final = best_round([s[metric] for s in val])
         transfer: dict[str, Any] = {}
         if final is not None:
             run_dir.link_final(run_dir.round_dir(final) / "model")
             final_model = str(run_dir.round_dir(final) / "model")
             if pass1[final] is None:  # eval.test_each_round=false: the final model is evaluated on test now
-                pass1[final] = _evaluate(run_dir, cfg, final, final_model, "eval", splits.test, splits.train, quiet)
+                pass1[final] = _evaluate(run_dir, cfg, final, final_model, "eval", splits.test, splits.train,
+                                         quiet)["pass@1"]
             for extra in extras:
                 transfer[extra.name] = _transfer(run_dir, cfg, final, final_model, extra, splits.train, quiet)
         run_dir.update_manifest(
-            selection_split="val", val_pass1=val_pass1, pass1=pass1,
+            selection_split="val", selection_metric=metric, val_selection=[s[metric] for s in val],
+            val_pass1=[s["pass@1"] for s in val], pass1=pass1,
             final=f"round-{final}/model" if final is not None else None, transfer=transfer,
             stop_reason=stop_reason, finished=now())
         report = write_report(run_dir.root)
     rounds = run_stats(run_dir.root, cfg.eval.bootstrap)
-    return RunResult(run_dir.root, rounds, final, stop_reason, report)
+    return RunResult(run_dir.root, rounds, final, stop_reason, report, metric)
 
 
 def _start_manifest(run_dir: RunDir, cfg: RunConfig, splits: Splits, extras: list[ExtraSet], argv: list[str]) -> None:
@@ -266,8 +285,11 @@ def eval_dir(run_dir: RunDir, r: int, stage: str) -> Path:
 
 
 def _evaluate(run_dir: RunDir, cfg: RunConfig, r: int, model: str, stage: str, tasks: list[Task],
-              examples: list[Task], quiet: bool) -> float:
-    """pass@1 of `model` (round 0: the base model) on `tasks`, as stage `stage`; `examples` feed `sample.shots`."""
+              examples: list[Task], quiet: bool) -> dict[str, float]:
+    """`model`'s pass@1 (and mean score) on `tasks` (round 0: the base model), as stage `stage`.
+
+    `examples` feed `sample.shots`. The figures come from the stage's done-record, so a rerun does not evaluate again.
+    """
     out = eval_dir(run_dir, r, stage)
     record = run_dir.done(r, stage)
     if record is None:
@@ -281,10 +303,15 @@ def _evaluate(run_dir: RunDir, cfg: RunConfig, r: int, model: str, stage: str, t
         metrics = evaluate_model(model, tasks, eval_cfg, sample_cfg, cfg.verify, out, quiet=quiet,
                                  examples=examples)
         summary = {"model": model, "tasks": len(tasks), "pass@1": float(metrics["pass@1"]),
-                   **{k: v for k, v in metrics.items() if k.startswith("pass@") and isinstance(v, int | float)}}
+                   **{k: v for k, v in metrics.items() if k.startswith("pass@") and isinstance(v, int | float)},
+                   "score": float(metrics.get("score", metrics["pass@1"]))}
         record = run_dir.mark_done(r, stage, started, summary)
         run_dir.update_manifest()
-    return float(record["summary"]["pass@1"])
+    summary = record["summary"]
+    if "score" not in summary:  # a stage finished before scores were recorded: its metrics file has it
+        metrics = json.loads((out / "metrics.json").read_text(encoding="utf-8"))
+        summary = {**summary, "score": float(metrics.get("score", summary["pass@1"]))}
+    return {"pass@1": float(summary["pass@1"]), "score": float(summary["score"])}
 
 
 def _pass1_done(run_dir: RunDir, r: int, stage: str) -> float | None:
@@ -296,8 +323,8 @@ def _transfer(run_dir: RunDir, cfg: RunConfig, final: int, final_model: str, ext
               quiet: bool) -> dict[str, Any]:
     """Base and final pass@1 on one extra set (each a resumable stage); the paired interval is in runstats."""
     stage = f"extra-{extra.name}"
-    base = _evaluate(run_dir, cfg, 0, cfg.sample.model, stage, extra.tasks, examples, quiet)
-    last = _evaluate(run_dir, cfg, final, final_model, stage, extra.tasks, examples, quiet)
+    base = _evaluate(run_dir, cfg, 0, cfg.sample.model, stage, extra.tasks, examples, quiet)["pass@1"]
+    last = _evaluate(run_dir, cfg, final, final_model, stage, extra.tasks, examples, quiet)["pass@1"]
     return {"spec": extra.spec, "tasks": len(extra.tasks), "pass1": [base, last]}
 
 

@@ -8,7 +8,15 @@ from typing import Any
 
 from codekiln.report_charts import PALETTE, Series, line_chart
 from codekiln.runalarms import alarms, model_points, no_alarm_text
-from codekiln.runstats import NO_ROUND_BEAT_BASE, Gain, PassK, RoundStats, beats_base_on_val, extra_gain
+from codekiln.runstats import (
+    Gain,
+    PassK,
+    RoundStats,
+    beats_base_on_val,
+    extra_gain,
+    metric_label,
+    no_round_beat_base,
+)
 
 
 def _pct(p: PassK | None) -> str:
@@ -31,14 +39,18 @@ def selection_note(manifest: dict[str, Any], rounds: list[RoundStats], final: in
     if manifest.get("selection_split") != "val":
         return ("final was chosen on the test split (a run made before validation splits): its test figure is "
                 "the best of several noisy estimates on the same tasks, optimistic by construction")
-    chosen = next((s.val_pass1() for s in rounds if s.round == final), None)
-    base = rounds[0].val_pass1() if rounds else None
-    note = (f"final = round {final}, chosen on validation pass@1 ({_pct(chosen)}; base {_pct(base)}) over "
+    metric = manifest.get("selection_metric", "pass@1")
+    chosen = next((s.val_metric(metric) for s in rounds if s.round == final), None)
+    base = rounds[0].val_metric(metric) if rounds else None
+    shown = (f"{chosen.value:.3f}; base {base.value:.3f}" if metric == "score" and chosen and base
+             else f"{_pct(chosen)}; base {_pct(base)}")
+    note = (f"final = round {final}, chosen on validation {metric_label(metric)} ({shown}) over "
             f"{manifest.get('data', {}).get('val_tasks', '?')} validation tasks never trained on; the test split "
             "and the extra sets only report, they never decided anything")
     final_stats = next((s for s in rounds if s.round == final), None)
-    if rounds and final_stats is not None and not beats_base_on_val(rounds[0], final_stats):
-        note += f". {NO_ROUND_BEAT_BASE[0].upper()}{NO_ROUND_BEAT_BASE[1:]}"
+    if rounds and final_stats is not None and not beats_base_on_val(rounds[0], final_stats, metric):
+        advice = no_round_beat_base(metric)
+        note += f". {advice[0].upper()}{advice[1:]}"
     return note
 
 

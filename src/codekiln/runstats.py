@@ -79,6 +79,12 @@ class RoundStats:
     def val_pass1(self) -> PassK | None:
         return self.val.pass1() if self.val else None
 
+    def val_metric(self, metric: str) -> PassK | None:
+        """The validation figure named by the run's selection metric (`pass@1` or `score`)."""
+        if metric == "score" and self.val is not None and self.val.score is not None:
+            return self.val.score
+        return self.val_pass1()
+
 
 def bootstrap_ci(values: Sequence[float], resamples: int = 1000, seed: int = 0) -> tuple[float, float]:
     """95% percentile interval of the mean over tasks (the same estimate `evaluate_model` writes)."""
@@ -261,12 +267,18 @@ def _count_lines(path: Path) -> int:
         return sum(1 for line in fh if line.strip())
 
 
+def metric_label(metric: str) -> str:
+    """How a selection metric reads in a sentence."""
+    return "mean score" if metric == "score" else metric
+
+
 # Advice read from validation, the split that decides (the test figures below it only report).
-NO_ROUND_BEAT_BASE = ("no trained round beat the base model on validation pass@1: keep using the base model, or change "
-                      "the settings and judge them on validation")
+def no_round_beat_base(metric: str = "pass@1") -> str:
+    return (f"no trained round beat the base model on validation {metric_label(metric)}: keep using the base model, "
+            "or change the settings and judge them on validation")
 
 
-def beats_base_on_val(base: RoundStats, final: RoundStats) -> bool:
-    """Whether the chosen round's validation pass@1 is above the base model's (unknown counts as above)."""
-    chosen, start = final.val_pass1(), base.val_pass1()
+def beats_base_on_val(base: RoundStats, final: RoundStats, metric: str = "pass@1") -> bool:
+    """Whether the chosen round's validation figure is above the base model's (unknown counts as above)."""
+    chosen, start = final.val_metric(metric), base.val_metric(metric)
     return chosen is None or start is None or chosen.value > start.value

@@ -8,12 +8,13 @@ from rich.table import Table
 
 from codekiln.runalarms import alarms, no_alarm_text
 from codekiln.runstats import (
-    NO_ROUND_BEAT_BASE,
     Gain,
     PassK,
     RoundStats,
     beats_base_on_val,
     extra_gain,
+    metric_label,
+    no_round_beat_base,
     paired_gain,
 )
 
@@ -59,16 +60,17 @@ def fmt_gain(gain: Gain) -> str:
             f"{gain.tasks} tasks: {gain.better} better, {gain.worse} worse; {verdict})")
 
 
-def summary_lines(rounds: list[RoundStats], final_round: int | None) -> list[str]:
+def summary_lines(rounds: list[RoundStats], final_round: int | None, metric: str = "pass@1") -> list[str]:
     """The lines under the table: base vs final on test and on each extra set, then every alarm."""
     lines = []
     final = next((s for s in rounds if s.round == final_round), None) if final_round else None
+    shown = fmt_score if metric == "score" else fmt_ci
     if final is not None and rounds:
         base = rounds[0]
-        lines.append(f"final = round {final_round}, chosen on validation pass@1 "
-                     f"({fmt_ci(final.val_pass1())}; base {fmt_ci(base.val_pass1())})")
-        if not beats_base_on_val(base, final):
-            lines.append(NO_ROUND_BEAT_BASE)
+        lines.append(f"final = round {final_round}, chosen on validation {metric_label(metric)} "
+                     f"({shown(final.val_metric(metric))}; base {shown(base.val_metric(metric))})")
+        if not beats_base_on_val(base, final, metric):
+            lines.append(no_round_beat_base(metric))
         gain = paired_gain(base, final)
         if gain is not None:
             lines.append(f"test pass@1, final vs base: {fmt_gain(gain)}")
@@ -93,7 +95,7 @@ def print_summary(result) -> None:  # result: codekiln.loop.RunResult
     lines = [f"stopped: {result.stop_reason}"]
     if result.final_round is not None:
         lines.append(f"final model: {result.root / 'final'} (round {result.final_round}; use it as --model)")
-    lines += summary_lines(result.rounds, result.final_round)
+    lines += summary_lines(result.rounds, result.final_round, result.selection_metric)
     if result.report is not None:
         lines.append(f"report: {result.report}")
     for line in lines:  # whole lines, never wrapped: paths are copied from here

@@ -55,6 +55,8 @@ def _register_builtin() -> None:
                          "codekiln.tasks.sql_transfer"),
         "pandas-basic": ("Data-analysis tasks in pandas verified by value (train/test)", "codekiln.tasks.pandas_basic"),
         "ui-basic": ("UI descriptions for self-contained HTML pages (train/test)", "codekiln.tasks.ui_basic"),
+        "ui-compose": ("Pages of two ui-basic sections, top to bottom, meeting both sections' requirements (train/test)",
+                       "codekiln.tasks.ui_compose"),
         "open-basic": ("Open coding instructions judged on five preferences (train/test)", "codekiln.tasks.open_basic"),
     }
     for name, (description, module) in candidates.items():

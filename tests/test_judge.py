@@ -9,7 +9,14 @@ from codekiln.judge.pairwise import mean_ratings, order_agreement, orderings, un
 from codekiln.judge.run import Judge, JudgeItem, Judgement
 from codekiln.records import Sample, Task, Verdict
 from codekiln.verify.judge import JudgeVerifier, combine_verdicts, judge_details, judge_tested
-from judge_fixtures import BrokenBackend, CommentJudge, FirstPositionJudge, GreedyRambler, comment_rating
+from judge_fixtures import (
+    BrokenBackend,
+    CommentJudge,
+    FirstPositionJudge,
+    GreedyRambler,
+    comment_rating,
+    shown_responses,
+)
 
 PLAIN = "def add(a, b):\n    return a + b"
 COMMENTED = 'def add(a, b):\n    """Sum of a and b."""\n    # plain addition\n    return a + b'
@@ -217,3 +224,20 @@ def test_judge_tested_mixes_scores_into_python_verdicts():
     cfg = VerifyConfig(judge=JudgeConfig(preferences=["readability"], judge_weight=0.5))
     out = judge_tested([task], samples, tested, cfg, judge=Judge(CommentJudge(), cfg.judge))
     assert out[1].score > out[0].score and all(v.passed for v in out)
+
+
+def test_an_answer_rating_more_responses_gets_more_tokens():
+    class Budgeted(CommentJudge):
+        def __init__(self) -> None:
+            super().__init__()
+            self.budgets: list[tuple[int, int]] = []  # (responses shown, max_tokens)
+
+        def generate(self, requests, params):
+            self.budgets += [(len(shown_responses(r)), params.max_tokens) for r in requests]
+            return super().generate(requests, params)
+
+    model = Budgeted()
+    cfg = JudgeConfig(reply_tokens=50, both_orders=False)
+    Judge(model, cfg).judge([item(key="four", responses=(PLAIN, COMMENTED, VERY, PLAIN + "\n")),
+                             item(key="one", responses=(PLAIN,))])
+    assert sorted(set(model.budgets)) == [(1, 50), (4, 200)]

@@ -84,7 +84,7 @@ class JudgeConfig(Section):
     retry_temperature: float = 0.7
     """Sampling temperature of retries (the first call is greedy)."""
     reply_tokens: int = 160
-    """Most tokens in one judge answer."""
+    """Most tokens a judge answer may spend per response it rates (a call rating 4 responses gets 4x)."""
     max_calls: int | None = None
     """Stop after this many judge model calls (cached answers are free; None: no limit)."""
     max_total_tokens: int | None = None

@@ -163,17 +163,25 @@ class Judge:
             if not pending:
                 break
             temperature = 0.0 if attempt == 0 else self.cfg.retry_temperature
-            params = GenParams(temperature=temperature, top_p=0.95, max_tokens=self.cfg.reply_tokens)
-            settings = {"temperature": temperature, "max_tokens": self.cfg.reply_tokens, "prefill": self._prefill(),
-                        "stop": STOP}
-            requests, keys = [], []
-            for call in pending:
-                seed = call_seed(self.cfg.seed, items[call.item].key, call.preference, call.run, attempt)
-                requests.append(Request(messages=call.messages, seed=seed, prefill=self._prefill(), stop=(STOP,)))
-                keys.append(cache_key(self.model_name, RUBRIC_VERSION, call.messages, seed, settings))
-            replies = self._generate(requests, keys, params)
+            replies: dict[int, str] = {}
+            # An answer rates every response shown: its token budget grows with their number (one batch per size,
+            # so a call's budget, and its cache key, never depend on what it was batched with).
+            for size in sorted({len(call.order) for call in pending}):
+                group = [i for i, call in enumerate(pending) if len(call.order) == size]
+                max_tokens = self.cfg.reply_tokens * size
+                params = GenParams(temperature=temperature, top_p=0.95, max_tokens=max_tokens)
+                settings = {"temperature": temperature, "max_tokens": max_tokens, "prefill": self._prefill(),
+                            "stop": STOP}
+                requests, keys = [], []
+                for i in group:
+                    call = pending[i]
+                    seed = call_seed(self.cfg.seed, items[call.item].key, call.preference, call.run, attempt)
+                    requests.append(Request(messages=call.messages, seed=seed, prefill=self._prefill(), stop=(STOP,)))
+                    keys.append(cache_key(self.model_name, RUBRIC_VERSION, call.messages, seed, settings))
+                replies.update(zip(group, self._generate(requests, keys, params), strict=True))
             still = []
-            for call, reply in zip(pending, replies, strict=True):
+            for i, call in enumerate(pending):
+                reply = replies[i]
                 labels = labels_for(len(call.order))
                 try:
                     parsed = parse_judgement(reply, labels)

@@ -95,8 +95,10 @@ def main() -> None:
     ap.add_argument("--py-tasks", type=int, default=10)
     ap.add_argument("--open-tasks", type=int, default=8)
     ap.add_argument("--protocols", default=",".join(PROTOCOLS))
+    ap.add_argument("--work", default=None, help="Folder for answers and caches (a rerun reuses both).")
     args = ap.parse_args()
-    work = Path(tempfile.mkdtemp(prefix="judge-protocol-"))
+    work = Path(args.work) if args.work else Path(tempfile.mkdtemp(prefix="judge-protocol-"))
+    work.mkdir(parents=True, exist_ok=True)
     names = args.protocols.split(",")
 
     py = load_tasks("python-basic:train")[: args.py_tasks]

@@ -79,3 +79,30 @@ def test_compare_on_a_run_without_final_round_is_one_clear_line(tmp_path, capsys
     assert cli_main(["compare", str(run)]) == 2
     err = capsys.readouterr().err
     assert "no final trained round" in err and len(err.strip().splitlines()) == 1
+
+
+def test_folders_compared_feed_the_run_table_and_report(tmp_path):
+    from codekiln.judge.compare import VERSUS_BASE, compare_folders
+    from codekiln.records import write_jsonl
+    from codekiln.report_evidence import judged_section
+    from codekiln.runstats import round_stats
+    from codekiln.runtable import summary_lines
+
+    ts = tasks(5)
+    base_dir, final_dir = tmp_path / "round-0" / "val", tmp_path / "round-1" / "val"
+    for folder, text in ((base_dir, PLAIN), (final_dir, COMMENTED)):
+        folder.mkdir(parents=True)
+        write_jsonl(folder / "samples.jsonl", answers(ts, text, folder.parent.name))
+    judge = Judge(CommentJudge(), comparison_config(JudgeConfig()))
+    summary = compare_folders(ts, base_dir, final_dir, JudgeConfig(), judge=judge, bootstrap=100)
+    assert (final_dir / VERSUS_BASE).exists() and summary["overall"]["wins"] == 5
+    rounds = [round_stats(tmp_path / "round-0"), round_stats(tmp_path / "round-1")]
+    assert rounds[0].val_metric("vs-base").value == 0.0
+    assert rounds[1].val_metric("vs-base").value == pytest.approx(summary["overall"]["difference"])
+    assert summary["overall"]["difference"] > 0
+    lines = summary_lines(rounds, final_round=1, metric="vs-base")
+    assert lines[0].startswith("final = round 1, chosen on validation judged difference from the base (rating points")
+    assert not any("no trained round beat the base" in line for line in lines)
+    html = judged_section(tmp_path)
+    assert "round-1 vs base on validation (decides)" in html and "readability" in html
+    assert judged_section(tmp_path / "round-0") == ""

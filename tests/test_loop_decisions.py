@@ -26,8 +26,12 @@ def _config(tmp_path, *overrides: str):
                                   *overrides])
 
 
-def _replay(tmp_path, val: list[float], test: list[float | None], *overrides: str):
-    """Run `codekiln run` on a folder whose stages all finished with these pass@1 figures; its result and manifest."""
+def _replay(tmp_path, val: list[float], test: list[float | None], *overrides: str,
+            judged: dict[tuple[int, str], float] | None = None):
+    """Run `codekiln run` on a folder whose stages all finished with these pass@1 figures; its result and manifest.
+
+    `judged`: (round, stage) -> rating difference of finished side-by-side judgings (`val-vs-base`, `eval-vs-base`).
+    """
     root = tmp_path / "runs" / "t"
     if root.exists():  # each case starts from its own folder
         for path in sorted(root.rglob("*"), reverse=True):
@@ -45,6 +49,8 @@ def _replay(tmp_path, val: list[float], test: list[float | None], *overrides: st
         run_dir.mark_done(r, "val", started, {"pass@1": val[r]})
         if test[r] is not None:
             run_dir.mark_done(r, "eval", started, {"pass@1": test[r]})
+    for (r, stage), diff in (judged or {}).items():
+        run_dir.mark_done(r, stage, started, {"difference": diff, "ci95": [diff - 1, diff + 1], "tasks": 3})
     result = run(_config(tmp_path, *overrides), quiet=True)
     return result, json.loads((root / "manifest.json").read_text())
 
@@ -69,6 +75,19 @@ def test_stopping_and_final_follow_validation_not_test(tmp_path):
     assert (later.final_round, later.stop_reason) == (2, "finished 2 round(s)")
     early, _ = _replay(tmp_path, val=[0.3, 0.3, 0.9], test=[0.1, 0.2, 0.4])
     assert early.final_round == 1 and "stopped after round 1" in early.stop_reason  # round 2 never looked at
+
+
+def test_a_judged_run_decides_on_its_rounds_judged_beside_the_base(tmp_path):
+    """eval.select_on=vs-base: round R's validation answers judged beside the base's (a `val-vs-base` marker each)
+    decide, whatever pass@1 says; the final model is then judged beside the base on test too (`eval-vs-base`)."""
+    judged = {(1, "val-vs-base"): -0.5, (2, "val-vs-base"): 0.3, (2, "eval-vs-base"): 0.2}
+    result, manifest = _replay(tmp_path, [0.5, 0.9, 0.1], [0.1, 0.2, 0.4], "eval.select_on=vs-base", "patience=2",
+                               judged=judged)
+    assert result.final_round == 2 and manifest["selection_metric"] == "vs-base"
+    assert manifest["val_selection"] == [0.0, -0.5, 0.3] and manifest["val_pass1"] == [0.5, 0.9, 0.1]
+    result, manifest = _replay(tmp_path, [0.5, 0.9, 0.1], [0.1, 0.2, 0.4], "eval.select_on=pass@1", "patience=2",
+                               judged=judged)
+    assert result.final_round == 1 and manifest["selection_metric"] == "pass@1"
 
 
 def test_per_round_test_evaluation_off_evaluates_only_the_final_model_on_test(tmp_path, monkeypatch):

@@ -241,8 +241,8 @@ class EvalConfig(Section):
     """Bootstrap resamples over tasks for confidence intervals."""
     val_size: int = Field(100, ge=1)
     """codekiln run: validation tasks, carved out of the train split by the run seed (at most a quarter of it) and never trained on; validation alone (eval.select_on) decides stopping and which round is final. A suite or file with its own val split uses that split (up to val_size of its tasks)."""
-    select_on: Literal["auto", "pass@1", "score"] = "auto"
-    """codekiln run: the validation figure that decides stopping and the final round: pass@1, or the mean verdict score over tasks (graded kinds: an html page's requirements and relevance, an open answer's judge rating); auto: score when every validation task is html or open, else pass@1."""
+    select_on: Literal["auto", "pass@1", "score", "vs-base"] = "auto"
+    """codekiln run: the validation figure that decides stopping and the final round: pass@1; score, the mean verdict score over tasks (graded kinds: an html page's requirements and relevance); or vs-base, the mean judge rating difference between the round's answers and the base model's, judged side by side in both orders (open tasks: one answer rated alone gets 8-9 whatever it says). auto: vs-base when every validation task is open, score when every one is html or open, else pass@1."""
     test_each_round: bool = True
     """codekiln run: also evaluate every round's model on the test split, for the report's curve (reported, never used for a decision); off: only the base and the final model."""
     extra: list[str] | None = None

@@ -69,10 +69,13 @@ GRADED_KINDS = ("html", "open")
 
 
 def selection_metric(select_on: str, val_tasks: Sequence[Task]) -> str:
-    """The validation figure that decides: `eval.select_on`, where auto means the mean score when every validation
-    task is graded (html, open: a pass is only a score above a threshold) and pass@1 otherwise."""
+    """The validation figure that decides: `eval.select_on`, where auto means the judged difference from the base
+    model when every validation task is open (judge ratings of one answer alone barely vary), the mean score when
+    every one is graded (html, open: a pass is only a score above a threshold), and pass@1 otherwise."""
     if select_on != "auto":
         return select_on
+    if val_tasks and all(t.kind == "open" for t in val_tasks):
+        return "vs-base"
     graded = bool(val_tasks) and all(t.kind in GRADED_KINDS for t in val_tasks)
     return "score" if graded else "pass@1"
 
@@ -110,6 +113,7 @@ def run(cfg: RunConfig, quiet: bool = False, argv: Sequence[str] = ()) -> RunRes
         metric = selection_metric(cfg.eval.select_on, splits.val)
         model = cfg.sample.model
         val = [_evaluate(run_dir, cfg, 0, model, "val", splits.val, splits.train, quiet)]
+        decides = [_decider(run_dir, cfg, 0, val[0], metric, splits.val, quiet)]
         pass1: list[float | None] = [_evaluate(run_dir, cfg, 0, model, "eval", splits.test, splits.train,
                                                quiet)["pass@1"]]
         stop_reason = f"finished {cfg.rounds} round(s)"
@@ -126,13 +130,14 @@ def run(cfg: RunConfig, quiet: bool = False, argv: Sequence[str] = ()) -> RunRes
                 break
             model = str(_train(run_dir, cfg, r, model, rdir, quiet))  # the next round's start and DPO reference
             val.append(_evaluate(run_dir, cfg, r, model, "val", splits.val, splits.train, quiet))
+            decides.append(_decider(run_dir, cfg, r, val[-1], metric, splits.val, quiet))
             pass1.append(_evaluate(run_dir, cfg, r, model, "eval", splits.test, splits.train, quiet)["pass@1"]
                          if cfg.eval.test_each_round else _pass1_done(run_dir, r, "eval"))
-            if should_stop([s[metric] for s in val], cfg.min_gain, cfg.patience):
+            if should_stop(decides, cfg.min_gain, cfg.patience):
                 stop_reason = (f"validation {metric} gained less than {cfg.min_gain:g} for {cfg.patience} round(s) "
                                f"(stopped after round {r})")
                 break
-        final = best_round([s[metric] for s in val])
+        final = best_round(decides)
         transfer: dict[str, Any] = {}
         if final is not None:
             run_dir.link_final(run_dir.round_dir(final) / "model")
@@ -140,10 +145,12 @@ def run(cfg: RunConfig, quiet: bool = False, argv: Sequence[str] = ()) -> RunRes
             if pass1[final] is None:  # eval.test_each_round=false: the final model is evaluated on test now
                 pass1[final] = _evaluate(run_dir, cfg, final, final_model, "eval", splits.test, splits.train,
                                          quiet)["pass@1"]
+            if metric == "vs-base":  # the same side-by-side judging of final vs base on test (reported)
+                _versus_base(run_dir, cfg, final, "eval", splits.test, quiet)
             for extra in extras:
                 transfer[extra.name] = _transfer(run_dir, cfg, final, final_model, extra, splits.train, quiet)
         run_dir.update_manifest(
-            selection_split="val", selection_metric=metric, val_selection=[s[metric] for s in val],
+            selection_split="val", selection_metric=metric, val_selection=decides,
             val_pass1=[s["pass@1"] for s in val], pass1=pass1,
             final=f"round-{final}/model" if final is not None else None, transfer=transfer,
             stop_reason=stop_reason, finished=now())
@@ -308,10 +315,41 @@ def _evaluate(run_dir: RunDir, cfg: RunConfig, r: int, model: str, stage: str, t
         record = run_dir.mark_done(r, stage, started, summary)
         run_dir.update_manifest()
     summary = record["summary"]
-    if "score" not in summary:  # a stage finished before scores were recorded: its metrics file has it
+    if "score" not in summary and (out / "metrics.json").exists():  # finished before scores were recorded
         metrics = json.loads((out / "metrics.json").read_text(encoding="utf-8"))
-        summary = {**summary, "score": float(metrics.get("score", summary["pass@1"]))}
-    return {"pass@1": float(summary["pass@1"]), "score": float(summary["score"])}
+        summary = {**summary, "score": metrics.get("score", summary["pass@1"])}
+    return {"pass@1": float(summary["pass@1"]), "score": float(summary.get("score", summary["pass@1"]))}
+
+
+def _decider(run_dir: RunDir, cfg: RunConfig, r: int, summary: dict[str, float], metric: str, tasks: list[Task],
+             quiet: bool) -> float:
+    """Round r's validation figure under the selection metric (vs-base: judged against the base's answers)."""
+    if metric == "vs-base":
+        return _versus_base(run_dir, cfg, r, "val", tasks, quiet)
+    return summary[metric]
+
+
+def _versus_base(run_dir: RunDir, cfg: RunConfig, r: int, stage: str, tasks: list[Task], quiet: bool) -> float:
+    """Round r's answers on `stage` judged beside the base model's, both orders: the mean rating difference.
+
+    The base model is 0 by definition. A resumable stage (`STAGE-vs-base`); every judge call is also cached.
+    """
+    if r == 0:
+        return 0.0
+    name = f"{stage}-vs-base"
+    record = run_dir.done(r, name)
+    if record is None:
+        from codekiln.judge.compare import compare_folders
+
+        _say(quiet, f"round {r} · judge its {ROLES[stage].split(' (')[0]} answers beside the base model's (both orders)")
+        started = time.time()
+        summary = compare_folders(tasks, eval_dir(run_dir, 0, stage), eval_dir(run_dir, r, stage), cfg.verify.judge,
+                                  cfg.sample, quiet=quiet, bootstrap=cfg.eval.bootstrap, seed=cfg.seed)
+        record = run_dir.mark_done(r, name, started, {"difference": summary["overall"]["difference"] or 0.0,
+                                                      "ci95": summary["overall"]["ci95"],
+                                                      "tasks": summary["overall"]["tasks"]})
+        run_dir.update_manifest()
+    return float(record["summary"]["difference"])
 
 
 def _pass1_done(run_dir: RunDir, r: int, stage: str) -> float | None:

@@ -16,7 +16,13 @@ from typing import Any
 
 from codekiln.records import STATUSES, Sample, Verdict, read_jsonl_resumable
 from codekiln.report_charts import STATUS_COLORS, Series, grouped_bars, line_chart, stacked_bars
-from codekiln.report_evidence import alarm_section, gain_text, selection_note, transfer_section
+from codekiln.report_evidence import (
+    alarm_section,
+    gain_text,
+    judged_section,
+    selection_note,
+    transfer_section,
+)
 from codekiln.runstats import PassK, RoundStats, paired_gain, run_stats
 
 CSS = """
@@ -63,6 +69,7 @@ def render_report(root: Path, examples: int = 4) -> str:
         "<h2>pass@k per round</h2>",
         _passk_section(rounds),
         _score_section(rounds),
+        judged_section(root),
         "<h2>Over-fitting and reward-hacking checks</h2>",
         alarm_section(rounds),
         "<h2>Data funnel per round</h2>",

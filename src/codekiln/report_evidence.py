@@ -1,9 +1,12 @@
 """The report's evidence sections: how `final` was chosen, base vs final on the extra task sets the loop never saw
-(transfer, with paired intervals), and the over-fitting and reward-hacking checks (codekiln.runalarms)."""
+(transfer, with paired intervals), the over-fitting and reward-hacking checks (codekiln.runalarms), and judged
+answers compared side by side with the base model's (codekiln.judge.compare)."""
 
 from __future__ import annotations
 
+import json
 from html import escape
+from pathlib import Path
 from typing import Any
 
 from codekiln.report_charts import PALETTE, Series, line_chart
@@ -105,3 +108,21 @@ def alarm_section(rounds: list[RoundStats]) -> str:
             "SQL, anything but one read-only query, which includes several statements in one reply); a rising share "
             "means training may be rewarding the attempt: open the verdicts' feedback to see which. Nothing is decided on these; they are said so you can look.</p>")
     return f'<div class="card">{lines}<div class="charts">{fit}{invalid}</div>{note}</div>'
+
+
+def judged_section(root: Path) -> str:
+    """Each round's answers judged beside the base model's (both orders): per preference, on validation and test."""
+    from codekiln.judge.compare import VERSUS_BASE, format_comparison
+
+    blocks = []
+    for folder in sorted(root.glob(f"round-*/*/{VERSUS_BASE}"), key=lambda p: (int(p.parent.parent.name[6:]), p)):
+        split = {"val": "validation (decides)", "eval": "test (reported)"}.get(folder.parent.name, folder.parent.name)
+        summary = json.loads(folder.read_text(encoding="utf-8"))
+        blocks.append(f"<h3>{escape(folder.parent.parent.name)} vs base on {escape(split)}, judged by "
+                      f"{escape(str(summary.get('judge', '?')))}</h3><pre>{escape(format_comparison(summary))}</pre>")
+    if not blocks:
+        return ""
+    note = ("<p class=\"note\">Each task's base answer and the round's answer are rated together, once in each order; "
+            "an answer's rating is the mean of the two, so a judge that favours a position gives ties. Intervals: "
+            "95% paired bootstrap over tasks.</p>")
+    return f"<h2>Judged beside the base model</h2><div class=\"card\">{''.join(blocks)}{note}</div>"

@@ -63,6 +63,10 @@ class RoundStats:
     """The graded score of each of the round's train samples (html), for the distribution in the report."""
     val: SetStats | None = None
     """The round's model on the validation split (the split every decision reads)."""
+    val_vs_base: PassK | None = None
+    """Judged beside the base model's answers, both orders: mean rating difference on validation (open tasks)."""
+    test_vs_base: PassK | None = None
+    """The same on the test split (the final round only; reported)."""
     extra: dict[str, SetStats] = field(default_factory=dict)
     """The round's model on each extra task set it was evaluated on (base and final only), by set name."""
     loss: float | None = None
@@ -80,7 +84,11 @@ class RoundStats:
         return self.val.pass1() if self.val else None
 
     def val_metric(self, metric: str) -> PassK | None:
-        """The validation figure named by the run's selection metric (`pass@1` or `score`)."""
+        """The validation figure named by the run's selection metric (`pass@1`, `score` or `vs-base`)."""
+        if metric == "vs-base":
+            if self.round == 0:  # the base model against itself
+                return PassK(0, 0.0, 0.0, 0.0, self.val.pass1().tasks if self.val and self.val.pass1() else 0)
+            return self.val_vs_base
         if metric == "score" and self.val is not None and self.val.score is not None:
             return self.val.score
         return self.val_pass1()
@@ -169,6 +177,8 @@ def round_stats(round_dir: Path, resamples: int = 1000, seed: int = 0) -> RoundS
         stats.test_status, stats.test_passk, stats.test_per_task = test.status, test.passk, test.per_task
         stats.test_score = test.score
     stats.val = set_stats(round_dir / "val", resamples, seed)
+    stats.val_vs_base = versus_base(round_dir / "val")
+    stats.test_vs_base = versus_base(round_dir / "eval")
     extra_root = round_dir / "extra"
     for folder in sorted(extra_root.iterdir()) if extra_root.is_dir() else []:
         extra = set_stats(folder, resamples, seed)
@@ -186,6 +196,18 @@ def set_stats(folder: Path, resamples: int = 1000, seed: int = 0) -> SetStats | 
     return SetStats(passk_with_ci(verdicts, _ks(min(per_task.values())), resamples, seed),
                     dict(Counter(v.status for v in verdicts)), per_task_pass1(verdicts),
                     mean_score(verdicts, resamples, seed) if graded(verdicts) else None)
+
+
+def versus_base(folder: Path) -> PassK | None:
+    """An evaluation folder's judged comparison with the base model (`judge.compare`): difference and interval."""
+    path = folder / "versus_base.json"
+    if not path.exists():
+        return None
+    overall = json.loads(path.read_text(encoding="utf-8"))["overall"]
+    if not overall.get("tasks"):
+        return None
+    low, high = overall["ci95"] or (overall["difference"], overall["difference"])
+    return PassK(0, overall["difference"], low, high, overall["tasks"])
 
 
 def graded(verdicts: Sequence[Verdict]) -> bool:
@@ -269,7 +291,8 @@ def _count_lines(path: Path) -> int:
 
 def metric_label(metric: str) -> str:
     """How a selection metric reads in a sentence."""
-    return "mean score" if metric == "score" else metric
+    return {"score": "mean score", "vs-base": "judged difference from the base (rating points, both orders)"}.get(
+        metric, metric)
 
 
 # Advice read from validation, the split that decides (the test figures below it only report).

@@ -29,8 +29,10 @@ def summary_table(rounds: list[RoundStats], final_round: int | None) -> Table:
     table = Table(title="codekiln run",
                   caption="validation decides (stopping, final); test is reported only, never used for a decision")
     scored = any(s.test_score is not None or (s.val is not None and s.val.score is not None) for s in rounds)
+    versus = any(s.val_vs_base is not None for s in rounds)
     for col in ("round", "samples", "train pass rate", "SFT rows", "pairs", "loss", "val pass@1 [95% CI]",
-                "test pass@1 [95% CI] (reported)", *(("val score", "test score (reported)") if scored else ())):
+                "test pass@1 [95% CI] (reported)", *(("val score", "test score (reported)") if scored else ()),
+                *(("val vs base (judged)",) if versus else ())):
         table.add_column(col, justify="right")
     for s in rounds:
         label = "0 (base)" if s.round == 0 else str(s.round) + (" (final)" if s.round == final_round else "")
@@ -45,6 +47,7 @@ def summary_table(rounds: list[RoundStats], final_round: int | None) -> Table:
             fmt_ci(s.val_pass1()),
             fmt_ci(s.test_pass1()),
             *scores,
+            *((fmt_points(s.val_metric("vs-base")),) if versus else ()),
         )
     return table
 
@@ -52,6 +55,11 @@ def summary_table(rounds: list[RoundStats], final_round: int | None) -> Table:
 def fmt_score(p: PassK | None) -> str:
     """A graded mean score (html) with its interval, on the 0-1 scale."""
     return "-" if p is None else f"{p.value:.3f} [{p.low:.3f}, {p.high:.3f}]"
+
+
+def fmt_points(p: PassK | None) -> str:
+    """A rating difference (judge points, 1-10 scale) with its interval."""
+    return "-" if p is None else f"{p.value:+.2f} [{p.low:+.2f}, {p.high:+.2f}]"
 
 
 def fmt_gain(gain: Gain) -> str:
@@ -64,7 +72,7 @@ def summary_lines(rounds: list[RoundStats], final_round: int | None, metric: str
     """The lines under the table: base vs final on test and on each extra set, then every alarm."""
     lines = []
     final = next((s for s in rounds if s.round == final_round), None) if final_round else None
-    shown = fmt_score if metric == "score" else fmt_ci
+    shown = {"score": fmt_score, "vs-base": fmt_points}.get(metric, fmt_ci)
     if final is not None and rounds:
         base = rounds[0]
         lines.append(f"final = round {final_round}, chosen on validation {metric_label(metric)} "
@@ -74,6 +82,9 @@ def summary_lines(rounds: list[RoundStats], final_round: int | None, metric: str
         gain = paired_gain(base, final)
         if gain is not None:
             lines.append(f"test pass@1, final vs base: {fmt_gain(gain)}")
+        if final.test_vs_base is not None:
+            lines.append(f"test, final judged beside base (both orders): {fmt_points(final.test_vs_base)} rating "
+                         f"points over {final.test_vs_base.tasks} tasks")
         for name in sorted(final.extra):
             extra = extra_gain(base, final, name)
             if extra is not None:

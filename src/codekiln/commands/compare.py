@@ -29,9 +29,8 @@ def main(args: argparse.Namespace) -> int:
 
     from codekiln.config import RunConfig
     from codekiln.errors import UserError
-    from codekiln.judge.compare import comparison_config, format_comparison, rate_pairs, summarize_pairs
-    from codekiln.judge.run import Judge
-    from codekiln.records import Sample, read_jsonl, write_json
+    from codekiln.judge.compare import compare_folders, format_comparison
+    from codekiln.records import write_json
     from codekiln.rundir import find_run
     from codekiln.splits import split_tasks
 
@@ -52,19 +51,14 @@ def main(args: argparse.Namespace) -> int:
                             "resume the run, or choose another --round/--split")
     splits = split_tasks(cfg)
     tasks = splits.test if args.split == "eval" else splits.val
-    judge_cfg = comparison_config(cfg.verify.judge.model_copy(update={
-        "model": args.judge or cfg.verify.judge.model, "use_reference": args.use_reference}))
-    judge = Judge.from_config(judge_cfg, cfg.sample)
-    try:
-        ratings = rate_pairs(judge, tasks, read_jsonl(base_file, Sample), read_jsonl(final_file, Sample),
-                             quiet=args.quiet)
-    finally:
-        judge.close()
-    summary = summarize_pairs(ratings, len({r.task_id for r in ratings}), cfg.eval.bootstrap, cfg.seed)
-    summary.update({"judge": judge_cfg.model, "split": args.split, "base_round": 0, "final_round": final})
+    judge_cfg = cfg.verify.judge.model_copy(update={"model": args.judge or cfg.verify.judge.model,
+                                                    "use_reference": args.use_reference})
     out = root / f"round-{final}" / f"compare-{args.split}.json"
+    summary = compare_folders(tasks, base_file.parent, final_file.parent, judge_cfg, cfg.sample, out,
+                              quiet=args.quiet, bootstrap=cfg.eval.bootstrap, seed=cfg.seed)
+    summary.update({"split": args.split, "base_round": 0, "final_round": final})
     write_json(out, summary)
-    print(f"round 0 vs round {final} on {args.split}, judged by {judge_cfg.model}")
+    print(f"round 0 vs round {final} on {args.split}, judged by {summary['judge']}")
     print(format_comparison(summary))
     print(out)
     return 0

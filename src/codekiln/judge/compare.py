@@ -15,11 +15,12 @@ from __future__ import annotations
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
-from codekiln.config import JudgeConfig
+from codekiln.config import JudgeConfig, SampleConfig
 from codekiln.judge.run import Judge, JudgeItem
-from codekiln.records import Sample, Task
+from codekiln.records import Sample, Task, read_jsonl, write_json
 from codekiln.sample.prompts import reference_program, task_text
 from codekiln.verify.judge import response_text, task_preferences
 
@@ -131,3 +132,30 @@ def format_comparison(summary: dict[str, Any]) -> str:
     lines.append(f"{summary['tasks_compared']} tasks with both answers; ratings 1-10, each the mean of the two "
                  "presentation orders (a position-biased judge gives ties)")
     return "\n".join(lines)
+
+
+VERSUS_BASE = "versus_base.json"
+
+
+def compare_folders(tasks: Sequence[Task], base_dir: Path, other_dir: Path, cfg: JudgeConfig,
+                    sample_cfg: SampleConfig | None = None, out: Path | None = None, quiet: bool = True,
+                    bootstrap: int = 1000, seed: int = 0, judge: Judge | None = None) -> dict[str, Any]:
+    """Judge two evaluation folders' answers (their samples.jsonl) side by side; write and return the summary.
+
+    `out` defaults to other_dir/versus_base.json. The judge is loaded from `cfg` with the comparison settings
+    unless one is given (its settings must then be comparison settings).
+    """
+    base = read_jsonl(Path(base_dir) / "samples.jsonl", Sample)
+    other = read_jsonl(Path(other_dir) / "samples.jsonl", Sample)
+    judge_cfg = comparison_config(cfg)
+    own = judge is None
+    judge = judge or Judge.from_config(judge_cfg, sample_cfg)
+    try:
+        ratings = rate_pairs(judge, tasks, base, other, quiet=quiet)
+    finally:
+        if own:
+            judge.close()
+    summary = summarize_pairs(ratings, len({r.task_id for r in ratings}), bootstrap, seed)
+    summary["judge"] = judge_cfg.model
+    write_json(out or Path(other_dir) / VERSUS_BASE, summary)
+    return summary

@@ -14,7 +14,8 @@ Protocols (all with the rubric of one preference, greedy first answer, up to 2 r
 - `single+ref`: one answer per call with the task's reference answer shown (python tasks have one);
 - `group-both`: the task's four answers in one call, in a shuffled order and again in the reverse order,
   ratings averaged (`group_size=4, both_orders=true`);
-- `group-both+ref`: the same with the reference shown.
+- `group-both+ref`: the same with the reference shown;
+- `pair-both`: two answers of a task per call, both orders (what `codekiln compare` and `eval.select_on=vs-base` do).
 
 Reported per protocol: concordance with the tests on python (share of (passing, failing) answer pairs of a task
 the judge orders right; a tie counts half, 50% = chance), the share of those pairs it ties, its own threshold's
@@ -48,6 +49,7 @@ PROTOCOLS = {
     "single+ref": {"group_size": 1, "both_orders": False, "use_reference": True},
     "group-both": {"group_size": 4, "both_orders": True, "use_reference": False},
     "group-both+ref": {"group_size": 4, "both_orders": True, "use_reference": True},
+    "pair-both": {"group_size": 2, "both_orders": True, "use_reference": False},
 }
 
 

@@ -47,9 +47,11 @@ def merge_requirements(first: Sequence[str], second: Sequence[str]) -> list[str]
 
 
 def anchor(description: str) -> str | None:
-    """The first quoted label of a section's description: where the section is on the page."""
-    m = re.search(r"'([^']+)'", description)
-    return m.group(1) if m else None
+    """The first quoted label of a section's description (as the html verifier reads labels): where it is on the page."""
+    from codekiln.verify.scorers import quoted_labels
+
+    labels = quoted_labels(description)
+    return labels[0] if labels else None
 
 
 def load() -> list[Task]:

@@ -38,6 +38,7 @@ def test_a_first_position_judge_gives_ties_not_wins():
     assert (overall["wins"], overall["ties"], overall["losses"]) == (0, 6, 0)
     assert overall["difference"] == 0.0
     assert overall["order_agreement"] == 0.0  # the two orders disagree on every task
+    assert "this judge ranks by position" in format_comparison(summary)
 
 
 def test_a_judge_that_reads_the_answers_finds_the_better_final_model():
@@ -47,7 +48,8 @@ def test_a_judge_that_reads_the_answers_finds_the_better_final_model():
     assert better["order_agreement"] == 1.0
     worse = compare(CommentJudge(), ts, COMMENTED, PLAIN)["overall"]
     assert worse["losses"] == 6 and worse["difference"] < 0
-    assert "readability" in format_comparison(compare(CommentJudge(), ts, PLAIN, COMMENTED))
+    text = format_comparison(compare(CommentJudge(), ts, PLAIN, COMMENTED))
+    assert "readability" in text and "ranks by position" not in text
 
 
 def test_every_pair_is_shown_in_both_orders():

@@ -45,7 +45,7 @@ def test_graded_validation_tasks_decide_on_their_mean_score():
     assert selection_metric("auto", [html, opened]) == "score"
     assert selection_metric("auto", [html, sql]) == "pass@1"  # a tested kind among them: a pass is a pass
     assert selection_metric("auto", [sql]) == "pass@1"
-    assert selection_metric("auto", [opened, opened]) == "vs-base"  # one open answer rated alone: 8-9 whatever it is
+    assert selection_metric("auto", [opened, opened]) == "score"  # vs-base only when asked for (see its docstring)
     assert selection_metric("pass@1", [html]) == "pass@1" and selection_metric("score", [sql]) == "score"
     with pytest.raises(UserError, match="select_on"):
         load_config(overrides=["eval.select_on=best"])

@@ -69,13 +69,13 @@ GRADED_KINDS = ("html", "open")
 
 
 def selection_metric(select_on: str, val_tasks: Sequence[Task]) -> str:
-    """The validation figure that decides: `eval.select_on`, where auto means the judged difference from the base
-    model when every validation task is open (judge ratings of one answer alone barely vary), the mean score when
-    every one is graded (html, open: a pass is only a score above a threshold), and pass@1 otherwise."""
+    """The validation figure that decides: `eval.select_on`, where auto means the mean score when every validation
+    task is graded (html, open: a pass is only a score above a threshold) and pass@1 otherwise.
+
+    auto never picks vs-base (answers judged beside the base's): the offline judges rank two answers shown together
+    by their position alone (BENCHMARKS.md), which both orders turn into ties; choose it for a judge that can."""
     if select_on != "auto":
         return select_on
-    if val_tasks and all(t.kind == "open" for t in val_tasks):
-        return "vs-base"
     graded = bool(val_tasks) and all(t.kind in GRADED_KINDS for t in val_tasks)
     return "score" if graded else "pass@1"
 

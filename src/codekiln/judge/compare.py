@@ -131,6 +131,10 @@ def format_comparison(summary: dict[str, Any]) -> str:
     lines.append(row("all", summary["overall"]))
     lines.append(f"{summary['tasks_compared']} tasks with both answers; ratings 1-10, each the mean of the two "
                  "presentation orders (a position-biased judge gives ties)")
+    agreement = summary["overall"]["order_agreement"]
+    if agreement is not None and agreement < 0.5:
+        lines.append(f"warning: the two orders ranked the answers the same way on only {agreement:.0%} of tasks: this "
+                     "judge ranks by position, not by content, so these ties say nothing about the models")
     return "\n".join(lines)
 
 

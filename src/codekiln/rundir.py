@@ -8,8 +8,9 @@ runs/NAME/
   round-0/val/       the base model on the validation split (decides), round-0/eval/ on the test split (reports)
   round-R/samples.jsonl  verdicts.jsonl  curated/  model/  val/  eval/
   round-K/extra/NAME/       base (K = 0) and final model on an extra task set (transfer; reports)
+  round-R/val/versus_base.json  with eval.select_on=vs-base: the round's answers judged beside the base's
   round-R/done/STAGE.json   written last, atomically: the stage is finished and is never repeated
-  final -> round-K/model    the trained round with the best validation pass@1 (usable as --model)
+  final -> round-K/model    the trained round with the best validation figure (usable as --model)
   report.html
 ```
 """

@@ -241,3 +241,45 @@ def test_an_answer_rating_more_responses_gets_more_tokens():
     Judge(model, cfg).judge([item(key="four", responses=(PLAIN, COMMENTED, VERY, PLAIN + "\n")),
                              item(key="one", responses=(PLAIN,))])
     assert sorted(set(model.budgets)) == [(1, 50), (4, 200)]
+
+
+def test_expected_rating_takes_longer_ratings_out_of_their_prefix():
+    from codekiln.judge.run import expected_rating
+
+    probs = [0.3, 0, 0, 0, 0, 0, 0, 0.5, 0, 0.1]  # "1" (0.3) includes "10" (0.1)
+    assert expected_rating(probs) == pytest.approx((1 * 0.2 + 8 * 0.5 + 10 * 0.1) / 0.8)
+    assert expected_rating([0.0] * 10) is None
+
+
+class ProbableJudge(CommentJudge):
+    """CommentJudge whose probabilities after the prefill put 0.6 on its written rating and 0.4 on the next one up."""
+
+    name = "probable-judge"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.probes = 0
+
+    def choice_probs(self, request, options):
+        self.probes += 1
+        written = comment_rating(next(iter(shown_responses(request).values())))
+        up = min(10, written + 1)
+        probs = [0.6 * (o == str(written)) + 0.4 * (o == str(up)) for o in options]
+        probs[0] += probs[9]  # "1" begins "10"
+        return probs
+
+
+def test_single_answers_get_the_expected_rating_and_groups_keep_the_written_one(tmp_path):
+    model = ProbableJudge()
+    cache = JudgeCache(tmp_path / "c.sqlite")
+    judge = Judge(model, JudgeConfig(both_orders=True), cache)
+    single = judge.judge([item(key="s", responses=(PLAIN,))])[0][0]
+    assert single.ratings["readability"] == pytest.approx(0.6 * 1 + 0.4 * 2)  # PLAIN is written as 1
+    pair = judge.judge([item(key="p")])[0]
+    assert [j.ratings["readability"] for j in pair] == [comment_rating(PLAIN), comment_rating(COMMENTED)]
+    assert model.probes == 1
+    cached = ProbableJudge()
+    again = Judge(cached, JudgeConfig(both_orders=True), cache).judge([item(key="s", responses=(PLAIN,))])
+    assert again[0][0].ratings == single.ratings and cached.probes == 0  # from the cache
+    off = Judge(ProbableJudge(), JudgeConfig(expected_rating=False)).judge([item(key="s", responses=(PLAIN,))])
+    assert off[0][0].ratings["readability"] == comment_rating(PLAIN)

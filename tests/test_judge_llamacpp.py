@@ -98,6 +98,40 @@ def test_scripted_llamacpp_judge_retries_parses_and_caches(judge_gguf, tmp_path)
     assert _essence(second) == _essence(first)
 
 
+def test_single_answer_ratings_are_the_written_digit_without_expected_rating(judge_gguf, tmp_path):
+    cfg = VerifyConfig(judge=JudgeConfig(model=str(judge_gguf), cache_dir=str(tmp_path / "cache"), retries=3,
+                                         reply_tokens=16, preferences=["style"], expected_rating=False))
+    verifier = get_verifier("open", cfg)
+    try:
+        verdicts = verifier.verify(_jobs(1))
+    finally:
+        verifier.close()
+    assert all(_rating(v) in {float(d) for d in FIRST} for v in verdicts), _essence(verdicts)
+
+
+def test_choice_probs_follow_the_model(tmp_path):
+    """SmolLM2's probabilities of each rating after the prefill: a distribution whose most likely rating is the one
+    it writes when decoding greedily."""
+    from codekiln.config import SampleConfig
+    from codekiln.judge.run import SCALE
+    from codekiln.sample.base import GenParams, Request, load_sampler
+    from codekiln.sample.models import resolve_model
+
+    sampler = load_sampler(resolve_model("smollm2-135m"), SampleConfig(context_size=2048))
+    try:
+        request = Request(messages=[{"role": "user", "content": "Rate from 1 to 10 this answer to 'add two numbers': "
+                                     "def add(a, b): return a + b. Reply with JSON."}],
+                          seed=1, prefill='{"A": {"rating": ')
+        probs = sampler.choice_probs(request, SCALE)
+        greedy = sampler.generate([request], GenParams(temperature=0.0, top_p=1.0, max_tokens=2))[0].text
+    finally:
+        sampler.close()
+    assert all(0.0 <= p <= 1.0 for p in probs) and 0.5 < sum(probs[:9]) <= 1.0 + 1e-6
+    written = greedy.removeprefix(request.prefill)[0]
+    assert SCALE[max(range(9), key=lambda i: probs[i])] == written, (probs, greedy)
+    assert probs[9] <= probs[0]  # "10" begins with "1"
+
+
 def test_smollm2_judges_open_basic(tmp_path):
     cfg = JudgeConfig(cache_dir=str(tmp_path / "cache"), both_orders=False, retries=1, reply_tokens=48)
     judge = Judge.from_config(cfg)
@@ -127,7 +161,9 @@ def test_open_tasks_through_verify_samples_resume(judge_gguf, tmp_path):
     out = tmp_path / "verdicts.jsonl"
     first = verify_samples(tasks, samples, cfg, out, quiet=True)
     assert [v.sample_id for v in first] == [s.sample_id for s in samples]
-    assert all(_rating(v) in {float(d) for d in FIRST} for v in first), _essence(first)  # one response a call
+    # One response a call: its rating is the mean of the scale under the judge's probabilities after the prefill;
+    # the scripted judge gives the digits 4-9 equal logits (and "x" more, which is not a rating): 6.5 each.
+    assert all(_rating(v) == pytest.approx(6.5) for v in first), _essence(first)
     assert _essence(read_jsonl(out, Verdict)) == _essence(first)
     out.write_text("".join(out.read_text().splitlines(keepends=True)[:2]))  # as if killed after two verdicts
     (tmp_path / "cache").rename(tmp_path / "cache-gone")  # the rest must come from the model again

@@ -97,6 +97,8 @@ class JudgeConfig(Section):
     """Show the task's reference answer to the judge when it has one."""
     prefill: bool = True
     """Start the judge's reply with the opening of the JSON answer (backends that can continue a reply)."""
+    expected_rating: bool = True
+    """A single answer's rating is the mean of the scale weighted by the judge's probability of each rating right after the prefill (G-Eval), not the one integer it writes: fewer ties (backends that expose it: llama.cpp)."""
     context_size: int = 4096
     """Judge model context window in tokens (llama.cpp)."""
     judge_weight: float = 0.3

@@ -10,6 +10,7 @@ seed at `retry_temperature`, and after `retries` more attempts the rating is `No
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,6 +28,23 @@ from codekiln.sample.base import Generation, GenParams, Request, Sampler
 
 # The answer's JSON ends with "}}" (the last response's object, then the whole): stop there, no rambling after.
 STOP = "}}"
+SCALE = tuple(str(r) for r in range(1, 11))
+
+
+def expected_rating(probs: Sequence[float]) -> float | None:
+    """The mean rating under the judge's probabilities of "1".."10" (one per SCALE entry) right after the prefill.
+
+    A rating's probability includes the longer ratings it begins ("1" includes "10"), so those are taken out first;
+    None when the judge puts (almost) no mass on the scale.
+    """
+    own = list(probs)
+    for i, option in enumerate(SCALE):
+        own[i] -= sum(p for other, p in zip(SCALE, probs, strict=True) if other != option and other.startswith(option))
+    own = [max(0.0, p) for p in own]
+    total = sum(own)
+    if total < 1e-6:
+        return None
+    return round(sum(int(r) * p for r, p in zip(SCALE, own, strict=True)) / total, 4)
 
 
 @dataclass(frozen=True)
@@ -194,6 +212,28 @@ class Judge:
             pending = still
         for _ in pending:
             bar.advance()
+        self._expect(items, [c for c in calls if c.ratings is not None and len(c.order) == 1])
+
+    def _expect(self, items: Sequence[JudgeItem], calls: list[_Call]) -> None:
+        """Replace single-answer ratings by their expectation under the judge's rating distribution, when possible."""
+        probe = getattr(self.sampler, "choice_probs", None)
+        prefill = self._prefill()
+        if not (self.cfg.expected_rating and probe and prefill and calls):
+            return
+        for call in calls:
+            key = cache_key(self.model_name, RUBRIC_VERSION, call.messages, 0, {"choice_probs": SCALE, "prefill": prefill})
+            hit = self.cache.get(key) if self.cache is not None else None
+            if hit is not None:
+                probs = json.loads(hit.text)
+            else:
+                self.budget.check()
+                probs = probe(Request(messages=call.messages, seed=0, prefill=prefill), SCALE)
+                self.budget.charge(sum(len(m["content"]) for m in call.messages) // 4)
+                if self.cache is not None:
+                    self.cache.put(key, json.dumps(probs), 0, self.model_name, RUBRIC_VERSION)
+            expected = expected_rating(probs)
+            if expected is not None and call.ratings is not None:
+                call.ratings = [expected]
 
     def _generate(self, requests: list[Request], keys: list[str], params: GenParams) -> list[str]:
         """Replies for requests: from the cache, else from the model in batches, each reply cached at once."""

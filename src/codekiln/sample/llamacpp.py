@@ -111,5 +111,44 @@ class LlamaCppSampler:
         return Generation(text=request.prefill + choice["text"], n_tokens=result["usage"]["completion_tokens"],
                           finish=choice.get("finish_reason") or "stop")
 
+    def choice_probs(self, request: Request, options: Sequence[str]) -> list[float]:
+        """The probability of each option as the reply's continuation right after the prompt and prefill.
+
+        Read from the model's next-token distributions (a multi-token option is the product along its tokens), not
+        sampled: the judge uses it to turn a rating into its expectation over the scale. Options sharing a prefix
+        share its evaluation.
+        """
+        import math
+
+        import numpy as np
+
+        prompt = self.tokens(self.render(request.messages, request.prefill))
+        if len(prompt) + max(len(o) for o in options) >= self.llm.n_ctx():
+            return [0.0] * len(options)
+        n_vocab = self.llm.n_vocab()
+
+        def logprobs_after(prefix: tuple[int, ...]) -> Any:
+            self.llm.n_tokens = len(prompt)  # eval() drops the KV state past this point first
+            self.llm.eval(list(prefix))
+            logits = np.ctypeslib.as_array(self.llm._ctx.get_logits(), shape=(n_vocab,)).astype(np.float64)
+            return logits - logits.max() - math.log(np.exp(logits - logits.max()).sum())
+
+        self.llm.reset()
+        self.llm.eval(prompt)
+        logits = np.ctypeslib.as_array(self.llm._ctx.get_logits(), shape=(n_vocab,)).astype(np.float64)
+        cache: dict[tuple[int, ...], Any] = {(): logits - logits.max() - math.log(np.exp(logits - logits.max()).sum())}
+        out = []
+        for option in options:
+            tokens = self.llm.tokenize(option.encode("utf-8"), add_bos=False, special=False)
+            total = 0.0
+            for k, token in enumerate(tokens):
+                prefix = tuple(tokens[:k])
+                if prefix not in cache:
+                    cache[prefix] = logprobs_after(prefix)
+                total += float(cache[prefix][token])
+            out.append(math.exp(total))
+        self.llm.reset()  # the next completion evaluates its prompt afresh
+        return out
+
     def close(self) -> None:
         self.llm.close()

@@ -8,7 +8,9 @@ Answers: SmolLM2-135M and qwen2.5-coder-0.5b each answer the first `--py-tasks` 
 answers of mixed quality. The sandbox verifies the python answers against their tests: that is the ground
 truth the judge is measured against. No test or validation task is read.
 
-Protocols (all with the rubric of one preference, greedy first answer, up to 2 retries, ties allowed):
+Protocols (all with the rubric of one preference, greedy first answer, up to 2 retries, ties allowed; a single
+answer's rating is its expectation under the judge's rating probabilities unless `verify.judge.expected_rating` is
+off, which `--written-ratings` does):
 
 - `single`: one answer per call (`group_size=1`), no reference;
 - `single+ref`: one answer per call with the task's reference answer shown (python tasks have one);
@@ -98,6 +100,7 @@ def main() -> None:
     ap.add_argument("--open-tasks", type=int, default=8)
     ap.add_argument("--protocols", default=",".join(PROTOCOLS))
     ap.add_argument("--work", default=None, help="Folder for answers and caches (a rerun reuses both).")
+    ap.add_argument("--written-ratings", action="store_true", help="Single answers keep the integer they write.")
     args = ap.parse_args()
     work = Path(args.work) if args.work else Path(tempfile.mkdtemp(prefix="judge-protocol-"))
     work.mkdir(parents=True, exist_ok=True)
@@ -126,7 +129,8 @@ def main() -> None:
     try:
         for name in names:
             cfg = JudgeConfig(model=args.judge, preferences=["instruction-following"], retries=2,
-                              cache_dir=str(work / "cache"), **PROTOCOLS[name])
+                              cache_dir=str(work / "cache"), expected_rating=not args.written_ratings,
+                              **PROTOCOLS[name])
             judge = Judge(sampler, cfg, JudgeCache(work / f"cache-{name}.sqlite"))
             verifier = JudgeVerifier(VerifyConfig(judge=cfg), judge=judge)
             t1 = time.perf_counter()
@@ -140,7 +144,8 @@ def main() -> None:
             print(f"{name:<16} {fmt(agreement['concordance']):>8} /{agreement['pairs']:<3} {fmt(ties):>5} "
                   f"{fmt(agreement['threshold_accuracy']):>7} {fmt(order_agreement(judged_py)):>10} "
                   f"{fmt(order_agreement(judged_open)) if judged_open else '-':>16} "
-                  f"{spread(judged_open) if judged_open else 0:>6.3f} {judge.calls:>5} {seconds:>8.1f}", flush=True)
+                  f"{f'{spread(judged_open):.3f}' if judged_open else '-':>6} {judge.calls:>5} {seconds:>8.1f}",
+                  flush=True)
             judge.cache.close()
     finally:
         sampler.close()

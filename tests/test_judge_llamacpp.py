@@ -123,6 +123,9 @@ def test_choice_probs_follow_the_model(tmp_path):
                                      "def add(a, b): return a + b. Reply with JSON."}],
                           seed=1, prefill='{"A": {"rating": ')
         probs = sampler.choice_probs(request, SCALE)
+        # options evaluated together equal options evaluated alone (each multi-token option from the prompt's state)
+        together = sampler.choice_probs(request, ["10", "20", "3"])
+        alone = [sampler.choice_probs(request, [option])[0] for option in ("10", "20", "3")]
         greedy = sampler.generate([request], GenParams(temperature=0.0, top_p=1.0, max_tokens=2))[0].text
     finally:
         sampler.close()
@@ -130,6 +133,7 @@ def test_choice_probs_follow_the_model(tmp_path):
     written = greedy.removeprefix(request.prefill)[0]
     assert SCALE[max(range(9), key=lambda i: probs[i])] == written, (probs, greedy)
     assert probs[9] <= probs[0]  # "10" begins with "1"
+    assert together == pytest.approx(alone, rel=1e-4) and together[2] == pytest.approx(probs[2], rel=1e-4)
 
 
 def test_smollm2_judges_open_basic(tmp_path):

@@ -17,7 +17,8 @@ from codekiln.records import JsonlAppender, Sample, Task, Verdict, read_jsonl_re
 from codekiln.verify.judge import JudgeVerifier, judge_details
 
 
-def _ci(values: list[float], resamples: int, seed: int, level: float = 0.95) -> list[float] | None:
+def mean_ci(values: list[float], resamples: int, seed: int, level: float = 0.95) -> list[float] | None:
+    """A percentile bootstrap interval of the mean of `values` (None when there is nothing to resample)."""
     if not values or resamples <= 0:
         return None
     rng = random.Random(seed)
@@ -45,7 +46,7 @@ def summarize_ratings(tasks: Sequence[Task], verdicts: Sequence[Verdict], bootst
     preferences = {}
     for pref, tasks_ratings in sorted(per_task.items()):
         values = [sum(r) / len(r) for r in tasks_ratings.values()]
-        preferences[pref] = {"mean": round(sum(values) / len(values), 4), "ci95": _ci(values, bootstrap, seed),
+        preferences[pref] = {"mean": round(sum(values) / len(values), 4), "ci95": mean_ci(values, bootstrap, seed),
                              "tasks": len(values)}
     scores = [v.score for v in verdicts if v.task_id in known and v.status != "invalid"]
     return {

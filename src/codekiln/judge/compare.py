@@ -12,13 +12,13 @@ final model's wins, ties and losses. Every judge call goes through the judge cac
 
 from __future__ import annotations
 
-import random
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from codekiln.config import JudgeConfig, SampleConfig
+from codekiln.judge.benchmark import mean_ci
 from codekiln.judge.run import Judge, JudgeItem
 from codekiln.records import Sample, Task, read_jsonl, write_json
 from codekiln.sample.prompts import reference_program, task_text
@@ -79,14 +79,6 @@ def rate_pairs(judge: Judge, tasks: Sequence[Task], base: Sequence[Sample], fina
     return out
 
 
-def _ci(values: list[float], resamples: int, seed: int) -> list[float] | None:
-    if not values or resamples <= 0:
-        return None
-    rng = random.Random(seed)
-    means = sorted(sum(rng.choices(values, k=len(values))) / len(values) for _ in range(resamples))
-    return [round(means[int(0.025 * (resamples - 1))], 4), round(means[int(0.975 * (resamples - 1))], 4)]
-
-
 def summarize_pairs(ratings: Sequence[PairRating], tasks: int, bootstrap: int = 1000, seed: int = 0) -> dict[str, Any]:
     """Per preference and overall: mean ratings, paired difference (final - base) with CI, wins/ties/losses."""
 
@@ -99,7 +91,7 @@ def summarize_pairs(ratings: Sequence[PairRating], tasks: int, bootstrap: int = 
             "base": round(sum(r.base for r in rows) / n, 4) if n else None,
             "final": round(sum(r.final for r in rows) / n, 4) if n else None,
             "difference": round(sum(diffs) / n, 4) if n else None,
-            "ci95": _ci(diffs, bootstrap, seed),
+            "ci95": mean_ci(diffs, bootstrap, seed),
             "wins": sum(d > 0 for d in diffs),
             "ties": sum(d == 0 for d in diffs),
             "losses": sum(d < 0 for d in diffs),

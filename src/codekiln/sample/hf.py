@@ -124,5 +124,21 @@ class HFSampler:
                                       else ended + 1, finish=finish))
         return results
 
+    def choice_probs(self, request: Request, options: Sequence[str]) -> list[float]:
+        """The probability of each option as the reply's continuation after the prompt and prefill (one forward pass
+        over prompt + option per option; a multi-token option is the product along its tokens)."""
+        import torch
+
+        prompt = self.tokenizer(self.render(request.messages, request.prefill), add_special_tokens=False)["input_ids"]
+        out = []
+        with torch.inference_mode():
+            for option in options:
+                tokens = self.tokenizer(option, add_special_tokens=False)["input_ids"]
+                ids = torch.tensor([prompt + tokens])
+                logprobs = torch.log_softmax(self.model(ids).logits[0].float(), dim=-1)
+                total = sum(float(logprobs[len(prompt) - 1 + k, token]) for k, token in enumerate(tokens))
+                out.append(float(torch.tensor(total).exp()))
+        return out
+
     def close(self) -> None:
         del self.model

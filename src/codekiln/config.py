@@ -98,7 +98,7 @@ class JudgeConfig(Section):
     prefill: bool = True
     """Start the judge's reply with the opening of the JSON answer (backends that can continue a reply)."""
     expected_rating: bool = True
-    """A single answer's rating is the mean of the scale weighted by the judge's probability of each rating right after the prefill (G-Eval), not the one integer it writes: fewer ties (backends that expose it: llama.cpp)."""
+    """A single answer's rating is the mean of the scale weighted by the judge's probability of each rating right after the prefill (G-Eval), not the one integer it writes: fewer ties (llama.cpp and transformers backends; an openai: judge keeps the written rating)."""
     context_size: int = 4096
     """Judge model context window in tokens (llama.cpp)."""
     judge_weight: float = 0.3

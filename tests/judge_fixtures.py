@@ -73,6 +73,7 @@ class FirstPositionJudge(CommentJudge):
         out = []
         for request in requests:
             self.calls += 1
+            self.requests.append(request)
             labels = sorted(shown_responses(request))
             out.append(Generation(_answer(request, {lb: 9 if lb == "A" else 3 for lb in labels}), n_tokens=20))
         return out

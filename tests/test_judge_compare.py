@@ -9,7 +9,7 @@ from codekiln.config import JudgeConfig
 from codekiln.judge.compare import comparison_config, format_comparison, rate_pairs, summarize_pairs
 from codekiln.judge.run import Judge
 from codekiln.records import Sample, Task
-from judge_fixtures import CommentJudge, FirstPositionJudge
+from judge_fixtures import CommentJudge, FirstPositionJudge, comment_rating, shown_responses
 
 PLAIN = "def add(a, b):\n    return a + b"
 COMMENTED = 'def add(a, b):\n    """Sum of a and b."""\n    # plain addition\n    return a + b'
@@ -108,3 +108,19 @@ def test_folders_compared_feed_the_run_table_and_report(tmp_path):
     html = judged_section(tmp_path)
     assert "round-1 vs base on validation (decides)" in html and "readability" in html
     assert judged_section(tmp_path / "round-0") == ""
+
+
+def test_alone_rates_each_answer_in_its_own_call_and_pairs_them_by_task():
+    ts = tasks(3)
+    model = FirstPositionJudge()  # shown alone, every answer is "first": no position to favour
+    judge = Judge(model, comparison_config(JudgeConfig(), alone=True))
+    ratings = rate_pairs(judge, ts, answers(ts, PLAIN, "base"), answers(ts, COMMENTED, "final"))
+    assert model.calls == len(model.requests) == 6 and all(len(shown_responses(r)) == 1 for r in model.requests)
+    assert [(r.base, r.final) for r in ratings] == [(9.0, 9.0)] * 3
+    reader = CommentJudge()
+    better = rate_pairs(Judge(reader, comparison_config(JudgeConfig(), alone=True)), ts,
+                        answers(ts, PLAIN, "base"), answers(ts, COMMENTED, "final"))
+    assert [(r.task_id, r.base, r.final) for r in better] == [(t.task_id, comment_rating(PLAIN),
+                                                               comment_rating(COMMENTED)) for t in ts]
+    summary = summarize_pairs(better, 3, bootstrap=100)
+    assert summary["overall"]["wins"] == 3 and summary["overall"]["order_agreement"] is None

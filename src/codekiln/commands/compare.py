@@ -17,6 +17,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="Which held-out answers: the test split (eval, default) or validation (val).")
     parser.add_argument("--round", dest="round", type=int, default=None, metavar="R",
                         help="Compare round R instead of the run's final round.")
+    parser.add_argument("--alone", action="store_true",
+                        help="Rate each answer in a call of its own and pair the ratings by task, for a judge that "
+                             "rates two answers shown together by their position (qwen2.5-coder-0.5b does).")
     parser.add_argument("--no-reference", dest="use_reference", action="store_false",
                         help="Do not show the task's reference answer to the judge.")
     parser.add_argument("--quiet", action="store_true", help="No progress bar.")
@@ -53,9 +56,9 @@ def main(args: argparse.Namespace) -> int:
     tasks = splits.test if args.split == "eval" else splits.val
     judge_cfg = cfg.verify.judge.model_copy(update={"model": args.judge or cfg.verify.judge.model,
                                                     "use_reference": args.use_reference})
-    out = root / f"round-{final}" / f"compare-{args.split}.json"
+    out = root / f"round-{final}" / f"compare-{args.split}{'-alone' if args.alone else ''}.json"
     summary = compare_folders(tasks, base_file.parent, final_file.parent, judge_cfg, cfg.sample, out,
-                              quiet=args.quiet, bootstrap=cfg.eval.bootstrap, seed=cfg.seed)
+                              quiet=args.quiet, bootstrap=cfg.eval.bootstrap, seed=cfg.seed, alone=args.alone)
     summary.update({"split": args.split, "base_round": 0, "final_round": final})
     write_json(out, summary)
     print(f"round 0 vs round {final} on {args.split}, judged by {summary['judge']}")

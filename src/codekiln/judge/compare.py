@@ -44,16 +44,22 @@ def first_answers(samples: Sequence[Sample]) -> dict[str, Sample]:
     return out
 
 
-def comparison_config(cfg: JudgeConfig) -> JudgeConfig:
-    """The judge settings of a comparison: the two answers in one call, always in both orders."""
+def comparison_config(cfg: JudgeConfig, alone: bool = False) -> JudgeConfig:
+    """The judge settings of a comparison: the two answers in one call, always in both orders; or, `alone`, each
+    answer in a call of its own (for a judge that rates by position when shown two: its ratings then have no order
+    to be biased by, and are paired by task afterwards)."""
+    if alone:
+        return cfg.model_copy(update={"group_size": 1})
     return cfg.model_copy(update={"group_size": 2, "both_orders": True})
 
 
 def rate_pairs(judge: Judge, tasks: Sequence[Task], base: Sequence[Sample], final: Sequence[Sample],
                quiet: bool = True) -> list[PairRating]:
-    """Judge each task's (base, final) answers side by side in both orders; tasks missing either answer are skipped."""
+    """Judge each task's (base, final) answers side by side in both orders (or each alone, with group_size 1); tasks
+    missing either answer are skipped."""
     cfg = judge.cfg
-    if not cfg.both_orders or cfg.group_size < 2:
+    alone = cfg.group_size == 1
+    if not alone and not cfg.both_orders:
         raise ValueError("a base-vs-final comparison needs both_orders=True (see comparison_config)")
     base_by, final_by = first_answers(base), first_answers(final)
     items, kept = [], []
@@ -62,16 +68,19 @@ def rate_pairs(judge: Judge, tasks: Sequence[Task], base: Sequence[Sample], fina
         if b is None or f is None:
             continue
         kept.append(task)
-        items.append(JudgeItem(
-            key=f"compare|{task.task_id}|{b.sample_id}|{f.sample_id}",
+        answers = [(b.sample_id, response_text(task, b)), (f.sample_id, response_text(task, f))]
+        groups = [[a] for a in answers] if alone else [answers]
+        items += [JudgeItem(
+            key=f"compare|{task.task_id}|" + "|".join(sample_id for sample_id, _ in group),
             instruction=task_text(task),
-            responses=(response_text(task, b), response_text(task, f)),
+            responses=tuple(text for _, text in group),
             preferences=task_preferences(task, cfg),
             reference=reference_program(task) if task.reference else None,
-        ))
+        ) for group in groups]
+    judged = [j for group in judge.judge(items, quiet=quiet) for j in group]  # base, final of each task in turn
     out = []
-    for task, item, (jb, jf) in zip(kept, items, judge.judge(items, quiet=quiet), strict=True):
-        for pref in item.preferences:
+    for task, jb, jf in zip(kept, judged[0::2], judged[1::2], strict=True):
+        for pref in task_preferences(task, cfg):
             rb, rf = jb.ratings.get(pref), jf.ratings.get(pref)
             if rb is None or rf is None:
                 continue  # the judge never answered usably: counted as unjudged, not as a tie
@@ -121,8 +130,12 @@ def format_comparison(summary: dict[str, Any]) -> str:
     for pref, b in summary["preferences"].items():
         lines.append(row(pref, b))
     lines.append(row("all", summary["overall"]))
-    lines.append(f"{summary['tasks_compared']} tasks with both answers; ratings 1-10, each the mean of the two "
-                 "presentation orders (a position-biased judge gives ties)")
+    if summary.get("protocol") == "alone":
+        lines.append(f"{summary['tasks_compared']} tasks with both answers; ratings 1-10, each answer rated in a call "
+                     "of its own, paired by task")
+    else:
+        lines.append(f"{summary['tasks_compared']} tasks with both answers; ratings 1-10, each the mean of the two "
+                     "presentation orders (a position-biased judge gives ties)")
     agreement = summary["overall"]["order_agreement"]
     if agreement is not None and agreement < 0.5:
         lines.append(f"warning: the two orders ranked the answers the same way on only {agreement:.0%} of tasks: this "
@@ -135,7 +148,8 @@ VERSUS_BASE = "versus_base.json"
 
 def compare_folders(tasks: Sequence[Task], base_dir: Path, other_dir: Path, cfg: JudgeConfig,
                     sample_cfg: SampleConfig | None = None, out: Path | None = None, quiet: bool = True,
-                    bootstrap: int = 1000, seed: int = 0, judge: Judge | None = None) -> dict[str, Any]:
+                    bootstrap: int = 1000, seed: int = 0, judge: Judge | None = None,
+                    alone: bool = False) -> dict[str, Any]:
     """Judge two evaluation folders' answers (their samples.jsonl) side by side; write and return the summary.
 
     `out` defaults to other_dir/versus_base.json. The judge is loaded from `cfg` with the comparison settings
@@ -143,7 +157,7 @@ def compare_folders(tasks: Sequence[Task], base_dir: Path, other_dir: Path, cfg:
     """
     base = read_jsonl(Path(base_dir) / "samples.jsonl", Sample)
     other = read_jsonl(Path(other_dir) / "samples.jsonl", Sample)
-    judge_cfg = comparison_config(cfg)
+    judge_cfg = comparison_config(cfg, alone)
     own = judge is None
     judge = judge or Judge.from_config(judge_cfg, sample_cfg)
     try:
@@ -152,6 +166,6 @@ def compare_folders(tasks: Sequence[Task], base_dir: Path, other_dir: Path, cfg:
         if own:
             judge.close()
     summary = summarize_pairs(ratings, len({r.task_id for r in ratings}), bootstrap, seed)
-    summary["judge"] = judge_cfg.model
+    summary.update({"judge": judge_cfg.model, "protocol": "alone" if alone else "side by side, both orders"})
     write_json(out or Path(other_dir) / VERSUS_BASE, summary)
     return summary

@@ -177,7 +177,7 @@ class CurateConfig(Section):
 
 class TrainConfig(Section):
     method: str = "dpo+nll"
-    """Training objective: sft, dpo, dpo+nll (CodeLutra), or another TRL preference loss (ipo, hinge, robust, ...)."""
+    """Training objective: sft, dpo, dpo+nll (CodeLutra), another TRL preference loss (ipo, hinge, robust, ...), or online RL on the tasks with the sandboxed verifier as reward: grpo, rloo."""
     peft: str = "lora"
     """Parameter-efficient method: lora, ia3, prompt, qlora (GPU only), or full fine-tuning."""
     lora_r: int = 16
@@ -226,6 +226,18 @@ class TrainConfig(Section):
     """Also write the merged model (base + adapter) as a plain Hugging Face folder `merged/` and a merged GGUF."""
     gguf_dtype: str = "q8_0"
     """Weight type of GGUF files written for llama.cpp (merged models, bases without a GGUF): q8_0, f16 or f32."""
+    num_generations: int = 4
+    """grpo/rloo: answers generated per task prompt (one group); batch_size x grad_accum must be a multiple of it."""
+    completion_tokens: int | None = Field(None, ge=1)
+    """grpo/rloo: longest generated answer in tokens (None: the sampling budget of the tasks' kind, python 384)."""
+    generation_temperature: float = Field(0.8, gt=0)
+    """grpo/rloo: sampling temperature of the generated answers."""
+    kl_beta: float = Field(0.0, ge=0)
+    """grpo/rloo: weight of the KL penalty against the start model (0: none and no reference pass, TRL's GRPO default)."""
+    partial_credit: bool = False
+    """grpo/rloo: a failing python answer earns the share of its test calls that passed before the first failure (invites reward hacking; off by default)."""
+    use_vllm: bool = False
+    """grpo/rloo: generate with vLLM colocated on the GPU (needs a CUDA GPU and the vllm package)."""
 
 
 class EvalConfig(Section):

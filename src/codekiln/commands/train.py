@@ -1,4 +1,5 @@
-"""`codekiln train`: SFT or DPO(+NLL) with LoRA/IA3/prompt tuning/full fine-tuning, then export for llama.cpp."""
+"""`codekiln train`: SFT, DPO(+NLL), or online GRPO/RLOO with LoRA/IA3/prompt tuning/full fine-tuning, then export
+for llama.cpp."""
 
 from __future__ import annotations
 
@@ -7,7 +8,8 @@ from pathlib import Path
 
 from codekiln.config import TrainConfig, add_field_option
 
-HELP = "Train a model on curated SFT rows and/or preference pairs (TRL + PEFT) and export it for llama.cpp."
+HELP = ("Train a model on curated SFT rows and/or preference pairs, or online (GRPO/RLOO) on tasks with the sandboxed "
+        "verifier as reward (TRL + PEFT), and export it for llama.cpp.")
 
 FLAGS = [
     ("--method", "method"), ("--peft", "peft"), ("--max-steps", "max_steps"), ("--epochs", "epochs"),
@@ -16,6 +18,9 @@ FLAGS = [
     ("--nll-alpha", "nll_alpha"), ("--lora-r", "lora_r"), ("--lora-alpha", "lora_alpha"),
     ("--lora-dropout", "lora_dropout"), ("--target-modules", "target_modules"), ("--save-steps", "save_steps"),
     ("--seed", "seed"), ("--prompt-tokens", "prompt_tokens"), ("--gguf-dtype", "gguf_dtype"),
+    ("--num-generations", "num_generations"), ("--completion-tokens", "completion_tokens"),
+    ("--generation-temperature", "generation_temperature"), ("--kl-beta", "kl_beta"),
+    ("--partial-credit", "partial_credit"), ("--use-vllm", "use_vllm"),
 ]
 
 
@@ -25,6 +30,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "model folder from an earlier round (default: smollm2-135m).")
     parser.add_argument("--sft", type=Path, default=None, help="SFT rows (JSONL, conversational prompt/completion).")
     parser.add_argument("--pairs", type=Path, default=None, help="Preference pairs (JSONL, prompt/chosen/rejected).")
+    parser.add_argument("--tasks", default=None, metavar="TASKS",
+                        help="grpo/rloo: the tasks to train on, a built-in suite (NAME or NAME:train) or a task file; "
+                             "the reward is their verifier run in the sandbox.")
     parser.add_argument("--out", type=Path, required=True, help="Model folder to write (rerun to resume).")
     parser.add_argument("--config", type=Path, default=None,
                         help="A run config YAML whose train section is the starting point for these flags.")
@@ -39,6 +47,7 @@ def main(args: argparse.Namespace) -> int:
 
     base = load_config(args.config).train if args.config else TrainConfig()
     cfg = validate_section(base, **{name: getattr(args, name) for _, name in FLAGS})
-    out = train_model(args.model, args.out, cfg, sft=args.sft, pairs=args.pairs, quiet=args.quiet)
+    out = train_model(args.model, args.out, cfg, sft=args.sft, pairs=args.pairs, quiet=args.quiet, tasks=args.tasks,
+                      verify=load_config(args.config).verify if args.config else None)
     print(out)
     return 0

@@ -37,7 +37,7 @@ def loss_setup(cfg: TrainConfig) -> tuple[list[str], list[float]]:
         return ["sigmoid", "sft"], [1.0, cfg.nll_alpha]
     if cfg.method in TRL_LOSSES:
         return [cfg.method], [1.0]
-    raise ConfigError(f"unknown train.method {cfg.method!r}; choose from {['sft', *PREFERENCE_METHODS]}")
+    raise ConfigError(f"unknown train.method {cfg.method!r}; choose from {['sft', *PREFERENCE_METHODS, 'grpo', 'rloo']}")
 
 
 def _trainer_class() -> type:

@@ -15,26 +15,38 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from codekiln.config import TrainConfig
+from codekiln.config import TrainConfig, VerifyConfig
 from codekiln.errors import ConfigError, UserError
-from codekiln.records import write_json
+from codekiln.records import Task, to_dict, write_json
 from codekiln.train import data as D
 from codekiln.train.args import use_bf16
 from codekiln.train.dpo import PREFERENCE_METHODS, build_dpo_trainer, loss_setup
 from codekiln.train.export import DTYPES
 from codekiln.train.load import MODEL_FORMAT, MODEL_JSON, StartModel, cache_root, merge_adapter, resolve_start
+from codekiln.train.online import ONLINE_METHODS, build_online_trainer, check_online, task_rows
 from codekiln.train.peft_setup import count_parameters, peft_config, quantization_kwargs
 from codekiln.train.sft import build_sft_trainer
 
 # Settings that do not change the trained weights: a resumed or repeated run may change them.
 RUN_ONLY_FIELDS = {"threads", "save_steps", "num_processes", "distributed", "merge", "gguf_dtype"}
+# Settings only online RL reads: left out of an offline method's identity (older model folders keep their key).
+ONLINE_FIELDS = {"num_generations", "completion_tokens", "generation_temperature", "kl_beta", "partial_credit",
+                 "use_vllm"}
 
 
-def _plan(cfg: TrainConfig, sft: Path | None, pairs: Path | None) -> tuple[str, list[dict[str, Any]]]:
-    """The effective method and its rows: preference methods train on pairs; sft on SFT rows."""
+def _plan(cfg: TrainConfig, sft: Path | None, pairs: Path | None,
+          tasks: list[Task] | None = None) -> tuple[str, list[dict[str, Any]]]:
+    """The effective method and its rows: preference methods train on pairs; sft on SFT rows; online RL
+    (grpo, rloo) on the tasks themselves (their records are the rows that identify the data)."""
     for path in (sft, pairs):
         if path is not None and not Path(path).is_file():
             raise UserError(f"training data file {path} does not exist")
+    if cfg.method in ONLINE_METHODS:
+        if not tasks:
+            raise UserError(f"method {cfg.method} trains online on tasks: give them with --tasks (a suite or a "
+                            "task file)")
+        check_online(cfg)
+        return cfg.method, [to_dict(t) for t in tasks]
     if cfg.method == "sft":
         if sft is not None:
             return "sft", D.read_sft(Path(sft))
@@ -62,8 +74,9 @@ def _versions() -> dict[str, str]:
 
 
 def _provenance(model: str, start: StartModel, method: str, rows: list[dict[str, Any]], cfg: TrainConfig) -> dict:
+    exclude = RUN_ONLY_FIELDS | (set() if method in ONLINE_METHODS else ONLINE_FIELDS)
     identity = {"base_model_hash": start.model_hash, "data_hash": D.rows_hash(rows), "method": method,
-                "config": cfg.model_dump(mode="json", exclude=RUN_ONLY_FIELDS)}
+                "config": cfg.model_dump(mode="json", exclude=exclude)}
     key = hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()
     return {"run_key": key, "model": model, "base_hf": str(start.hf_dir), "rows": len(rows), **identity,
             "versions": _versions()}
@@ -171,10 +184,13 @@ def _quiet_libraries() -> None:
 
 
 def train_model(model: str, out_dir: Path, cfg: TrainConfig, sft: Path | None = None, pairs: Path | None = None,
-                quiet: bool = False, callbacks: list[Any] | None = None) -> Path:
+                quiet: bool = False, callbacks: list[Any] | None = None, tasks: str | Path | list[Task] | None = None,
+                verify: VerifyConfig | None = None) -> Path:
     """Train from `model` on SFT rows and/or pairs per `cfg`; write and return the model folder `out_dir`.
 
-    `callbacks` are extra `transformers.TrainerCallback`s (benchmarks and tests observe the run with them).
+    Online methods (grpo, rloo) train on `tasks` (a suite name, a task file or Task records) instead, rewarded
+    by their verifier under `verify` (default `VerifyConfig()`). `callbacks` are extra
+    `transformers.TrainerCallback`s (benchmarks and tests observe the run with them).
     """
     import torch
     from transformers.trainer_callback import PrinterCallback
@@ -192,6 +208,9 @@ def train_model(model: str, out_dir: Path, cfg: TrainConfig, sft: Path | None = 
     torch.set_num_threads(cfg.threads)
     _quiet_libraries()
     peft_cfg = peft_config(cfg)  # validates the name (and refuses QLoRA without a GPU) before any slow work
+    if cfg.num_processes > 1 and cfg.method in ONLINE_METHODS:
+        raise UserError(f"train.method={cfg.method} runs in one process; set train.num_processes=1 (on a GPU, "
+                        "train.use_vllm=true generates with vLLM in that process)")
     if cfg.num_processes > 1 and int(os.environ.get("WORLD_SIZE", "1")) != cfg.num_processes:
         from codekiln.executors.distributed_train import launch  # one process per GPU, each back in here
 
@@ -200,7 +219,12 @@ def train_model(model: str, out_dir: Path, cfg: TrainConfig, sft: Path | None = 
         raise UserError("prompt tuning learns virtual tokens, which cannot be merged into the weights; drop --merge")
     if cfg.gguf_dtype not in DTYPES:
         raise ConfigError(f"unknown train.gguf_dtype {cfg.gguf_dtype!r}; choose from {list(DTYPES)}")
-    method, rows = _plan(cfg, sft, pairs)
+    task_list = None
+    if tasks is not None and cfg.method in ONLINE_METHODS:
+        from codekiln.rewards.function import resolve_tasks
+
+        task_list = resolve_tasks(tasks)
+    method, rows = _plan(cfg, sft, pairs, task_list)
     if cfg.max_length is None:  # by the task kinds of the data (html pages need room)
         from codekiln.sample.budget import train_length
 
@@ -208,7 +232,9 @@ def train_model(model: str, out_dir: Path, cfg: TrainConfig, sft: Path | None = 
     start = resolve_start(model)
     prov = _provenance(model, start, method, rows, cfg)
     prov["data_files"] = {"sft": str(Path(sft).resolve()) if sft else None,
-                          "pairs": str(Path(pairs).resolve()) if pairs else None}
+                          "pairs": str(Path(pairs).resolve()) if pairs else None,
+                          **({"tasks": str(Path(tasks).resolve()) if Path(str(tasks)).exists() else str(tasks)}
+                             if isinstance(tasks, (str, Path)) and method in ONLINE_METHODS else {})}
     if _check_out_dir(out_dir, prov):
         return _complete_exports(out_dir, start, cfg)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -218,10 +244,16 @@ def train_model(model: str, out_dir: Path, cfg: TrainConfig, sft: Path | None = 
     checkpoints = out_dir / "checkpoints"
     progress = RichProgress(f"train {method}", quiet)
     hooks = [JsonlLog(out_dir / "train_log.jsonl"), progress, CheckpointDone(), *(callbacks or [])]
-    dataset = D.to_dataset(rows, "preference pairs" if method != "sft" else "SFT rows")
-    if method == "sft":
+    if method in ONLINE_METHODS:
+        assert task_list is not None
+        dataset = D.to_dataset(task_rows(task_list, tokenizer), "tasks")
+        trainer = build_online_trainer(method, policy, tokenizer, dataset, cfg, checkpoints, peft_cfg, hooks,
+                                       task_list, verify)
+    elif method == "sft":
+        dataset = D.to_dataset(rows, "SFT rows")
         trainer = build_sft_trainer(policy, tokenizer, dataset, cfg, checkpoints, peft_cfg, hooks)
     else:
+        dataset = D.to_dataset(rows, "preference pairs")
         precision = "bf16" if use_bf16(cfg) else "fp32"  # the reference pass runs under the same autocast
         ref_key = hashlib.sha256(f"{start.model_hash}|{prov['data_hash']}|{cfg.max_length}|{cfg.peft}|{precision}"
                                  .encode())
@@ -245,6 +277,9 @@ def train_model(model: str, out_dir: Path, cfg: TrainConfig, sft: Path | None = 
         trainer.train(resume_from_checkpoint=str(last) if last else None)
     finally:
         progress.close()
+        reward = getattr(trainer, "codekiln_reward", None)
+        if reward is not None:
+            reward.close()
         for key, value in saved_env.items():
             if value is None:
                 os.environ.pop(key, None)

@@ -303,18 +303,21 @@ class PythonVerifier:
 
     def _verify_once(self, task: Task, sample: Sample, limit_s: float) -> Verdict:
         start = time.monotonic()
-        status, feedback = self._verify(task, sample, limit_s)
+        status, feedback, calls = self._verify(task, sample, limit_s)
         return Verdict(task_id=task.task_id, sample_id=sample.sample_id, status=status, passed=status == "passed",
                        score=1.0 if status == "passed" else 0.0, feedback=_clip(feedback),
-                       duration_s=round(time.monotonic() - start, 6))
+                       duration_s=round(time.monotonic() - start, 6), details=calls)
 
-    def _verify(self, task: Task, sample: Sample, limit_s: float) -> tuple[str, str]:
+    def _verify(self, task: Task, sample: Sample, limit_s: float) -> tuple[str, str, dict[str, int]]:
+        """(status, feedback, calls): on a `failed` check, `calls` holds how many calls the check made to the
+        candidate (`calls_made`, the last one being the failing one) of the calls predicted for the whole check
+        (`calls_expected`), the partial credit of `codekiln.rewards`; empty otherwise."""
         program = task.prompt + "\n" + sample.completion
         try:
             compiled = compile(program, "<candidate>", "exec")  # compiling runs nothing
         except (SyntaxError, ValueError, OverflowError, MemoryError, RecursionError) as err:
             line = f" (line {err.lineno})" if isinstance(err, SyntaxError) and err.lineno else ""
-            return "syntax_error", f"{type(err).__name__}: {getattr(err, 'msg', None) or err}{line}"
+            return "syntax_error", f"{type(err).__name__}: {getattr(err, 'msg', None) or err}{line}", {}
         code = self._task_code(task)
         # The code object goes over marshalled (host to sandbox only: the host never unmarshals candidate data).
         setup = {"mode": "serve", "entry": task.entry_point, "code": compiled}
@@ -333,7 +336,8 @@ class PythonVerifier:
             stderr = session.output("stderr").strip()
             if stderr:
                 feedback = f"{feedback}\nstderr: {stderr[-500:]}"
-        return status, feedback
+        calls = {"calls_made": proxy.calls, "calls_expected": len(predicted)} if status == "failed" and predicted else {}
+        return status, feedback, calls
 
     @staticmethod
     def _run_check(check: Callable[[Any], Any], proxy: CandidateProxy, code: _TaskCode) -> tuple[str, str]:

@@ -361,3 +361,23 @@ def test_rerun_with_stricter_rule_repeats_nothing(setup):
         assert changed.returncode == 2 and "changed since run 't' started" in changed.stderr
     finally:
         tasks.write_text(original)
+
+
+def test_grpo_rounds_train_online_and_evaluate_like_the_others(setup):
+    """`codekiln run train.method=grpo`: each round trains online on its train tasks (the tiny model's noise earns
+    0, so the adapter barely moves: what is checked is the loop's shape), then evaluates on val and test."""
+    root, config = setup
+    out = _launch(root, config, "train.method=grpo", "train.num_generations=2", "train.completion_tokens=8",
+                  "rounds=1", "--name", "g")
+    assert out.returncode == 0, out.stderr
+    run = root / "runs" / "g"
+    rdir = run / "round-1"
+    assert not (rdir / "samples.jsonl").exists() and not (rdir / "curated").exists()
+    trained = json.loads((rdir / "model" / "codekiln-model.json").read_text())
+    assert trained["method"] == "grpo" and trained["steps"] == 2
+    assert {t["task_id"] for t in map(json.loads, _lines(rdir / "train_tasks.jsonl"))} == {
+        "tiny/add", "tiny/double", "tiny/first"}
+    assert any("reward" in row for row in map(json.loads, _lines(rdir / "model" / "train_log.jsonl")))
+    manifest = json.loads((run / "manifest.json").read_text())
+    assert len(manifest["val_pass1"]) == 2 and manifest["pass1"][1] is not None
+    assert (run / "report.html").is_file()

@@ -1,6 +1,6 @@
 """`codekiln` command line: the command table.
 
-Each subcommand lives in `codekiln/commands/NAME.py` with `HELP`, `add_arguments(parser)` and
+Each subcommand lives in `codekiln/commands/NAME.py` (dashes as underscores) with `HELP`, `add_arguments(parser)` and
 `main(args) -> int`. Those modules import heavy libraries (torch, llama.cpp) only inside `main`, so
 `codekiln --help` stays fast. A `UserError` becomes one line on stderr and exit code 2.
 """
@@ -14,7 +14,7 @@ import sys
 from codekiln import __version__
 from codekiln.errors import UserError
 
-COMMANDS = ("run", "sample", "verify", "curate", "train", "eval", "compare", "report", "tasks")
+COMMANDS = ("run", "sample", "verify", "curate", "train", "eval", "compare", "report", "tasks", "serve-reward")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -26,7 +26,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
     for name in COMMANDS:
-        module = importlib.import_module(f"codekiln.commands.{name}")
+        module = importlib.import_module(f"codekiln.commands.{name.replace('-', '_')}")
         cmd = sub.add_parser(name, help=module.HELP, description=module.HELP)
         module.add_arguments(cmd)
         cmd.set_defaults(_module=module)

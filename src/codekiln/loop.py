@@ -26,11 +26,12 @@ import numpy as np
 from codekiln.config import RunConfig
 from codekiln.errors import UserError
 from codekiln.progress import console
-from codekiln.records import Sample, Task, Verdict, read_jsonl
+from codekiln.records import Sample, Task, Verdict, read_jsonl, write_jsonl
 from codekiln.report import write_report
 from codekiln.rundir import RUN_FORMAT, RunDir, code_version, default_name, hash_path, hash_tasks, now
 from codekiln.runstats import RoundStats, run_stats
 from codekiln.splits import ExtraSet, Splits, extra_sets, round_tasks, split_tasks
+from codekiln.train.online import ONLINE_METHODS
 
 __all__ = ["RunResult", "best_round", "round_tasks", "run", "should_stop", "split_tasks", "trainable"]
 
@@ -120,15 +121,18 @@ def run(cfg: RunConfig, quiet: bool = False, argv: Sequence[str] = ()) -> RunRes
         for r in range(1, cfg.rounds + 1):
             rdir = run_dir.round_dir(r)
             tasks = round_tasks(splits.train, cfg.train_limit, r)
-            samples = _sample(run_dir, cfg, r, model, tasks, splits.train, quiet)
-            verdicts = _verify(run_dir, cfg, r, tasks, samples, quiet)
-            unseen = splits.test + [t for e in extras for t in e.tasks]  # decontaminated against
-            funnel = _curate(run_dir, cfg, r, tasks, unseen, samples, verdicts, quiet)
-            if not trainable(cfg, funnel["sft_rows"], funnel["pairs"]):
-                stop_reason = (f"round {r} curated nothing train.method={cfg.train.method} can train on "
-                               f"({funnel['sft_rows']} SFT rows, {funnel['pairs']} pairs)")
-                break
-            model = str(_train(run_dir, cfg, r, model, rdir, quiet))  # the next round's start and DPO reference
+            if cfg.train.method in ONLINE_METHODS:  # GRPO/RLOO sample, verify and learn inside training
+                model = str(_train_online(run_dir, cfg, r, model, rdir, tasks, quiet))
+            else:
+                samples = _sample(run_dir, cfg, r, model, tasks, splits.train, quiet)
+                verdicts = _verify(run_dir, cfg, r, tasks, samples, quiet)
+                unseen = splits.test + [t for e in extras for t in e.tasks]  # decontaminated against
+                funnel = _curate(run_dir, cfg, r, tasks, unseen, samples, verdicts, quiet)
+                if not trainable(cfg, funnel["sft_rows"], funnel["pairs"]):
+                    stop_reason = (f"round {r} curated nothing train.method={cfg.train.method} can train on "
+                                   f"({funnel['sft_rows']} SFT rows, {funnel['pairs']} pairs)")
+                    break
+                model = str(_train(run_dir, cfg, r, model, rdir, quiet))  # the next round's start and DPO reference
             val.append(_evaluate(run_dir, cfg, r, model, "val", splits.val, splits.train, quiet))
             decides.append(_decider(run_dir, cfg, r, val[-1], metric, splits.val, quiet))
             pass1.append(_evaluate(run_dir, cfg, r, model, "eval", splits.test, splits.train, quiet)["pass@1"]
@@ -274,6 +278,26 @@ def _train(run_dir: RunDir, cfg: RunConfig, r: int, model: str, rdir: Path, quie
         model_dir = train_model(model, out, cfg.train, sft=sft if _count(sft) else None,
                                 pairs=pairs if _count(pairs) else None, quiet=quiet)
         run_dir.mark_done(r, "train", started, {"start": model, "model": str(model_dir),
+                                                "adapter_sha256": hash_path(Path(model_dir) / "adapter")})
+        run_dir.update_manifest()
+        return Path(model_dir)
+    return out
+
+
+def _train_online(run_dir: RunDir, cfg: RunConfig, r: int, model: str, rdir: Path, tasks: list[Task],
+                  quiet: bool) -> Path:
+    """A GRPO/RLOO round: train online on the round's train tasks (kept in `train_tasks.jsonl`), rewarded by
+    their verifier in the sandbox; no sample, verify or curate stage."""
+    out = rdir / "model"
+    if run_dir.done(r, "train") is None:
+        from codekiln.train.run import train_model
+
+        _say(quiet, f"round {r} · train {cfg.train.method} online on {len(tasks)} train tasks from {model}")
+        started = time.time()
+        task_file = rdir / "train_tasks.jsonl"
+        write_jsonl(task_file, tasks)
+        model_dir = train_model(model, out, cfg.train, tasks=task_file, verify=cfg.verify, quiet=quiet)
+        run_dir.mark_done(r, "train", started, {"start": model, "model": str(model_dir), "tasks": len(tasks),
                                                 "adapter_sha256": hash_path(Path(model_dir) / "adapter")})
         run_dir.update_manifest()
         return Path(model_dir)

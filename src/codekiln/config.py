@@ -119,7 +119,7 @@ class VerifyConfig(Section):
     timeout_floor_s: float = Field(4.0, gt=0)
     """Calibrated limit: never below this many seconds (EvalPlus: 4)."""
     rerun_margin: float = Field(0.25, ge=0, lt=1)
-    """A program that timed out, or whose verdict came within this fraction of its limit, is run once more; a verdict that differs between the runs is flaky."""
+    """A program that timed out, or whose verdict came within this fraction of its limit, is run once more; a verdict that differs between the runs is flaky. 0 turns it off (every program runs once)."""
     recheck: list[str] = ["passed"]
     """Statuses whose programs are always run a second time, so that a flaky program (its verdict differs between runs) is never trained on as a good answer; [] turns it off."""
     memory_mb: int = 1024

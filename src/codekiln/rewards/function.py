@@ -187,11 +187,17 @@ def reward_function(tasks: str | Path | Iterable[Task], *, partial_credit: bool 
 
     `workers`: sandbox workers checking one call's completions in parallel (default `VerifyConfig.workers`);
     `timeout_s`: each program's wall-clock limit; `verify`: a whole `VerifyConfig` (html scorer, judge, limits).
-    Call `.close()` (or use it as a context manager) to stop its warm sandboxes before the process ends."""
-    cfg = verify or VerifyConfig()
+    Call `.close()` (or use it as a context manager) to stop its warm sandboxes before the process ends.
+
+    Without `verify`, every answer is run once (`recheck=[]`, `rerun_margin=0`), as the reward functions of TRL,
+    verl and OpenRLHF do: the loop's default reruns each pass (to catch flaky ones) and each program that ended near
+    its limit, which costs a reward up to half its throughput and doubles the wait on a hanging answer. `timeout_s`
+    is the limit of a task whose reference is fast, and the floor of the calibrated limits (4 x the reference's
+    time) of slower ones."""
+    cfg = verify or VerifyConfig(recheck=[], rerun_margin=0.0)
     updates: dict[str, Any] = {}
     if workers is not None:
         updates["workers"] = workers
     if timeout_s is not None:
-        updates["timeout_s"] = timeout_s
+        updates.update(timeout_s=timeout_s, timeout_floor_s=timeout_s)
     return RewardFunction(tasks, cfg.model_copy(update=updates) if updates else cfg, partial_credit, name)

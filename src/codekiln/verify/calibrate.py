@@ -191,7 +191,8 @@ class Calibrator:
                        duration_s=round(first.duration_s + second.duration_s, 6), details=details)
 
     def _rerun_reason(self, verdict: Verdict, limit_s: float) -> str | None:
-        if verdict.status == "timeout" or verdict.duration_s >= (1.0 - self.cfg.rerun_margin) * limit_s:
+        near = verdict.status == "timeout" or verdict.duration_s >= (1.0 - self.cfg.rerun_margin) * limit_s
+        if near and self.cfg.rerun_margin > 0:  # 0: one run, whatever the time (online-RL rewards)
             return "near_limit"
         if verdict.status in self.cfg.recheck:
             return "recheck"

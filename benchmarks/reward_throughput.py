@@ -196,10 +196,12 @@ def compare(name: str, tasks: list, rows: list[dict[str, str]], args: argparse.N
         for key in ("cold", "warm"):
             rates[key].append(len(rows) / kiln[key])
             ratios[key].append(rates[key][-1] / a_rate)
-        differ = sum(a != k for a, k in zip(anchor["rewards"], kiln["rewards"], strict=True))
+        differ = [f"{rows[j]['task_id']} (anchor {a:g}, codekiln {k:g})"
+                  for j, (a, k) in enumerate(zip(anchor["rewards"], kiln["rewards"], strict=True)) if a != k]
         print(f"  {name} pair {i + 1}: anchor {a_rate:.1f}/s ({sum(anchor['rewards']):.0f} rewarded); codekiln cold "
               f"{rates['cold'][-1]:.1f}/s, warm {rates['warm'][-1]:.1f}/s ({sum(kiln['rewards']):.0f} rewarded); "
-              f"ratio cold {ratios['cold'][-1]:.2f}x, warm {ratios['warm'][-1]:.2f}x; rewards that differ: {differ}",
+              f"ratio cold {ratios['cold'][-1]:.2f}x, warm {ratios['warm'][-1]:.2f}x; rewards that differ: "
+              f"{len(differ)}{': ' + ', '.join(differ) if differ else ''}",
               flush=True)
     med = statistics.median
     print(f"{name}: {len(rows)} answers; rewards/s median: anchor {med(anchor_rates):.1f}, codekiln cold "

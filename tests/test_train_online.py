@@ -131,6 +131,8 @@ def test_settings_and_missing_tasks_are_refused_before_loading(tiny, tmp_path):
         train_model(str(tiny), tmp_path / "b", small(batch_size=6), tasks=TASKS)
     with pytest.raises(ConfigError, match="at least 2"):
         train_model(str(tiny), tmp_path / "c", small(num_generations=1, batch_size=1), tasks=TASKS)
+    with pytest.raises(ConfigError, match="needs a CUDA GPU and the vllm package"):
+        train_model(str(tiny), tmp_path / "d", small(use_vllm=True), tasks=TASKS)
     assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
 
 

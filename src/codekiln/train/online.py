@@ -48,6 +48,14 @@ def check_online(cfg: TrainConfig) -> None:
     """Refuse settings TRL would reject only after the model is loaded."""
     if cfg.num_generations < 2:
         raise ConfigError("train.num_generations must be at least 2: GRPO and RLOO compare answers within a group")
+    if cfg.use_vllm:
+        import importlib.util
+
+        import torch
+
+        if not torch.cuda.is_available() or importlib.util.find_spec("vllm") is None:
+            raise ConfigError("train.use_vllm=true needs a CUDA GPU and the vllm package (pip install vllm); set "
+                              "train.use_vllm=false to generate with transformers")
     if (cfg.batch_size * cfg.grad_accum) % cfg.num_generations:
         raise ConfigError(f"train.batch_size x train.grad_accum ({cfg.batch_size} x {cfg.grad_accum}) must be a "
                           f"multiple of train.num_generations ({cfg.num_generations}): each batch holds whole groups")

@@ -381,3 +381,4 @@ def test_grpo_rounds_train_online_and_evaluate_like_the_others(setup):
     manifest = json.loads((run / "manifest.json").read_text())
     assert len(manifest["val_pass1"]) == 2 and manifest["pass1"][1] is not None
     assert (run / "report.html").is_file()
+    assert "reward " in out.stdout  # the table's train column shows the online round's mean reward

@@ -72,6 +72,10 @@ class RoundStats:
     loss: float | None = None
     log: list[dict[str, Any]] = field(default_factory=list)
     trained: bool = False
+    online: bool = False
+    """Trained online (grpo/rloo) on its train tasks: no samples, verdicts or curated data of its own."""
+    mean_reward: float | None = None
+    """Online rounds: the mean reward of the answers generated during training (pass rate for tested kinds)."""
 
     @property
     def pass_rate(self) -> float | None:
@@ -172,6 +176,9 @@ def round_stats(round_dir: Path, resamples: int = 1000, seed: int = 0) -> RoundS
     stats.log = read_train_log(round_dir / "model" / "train_log.jsonl")
     stats.loss = last_loss(stats.log)
     stats.trained = (round_dir / "model" / "codekiln-model.json").exists()
+    stats.online = (round_dir / "train_tasks.jsonl").exists()
+    rewards = [float(row["reward"]) for row in stats.log if isinstance(row.get("reward"), int | float)]
+    stats.mean_reward = sum(rewards) / len(rewards) if rewards else None
     test = set_stats(round_dir / "eval", resamples, seed)
     if test is not None:
         stats.test_status, stats.test_passk, stats.test_per_task = test.status, test.passk, test.per_task

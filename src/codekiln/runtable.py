@@ -40,9 +40,9 @@ def summary_table(rounds: list[RoundStats], final_round: int | None) -> Table:
         table.add_row(
             label,
             str(s.samples) if s.samples else "-",
-            f"{100 * s.pass_rate:.1f}%" if s.pass_rate is not None else "-",
-            str(s.sft_rows) if s.round else "-",
-            str(s.pairs) if s.round else "-",
+            _train_rate(s),
+            str(s.sft_rows) if s.round and not s.online else "-",
+            str(s.pairs) if s.round and not s.online else "-",
             f"{s.loss:.3f}" if s.loss is not None else "-",
             fmt_ci(s.val_pass1()),
             fmt_ci(s.test_pass1()),
@@ -50,6 +50,13 @@ def summary_table(rounds: list[RoundStats], final_round: int | None) -> Table:
             *((fmt_points(s.val_metric("vs-base")),) if versus else ()),
         )
     return table
+
+
+def _train_rate(s: RoundStats) -> str:
+    """The train pass rate of the round's samples; an online round's mean reward during training instead."""
+    if s.online:
+        return f"reward {s.mean_reward:.3f}" if s.mean_reward is not None else "-"
+    return f"{100 * s.pass_rate:.1f}%" if s.pass_rate is not None else "-"
 
 
 def fmt_score(p: PassK | None) -> str:

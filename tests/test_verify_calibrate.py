@@ -163,6 +163,18 @@ def test_a_program_that_times_out_at_random_is_rerun_and_flaky():
     assert {v.status for v in verdicts} <= {"passed", "timeout", "flaky"}
 
 
+def test_rerun_margin_zero_runs_every_program_once():
+    """rerun_margin=0 (the online-RL reward's setting): a timeout is not rerun (by default every timeout is)."""
+    task = Task(task_id="cal/hang", kind="python", entry_point="f", prompt="def f():\n",
+                test="def check(candidate):\n    assert candidate() == 1\n")
+    hang, fast = "    while True:\n        pass\n", "    return 1\n"
+    cfg = VerifyConfig(workers=1, timeout_s=1.0, recheck=[], rerun_margin=0.0)
+    with closing(PythonVerifier(cfg)) as verifier:
+        verdicts = _verify(verifier, task, [hang, fast])
+    assert [v.status for v in verdicts] == ["timeout", "passed"]
+    assert all("rerun" not in v.details for v in verdicts)
+
+
 def test_details_travel_through_jsonl_and_are_left_out_when_empty(tmp_path):
     from codekiln.records import Verdict, write_jsonl
 

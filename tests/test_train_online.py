@@ -18,6 +18,7 @@ import pytest
 from codekiln.config import TrainConfig
 from codekiln.errors import ConfigError, UserError
 from codekiln.records import Task, write_jsonl
+from test_train import StopAt
 
 torch = pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")
@@ -76,15 +77,6 @@ class Snapshot(transformers.TrainerCallback):
 
     def on_train_end(self, args, state, control, model=None, **kwargs):
         self.end = {n: p.detach().clone() for n, p in model.named_parameters() if n in self.begin}
-
-
-class StopAt(transformers.TrainerCallback):
-    def __init__(self, step: int) -> None:
-        self.step = step
-
-    def on_step_end(self, args, state, control, **kwargs):
-        if state.global_step == self.step:
-            raise KeyboardInterrupt
 
 
 def log_rows(out: Path) -> list[dict]:

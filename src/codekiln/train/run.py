@@ -189,7 +189,8 @@ def train_model(model: str, out_dir: Path, cfg: TrainConfig, sft: Path | None = 
     """Train from `model` on SFT rows and/or pairs per `cfg`; write and return the model folder `out_dir`.
 
     Online methods (grpo, rloo) train on `tasks` (a suite name, a task file or Task records) instead, rewarded
-    by their verifier under `verify` (default `VerifyConfig()`). `callbacks` are extra
+    by their verifier under `verify` (default: `reward_function`'s, each answer run once; the loop passes its own
+    verify section). `callbacks` are extra
     `transformers.TrainerCallback`s (benchmarks and tests observe the run with them).
     """
     import torch
@@ -232,9 +233,9 @@ def train_model(model: str, out_dir: Path, cfg: TrainConfig, sft: Path | None = 
     start = resolve_start(model)
     prov = _provenance(model, start, method, rows, cfg)
     prov["data_files"] = {"sft": str(Path(sft).resolve()) if sft else None,
-                          "pairs": str(Path(pairs).resolve()) if pairs else None,
-                          **({"tasks": str(Path(tasks).resolve()) if Path(str(tasks)).exists() else str(tasks)}
-                             if isinstance(tasks, (str, Path)) and method in ONLINE_METHODS else {})}
+                          "pairs": str(Path(pairs).resolve()) if pairs else None}
+    if isinstance(tasks, (str, Path)) and method in ONLINE_METHODS:  # a task file, or a suite name as given
+        prov["data_files"]["tasks"] = str(Path(tasks).resolve()) if Path(tasks).exists() else str(tasks)
     if _check_out_dir(out_dir, prov):
         return _complete_exports(out_dir, start, cfg)
     out_dir.mkdir(parents=True, exist_ok=True)

@@ -101,6 +101,11 @@ def run(cfg: RunConfig, quiet: bool = False, argv: Sequence[str] = ()) -> RunRes
     with run_dir.lock():
         run_dir.check_format()  # before anything is written to a folder an older codekiln made
         splits = split_tasks(cfg)
+        untested = [t for t in splits.train + splits.val + splits.test if t.kind == "python" and not t.test]
+        if untested:  # before any slow work
+            from codekiln.verify.python import no_tests_message
+
+            raise UserError(no_tests_message(untested))
         extras = extra_sets(cfg, splits.train + splits.val)  # a missing set stops the run here, not at its end
         resumed = run_dir.check_or_save_config(cfg)
         _start_manifest(run_dir, cfg, splits, extras, list(argv))

@@ -54,8 +54,9 @@ class Task:
             raise ValueError(f"kind {self.kind!r} is not one of {list(TASK_KINDS)}")
         if self.split not in SPLITS:
             raise ValueError(f"split {self.split!r} is not one of {list(SPLITS)}")
-        if self.kind == "python" and (not self.entry_point or not self.test):
-            raise ValueError("a python task needs 'entry_point' and 'test'")
+        if self.kind == "python" and (not self.entry_point or not (self.test or self.reference)):
+            raise ValueError("a python task needs 'entry_point' and 'test' (or a 'reference' to make tests from "
+                             "with `codekiln tasks synthesize-tests`)")
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ import argparse
 import sys
 from collections import Counter
 
-HELP = "List built-in task suites, show their tasks, import HumanEval files, synthesize new tasks."
+HELP = "List built-in task suites, show their tasks, import HumanEval files, synthesize new tasks or their tests."
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -28,6 +28,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     from codekiln.tasks.synthesize_cli import add_synthesize_parser
 
     add_synthesize_parser(sub)
+    from codekiln.tasks.synth_tests_cli import add_synth_tests_parser
+
+    add_synth_tests_parser(sub)
 
 
 def _list() -> int:
@@ -100,6 +103,10 @@ def main(args: argparse.Namespace) -> int:
         return _list()
     if args.tasks_command == "show":
         return _show(args.suite, args.limit)
+    if args.tasks_command == "synthesize-tests":
+        from codekiln.tasks.synth_tests_cli import run_synth_tests
+
+        return run_synth_tests(args)
     if args.tasks_command == "synthesize":
         from codekiln.tasks.synthesize_cli import run_synthesize
 

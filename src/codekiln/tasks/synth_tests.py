@@ -8,6 +8,9 @@ sandbox, twice on fresh copies; inputs on which the reference errs, hangs, answe
 differently the second time are dropped. The first `max_cases` surviving inputs become a HumanEval-style
 `check(candidate)` comparing the candidate's answer with the reference's (numbers with the verifier's tolerance).
 
+Without a reference (`synthesize_without_reference`), model-written assertions and model-written solutions are
+kept only where they agree (CodeT's dual agreement), and the task is marked `meta.trust = "low"`.
+
 Grading: mutants of the reference (`codekiln.tasks.mutants`) run in the sandbox on every surviving input (the
 pool). A mutant whose answers differ from the reference's somewhere in the pool changes behaviour; the mutation score
 is the share of those that the written test (the first `max_cases` inputs) catches.
@@ -283,6 +286,53 @@ def synthesize_task(task: Task, sandbox: Sandbox, limits: Limits, proposed: Sequ
                        dropped=len({repr(c) for c in calls}) - len(pool), mutants_changed=changed,
                        mutants_killed=killed,
                        sources={"docstring": len(examples), "model": len(from_model), "edge": len(edges)})
+
+
+def parse_assertion(text: str, entry: str) -> Case | None:
+    """`assert entry(literals) == literal` (a model-written test line) as a Case, or None when it is not one."""
+    text = text.strip()
+    if not text.startswith("assert ") or len(text) > MAX_CALL_CHARS:
+        return None
+    try:
+        node = ast.parse(text).body[0]
+    except (SyntaxError, ValueError, RecursionError, MemoryError, IndexError):
+        return None
+    if not (isinstance(node, ast.Assert) and isinstance(node.test, ast.Compare) and len(node.test.ops) == 1
+            and isinstance(node.test.ops[0], ast.Eq)):
+        return None
+    args = parse_call(ast.unparse(node.test.left), entry)
+    try:
+        expected = ast.literal_eval(node.test.comparators[0])
+    except (ValueError, TypeError, SyntaxError, RecursionError, MemoryError):
+        return None
+    return None if args is None else Case(args, expected)
+
+
+def synthesize_without_reference(task: Task, sandbox: Sandbox, limits: Limits, assertions: Sequence[str],
+                                 solutions: Sequence[str], max_cases: int = 12, min_agreeing: int = 2) -> Synthesized:
+    """Tests for a python task without a reference, kept where model-written tests and model-written solutions
+    agree (CodeT's dual agreement): solutions are grouped by the set of tests they pass, a group scores (its
+    solutions) x (its tests), and the best group's tests are kept when at least `min_agreeing` solutions and one
+    test agree. The task gains one of those solutions as its reference and `meta.trust = "low"`."""
+    entry = task.entry_point or ""
+    cases = list({repr(c.args): c for line in assertions if (c := parse_assertion(line, entry))}.values())
+    groups: dict[tuple[int, ...], list[str]] = {}
+    for solution in solutions:
+        answers = mutant_answers(f"{task.prompt}\n{solution}", entry, [c.args for c in cases], sandbox, limits)
+        if answers is None:
+            continue
+        passed = tuple(i for i, (a, c) in enumerate(zip(answers, cases, strict=True))
+                       if a[0] == "ok" and same(a[1], c.expected))
+        groups.setdefault(passed, []).append(solution)
+    best = max(groups.items(), key=lambda g: (len(g[1]) * len(g[0]), len(g[1])), default=((), []))
+    agreed = best[1] if len(best[1]) >= min_agreeing and best[0] else []
+    kept = tuple(cases[i] for i in best[0])[:max_cases] if agreed else ()
+    meta = {**task.meta, "tests": "synthesized", "trust": "low", "test_cases": len(kept),
+            "agreeing_solutions": len(agreed)}
+    new = replace(task, test=write_test(entry, kept) if kept else None, meta=meta,
+                  reference=agreed[0] if agreed else task.reference)
+    return Synthesized(task=new, cases=kept, pool=len(cases), dropped=len(cases) - len(kept),
+                       sources={"model_tests": len(cases), "solutions": len(solutions)})
 
 
 def keep(result: Synthesized, min_score: float) -> bool:

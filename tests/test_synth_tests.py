@@ -57,6 +57,13 @@ def test_inputs_the_reference_crashes_or_hangs_on_are_dropped(sandbox):
     assert [c.expected for c in cases] == [0.5, 0.25]
 
 
+def test_a_reference_that_answers_differently_each_time_gives_no_case(sandbox):
+    task = Task(task_id="noisy", kind="python", entry_point="noisy", split="train",
+                prompt='def noisy(x: int) -> int:\n    """x plus noise."""\n',
+                reference="    import os\n    return x + int.from_bytes(os.urandom(8), 'big')\n")
+    assert run_reference(task, [(1,), (2,)], sandbox, LIMITS) == []
+
+
 def test_floats_are_compared_with_the_verifiers_tolerance(sandbox):
     task = Task(task_id="third", kind="python", entry_point="third", split="train",
                 prompt='def third(x: float) -> float:\n    """x / 3."""\n', reference="    return x / 3\n")

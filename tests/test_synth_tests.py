@@ -146,3 +146,22 @@ def test_without_a_reference_tests_and_solutions_must_agree(sandbox, tmp_path):
     assert verdict(result.task, "    return x * 2\n") == "passed" and verdict(result.task, "    return x\n") == "failed"
     lonely = synthesize_without_reference(task, sandbox, LIMITS, assertions[:2], [right, solutions[2], solutions[3]])
     assert lonely.cases == () and lonely.task.test is None  # no two solutions agree on a test
+
+
+def test_edge_cases_keep_the_shape_the_docstring_examples_promise():
+    from codekiln.tasks.synth_tests import docstring_calls, edge_calls
+
+    def task(sig: str, example: str) -> Task:
+        name = sig.split("(")[0]
+        return Task(task_id=name, kind="python", entry_point=name, split="train", reference="    pass\n",
+                    prompt=f'def {sig}:\n    """Doc.\n\n    >>> {example}\n    0\n    """\n')
+
+    merge = task("merge(a: list[int], b: list[int]) -> list[int]", "merge([1, 4, 9], [2, 4, 10])")
+    calls = edge_calls(merge, docstring_calls(merge), contract=docstring_calls(merge))
+    assert calls and all(a == sorted(a) and b == sorted(b) and len(a) == len(b) == 3 for a, b in calls)
+    assert all(min(a + b) >= 0 for a, b in calls)
+    digit = task("is_digit(ch: str) -> bool", 'is_digit("7")')
+    assert {len(c[0]) for c in edge_calls(digit, docstring_calls(digit), contract=docstring_calls(digit))} == {1}
+    root = task("root(x: float) -> float", "root(16)")
+    assert min(c[0] for c in edge_calls(root, docstring_calls(root), contract=docstring_calls(root))) == 0
+    assert min(c[0] for c in edge_calls(root, docstring_calls(root))) < 0  # without the contract: negatives too

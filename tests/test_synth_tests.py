@@ -165,3 +165,8 @@ def test_edge_cases_keep_the_shape_the_docstring_examples_promise():
     root = task("root(x: float) -> float", "root(16)")
     assert min(c[0] for c in edge_calls(root, docstring_calls(root), contract=docstring_calls(root))) == 0
     assert min(c[0] for c in edge_calls(root, docstring_calls(root))) < 0  # without the contract: negatives too
+    from codekiln.tasks.synth_tests import within_contract
+
+    assert within_contract(([0, 1], [2, 5]), docstring_calls(merge))
+    assert not within_contract(([3, 1], [2, 5]), docstring_calls(merge))  # a model's unsorted call is dropped
+    assert not within_contract((-4.0,), docstring_calls(root)) and within_contract((2.0,), docstring_calls(root))

@@ -131,19 +131,68 @@ def _kind_of(value: Any) -> str:
     return {int: "int", float: "float", str: "str", list: "list", dict: "dict", tuple: "tuple"}.get(type(value), "")
 
 
-def edge_calls(task: Task, examples: Sequence[tuple[Any, ...]], limit: int = 40) -> list[tuple[Any, ...]]:
+def _is_number(v: Any) -> bool:
+    return isinstance(v, int | float) and not isinstance(v, bool)
+
+
+def _fits(value: Any, seen: Sequence[Any]) -> Any:
+    """`value` shaped like the docstring's values `seen` of the same parameter, or None when it cannot be: what
+    every example keeps is taken as the function's contract (numbers not negative, strings of one character,
+    lists sorted or without negatives), so edge cases test the function, not inputs it never promised to take."""
+    if not seen:
+        return value
+    if _is_number(value) and all(_is_number(v) and v >= 0 for v in seen) and value < 0:
+        return None
+    if isinstance(value, str) and all(isinstance(v, str) and len(v) == 1 for v in seen) and len(value) != 1:
+        return None
+    if isinstance(value, list) and all(isinstance(v, list) for v in seen):
+        items = [x for v in seen for x in v]
+        if items and all(_is_number(x) and x >= 0 for x in items) and any(_is_number(x) and x < 0 for x in value):
+            return None
+        if any(len(v) > 1 for v in seen) and all(v == sorted(v) for v in seen if _sortable(v)):
+            return sorted(value) if _sortable(value) else None
+    return value
+
+
+def within_contract(args: tuple[Any, ...], contract: Sequence[tuple[Any, ...]]) -> bool:
+    """Whether a proposed call keeps the shape of the docstring's examples as it is (see `_fits`)."""
+    shaped = [c for c in contract if len(c) == len(args)]
+    if not shaped:
+        return not contract
+    return all(_fits(value, [c[i] for c in shaped]) == value for i, value in enumerate(args))
+
+
+def _sortable(values: list[Any]) -> bool:
+    try:
+        sorted(values)
+    except TypeError:
+        return False
+    return True
+
+
+def edge_calls(task: Task, examples: Sequence[tuple[Any, ...]], limit: int = 40,
+               contract: Sequence[tuple[Any, ...]] = ()) -> list[tuple[Any, ...]]:
     """Edge-case inputs: each parameter in turn set to its kind's edge values, the others kept from the first
-    example (or the kind's first edge value when there is no example)."""
+    example (or the kind's first edge value when there is no example). Values are shaped by `contract` (the
+    docstring's examples, see `_fits`); list parameters that have one length in every example keep it."""
     kinds = _signature(task)
     if examples and len(examples[0]) == len(kinds or examples[0]):
         kinds = [k or _kind_of(v) for k, v in zip(kinds or [""] * len(examples[0]), examples[0], strict=True)]
     if not kinds or any(k == "" for k in kinds):
         return []
     base = list(examples[0]) if examples else [EDGE_VALUES[k][1 if len(EDGE_VALUES[k]) > 1 else 0] for k in kinds]
+    contract = [c for c in contract if len(c) == len(kinds)]
+    lists = [i for i, v in enumerate(base) if isinstance(v, list)]
+    same_length = len(lists) > 1 and bool(contract) and all(len({len(c[i]) for i in lists}) == 1 for c in contract)
     out: list[tuple[Any, ...]] = []
     for i, kind in enumerate(kinds):
         for value in EDGE_VALUES[kind]:
-            out.append(tuple(value if j == i else base[j] for j in range(len(kinds))))
+            shaped = _fits(value, [c[i] for c in contract])
+            if shaped is None:
+                continue
+            if same_length and i in lists and any(len(shaped) != len(base[j]) for j in lists if j != i):
+                continue
+            out.append(tuple(shaped if j == i else base[j] for j in range(len(kinds))))
     return out[:limit]
 
 
@@ -273,8 +322,9 @@ def synthesize_task(task: Task, sandbox: Sandbox, limits: Limits, proposed: Sequ
                         "`entry_point`")
     entry = task.entry_point
     examples = docstring_calls(task)
-    from_model = [args for text in proposed if (args := parse_call(text, entry)) is not None]
-    edges = edge_calls(task, examples + from_model)
+    from_model = [args for text in proposed if (args := parse_call(text, entry)) is not None
+                  and within_contract(args, examples)]
+    edges = edge_calls(task, examples + from_model, contract=examples)
     calls = [*examples, *from_model, *edges]
     pool = run_reference(task, calls, sandbox, limits)
     changed, killed = grade(task, pool, max_cases, sandbox, limits, max_mutants, seed) if pool else (0, 0)

@@ -148,7 +148,7 @@ def test_without_a_reference_tests_and_solutions_must_agree(sandbox, tmp_path):
     assert lonely.cases == () and lonely.task.test is None  # no two solutions agree on a test
 
 
-def test_edge_cases_keep_the_shape_the_docstring_examples_promise():
+def test_edge_cases_keep_the_shape_the_docstring_examples_promise(sandbox):
     from codekiln.tasks.synth_tests import docstring_calls, edge_calls
 
     def task(sig: str, example: str) -> Task:
@@ -170,3 +170,6 @@ def test_edge_cases_keep_the_shape_the_docstring_examples_promise():
     assert within_contract(([0, 1], [2, 5]), docstring_calls(merge))
     assert not within_contract(([3, 1], [2, 5]), docstring_calls(merge))  # a model's unsorted call is dropped
     assert not within_contract((-4.0,), docstring_calls(root)) and within_contract((2.0,), docstring_calls(root))
+    proposed = synthesize_task(dataclasses.replace(root, reference="    return x ** 0.5\n"), sandbox, LIMITS,
+                               proposed=["root(-4.0)", "root(2.0)"])
+    assert proposed.sources["model"] == 1 and all(c.args[0] >= 0 for c in proposed.cases)

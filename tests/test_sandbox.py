@@ -375,3 +375,24 @@ def test_a_dead_worker_is_replaced():
             assert sb.run("import time\ntime.sleep(5)", limits=Limits(timeout_s=4.0)).status == "killed"
         timer.join()
         assert sb.run("__codekiln_send__(1)", limits=FAST).value == 1
+
+
+def test_live_slots_never_share_uids():
+    """A slot's programs are killed by their uids: a new slot must not get the uids of one still alive, however
+    many slots the process made and closed in between (the uid index used to be a counter that wrapped at 32)."""
+    from codekiln.verify import isolation
+    from codekiln.verify.session import Slot
+
+    iso = isolation.detect()
+    first = Slot(iso, (), 64)
+    try:
+        for _ in range(31):
+            Slot(iso, (), 64).close()
+        second = Slot(iso, (), 64)
+        try:
+            assert second._index != first._index
+            assert first.uids is None or set(second.uids).isdisjoint(first.uids)
+        finally:
+            second.close()
+    finally:
+        first.close()

@@ -395,8 +395,15 @@ def keep(result: Synthesized, min_score: float) -> bool:
 
 
 def synthesize_tests(tasks: Sequence[Task], propose: Callable[[Task], Sequence[str]] | None = None,
-                     workers: int = 2, timeout_s: float = 5.0, **options: Any) -> list[Synthesized]:
-    """`synthesize_task` for each task, in a sandbox pool of `workers` started once."""
+                     workers: int = 2, timeout_s: float = 5.0, quiet: bool = True,
+                     **options: Any) -> list[Synthesized]:
+    """`synthesize_task` for each task, in a sandbox pool of `workers` started once (a progress bar unless quiet)."""
+    from codekiln.progress import progress_bar
+
     limits = Limits(timeout_s=timeout_s)
-    with Sandbox(workers=workers) as sandbox:
-        return [synthesize_task(t, sandbox, limits, propose(t) if propose else (), **options) for t in tasks]
+    out: list[Synthesized] = []
+    with Sandbox(workers=workers) as sandbox, progress_bar("synthesize tests", len(tasks), quiet) as bar:
+        for task in tasks:
+            out.append(synthesize_task(task, sandbox, limits, propose(task) if propose else (), **options))
+            bar.advance()
+    return out

@@ -82,7 +82,7 @@ def run_synth_tests(args: argparse.Namespace) -> int:
         cfg = validate_section(SampleConfig(), model=args.model)
         proposed = model_proposer(tasks, cfg, args.n, args.quiet)
     results = synthesize_tests(tasks, lambda t: proposed.get(t.task_id, []), workers=args.workers,
-                               max_cases=args.max_cases)
+                               quiet=args.quiet, max_cases=args.max_cases)
     kept = [r for r in results if keep(r, args.min_mutation_score)]
     write_jsonl(args.out, [r.task for r in kept])
     scores = [s for r in results if (s := r.mutation_score) is not None]

@@ -37,6 +37,24 @@ _HEADER_SIZE = 4
 _CTL = struct.Struct(">cqd")  # host to worker: op, job, timeout (sandbox_worker.CTL)
 _WORKER_SOURCE: str | None = None
 _uid_counter = itertools.count()
+# Slot indices (0-31) of this process's live slots: a new slot takes a free one, so two live slots never share
+# uids (a program's tree is killed by its uids). Past 32 live slots, indices are shared as a last resort.
+_live_slot_indices: set[int] = set()
+_slot_index_lock = threading.Lock()
+
+
+def _take_slot_index() -> int:
+    with _slot_index_lock:
+        index = next((i for i in range(32) if i not in _live_slot_indices), None)
+        if index is None:
+            index = next(_uid_counter) % 32
+        _live_slot_indices.add(index)
+        return index
+
+
+def _release_slot_index(index: int) -> None:
+    with _slot_index_lock:
+        _live_slot_indices.discard(index)
 # The CPUs this process may use, read when it imports the sandbox (normally from its main thread): a worker
 # takes these, or its slot's one CPU, and not the affinity of whichever thread happened to start it.
 try:
@@ -177,7 +195,8 @@ class Slot:
         self.disk_mb = disk_mb
         # Each slot's programs run as uids of their own, in turn (when root): NPROC binds per program, and the
         # standby children wait under other uids while the current program's tree is killed by its uid.
-        slot = next(_uid_counter) % 32
+        self._index: int | None = _take_slot_index()
+        slot = self._index
         base = 200000 + ((os.getpid() % 8192) * 32 + slot) * _UIDS_PER_SLOT if iso.drops_uid else None
         self.uids: tuple[int, ...] | None = (tuple(range(base, base + STANDBYS + 1)) if base is not None else None)
         self.proc: subprocess.Popen[bytes] | None = None
@@ -334,6 +353,9 @@ class Slot:
         if self._tmp is not None:
             self._tmp.cleanup()
             self._tmp = None
+        if self._index is not None:  # its uids may go to a new slot now that its programs are gone
+            _release_slot_index(self._index)
+            self._index = None
 
     # -- control channel
     def read_ctl(self, deadline: float) -> tuple[dict[str, Any] | None, list[int]]:

@@ -26,10 +26,10 @@ from pathlib import Path
 
 from codekiln.config import SampleConfig, VerifyConfig
 from codekiln.records import Sample, Task, Verdict, read_jsonl
+from codekiln.tasks.ground_truth import GroundTruthOptions, make_ground_truth
 from codekiln.tasks.load import load_tasks
 from codekiln.tasks.mutants import mutants
-from codekiln.tasks.synth_tests import keep, synthesize_tests
-from codekiln.tasks.synth_tests_cli import model_proposer
+from codekiln.tasks.synth_tests import Synthesized
 from codekiln.verify.python import PythonVerifier
 
 
@@ -41,13 +41,19 @@ def verdicts(tasks: dict[str, Task], samples: list[Sample], workers: int) -> lis
         verifier.close()
 
 
+def synthesize(tasks: list[Task], args: argparse.Namespace, work: Path) -> tuple[list[Task], dict[str, Synthesized]]:
+    """The kept tasks and every task's Synthesized outcome, as `codekiln tasks synthesize-tests` makes them."""
+    sample = SampleConfig(model=args.model) if args.model != "none" else None
+    made = make_ground_truth(tasks, GroundTruthOptions(sample=sample, n=8, workers=args.workers,
+                                                       min_mutation_score=args.min_mutation_score), work, quiet=True)
+    return made.tasks, {r.task.task_id: r for r in made.python}
+
+
 def write_task_file(args: argparse.Namespace) -> None:
     from codekiln.records import write_jsonl
 
     train = [dataclasses.replace(t, test=None) for t in load_tasks("python-basic:train")]
-    proposed = model_proposer(train, SampleConfig(model=args.model), 8, quiet=True) if args.model != "none" else {}
-    results = synthesize_tests(train, lambda t: proposed.get(t.task_id, []), workers=args.workers)
-    kept = [r.task for r in results if keep(r, args.min_mutation_score)]
+    kept, _ = synthesize(train, args, args.task_file.with_name(args.task_file.name + ".work"))
     write_jsonl(args.task_file, kept + load_tasks("python-basic:test"))
     print(f"{len(kept)} of {len(train)} train tasks kept with synthesized tests; wrote {args.task_file}")
 
@@ -59,6 +65,8 @@ def main() -> None:
     parser.add_argument("--mutants", type=int, default=20, help="Mutants per reference for the comparison.")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--min-mutation-score", type=float, default=0.8)
+    parser.add_argument("--work", type=Path, default=Path("benchmarks/out/test_synthesis"),
+                        help="Where the model's proposals are kept (a rerun reuses them).")
     parser.add_argument("--task-file", type=Path, default=None,
                         help="Write synthesized train tasks + the real test split here, then stop.")
     args = parser.parse_args()
@@ -72,13 +80,11 @@ def main() -> None:
     ids = sorted({s.task_id for s in samples})
     stripped = [dataclasses.replace(real[i], test=None) for i in ids]
     start = time.perf_counter()
-    proposed: dict[str, list[str]] = {}
-    if args.model != "none":
-        proposed = model_proposer(stripped, SampleConfig(model=args.model), 8, quiet=True)
-    results = synthesize_tests(stripped, lambda t: proposed.get(t.task_id, []), workers=args.workers)
+    made, outcomes = synthesize(stripped, args, args.work / args.model)
     made_s = time.perf_counter() - start
-    kept = {r.task.task_id: r for r in results if keep(r, args.min_mutation_score)}
-    synth = {i: r.task for i, r in kept.items()}
+    results = list(outcomes.values())
+    kept = {t.task_id: outcomes[t.task_id] for t in made}
+    synth = {t.task_id: t for t in made}
 
     # 1. The round's own samples, judged by both test sets.
     mine = [s for s in samples if s.task_id in synth]

@@ -19,7 +19,7 @@ is the share of those that the written test (the first `max_cases` inputs) catch
 from __future__ import annotations
 
 import ast
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -392,18 +392,3 @@ def keep(result: Synthesized, min_score: float) -> bool:
         return False
     score = result.mutation_score
     return score is None or score >= min_score
-
-
-def synthesize_tests(tasks: Sequence[Task], propose: Callable[[Task], Sequence[str]] | None = None,
-                     workers: int = 2, timeout_s: float = 5.0, quiet: bool = True,
-                     **options: Any) -> list[Synthesized]:
-    """`synthesize_task` for each task, in a sandbox pool of `workers` started once (a progress bar unless quiet)."""
-    from codekiln.progress import progress_bar
-
-    limits = Limits(timeout_s=timeout_s)
-    out: list[Synthesized] = []
-    with Sandbox(workers=workers) as sandbox, progress_bar("synthesize tests", len(tasks), quiet) as bar:
-        for task in tasks:
-            out.append(synthesize_task(task, sandbox, limits, propose(task) if propose else (), **options))
-            bar.advance()
-    return out

@@ -100,10 +100,16 @@ def build_database(task: Task) -> bytes:
 
 
 class _Gold:
-    """Per-task database bytes and gold rows, computed once (thread-safe)."""
+    """Per-task database bytes and gold rows, computed once (thread-safe).
 
-    def __init__(self, seconds: float) -> None:
+    A human's gold query runs here, in the trusted process, with the read-only guards; a gold query a model wrote
+    (`meta.reference == "sampled"`, see `tasks.sql_gold`) is generated code and runs through `run_sampled`, the
+    sandbox."""
+
+    def __init__(self, seconds: float,
+                 run_sampled: Callable[[str, bytes], dict[str, Any]] | None = None) -> None:
         self.seconds = seconds
+        self.run_sampled = run_sampled
         self._dbs: dict[str, bytes] = {}
         self._gold: dict[str, tuple[list[list[Any]], bool] | str] = {}
         self._lock = threading.Lock()
@@ -121,10 +127,15 @@ class _Gold:
             if task.task_id in self._gold:
                 return self._gold[task.task_id]
         data = self.database(task)
-        with tempfile.TemporaryDirectory(prefix="codekiln-gold-") as tmp:
-            path = os.path.join(tmp, DB_NAME)
-            Path(path).write_bytes(data)
-            out = run_select(path, task.reference or "", max(self.seconds, 30.0), GOLD_ROW_LIMIT)
+        if task.meta.get("reference") == "sampled":
+            if self.run_sampled is None:
+                raise RuntimeError(f"task {task.task_id}: a sampled gold query needs the sandbox to run")
+            out = self.run_sampled(task.reference or "", data)
+        else:
+            with tempfile.TemporaryDirectory(prefix="codekiln-gold-") as tmp:
+                path = os.path.join(tmp, DB_NAME)
+                Path(path).write_bytes(data)
+                out = run_select(path, task.reference or "", max(self.seconds, 30.0), GOLD_ROW_LIMIT)
         value: tuple[list[list[Any]], bool] | str
         if "error" in out:
             value = f"the task's gold query fails: {out['error']}"
@@ -160,12 +171,22 @@ class SqlVerifier:
         self.limits = Limits.from_config(cfg)
         self.query_seconds = query_seconds(cfg.timeout_s)
         self.sandbox = Sandbox(workers=max(1, cfg.workers), preload=("sqlite3",))
-        self.gold = _Gold(self.query_seconds)
+        self.gold = _Gold(self.query_seconds, self._run_sampled_gold)
         self.calibrator = Calibrator(cfg, "sql/1", self._time_reference, extra_key=self._database_digest)
 
     def check(self, task: Task, sample: Sample) -> Verdict:
         """The sample's verdict under its task's calibrated limit, run twice when needed (see `calibrate`)."""
         return self.calibrator.check(task, sample, self._check_once)
+
+    def _run_sampled_gold(self, query: str, database: bytes) -> dict[str, Any]:
+        """A model-written gold query's rows (or error), run in the sandbox like a sample's query."""
+        run = self.sandbox.run(harness(query, max(self.query_seconds, 30.0), MIN_ROW_LIMIT),
+                               files={DB_NAME: database}, limits=dataclasses.replace(self.limits, timeout_s=60.0))
+        if run.status != "ok" or not run.sent or not isinstance(run.value, dict):
+            return {"error": f"it did not run in the sandbox: {run.status} {run.error}".strip()}
+        if run.value.get("truncated"):
+            return {"error": f"it returns more than {MIN_ROW_LIMIT} rows"}
+        return run.value
 
     def _database_digest(self, task: Task) -> str:
         """A database file's content, not its path, keys its queries' reference time."""

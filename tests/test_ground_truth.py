@@ -141,3 +141,49 @@ def test_tasks_without_a_reference_need_a_model(tmp_path):
     lost = dataclasses.replace(OLD, schema=None, rows=None)
     with pytest.raises(UserError, match="neither a gold query nor a database"):
         make_ground_truth([lost], GroundTruthOptions(sample=None), tmp_path, quiet=True)
+
+
+CLAMP = Task(task_id="clamp", kind="python", entry_point="clamp", split="train",
+             prompt='def clamp(x: int, lo: int, hi: int) -> int:\n    """Limit x to [lo, hi].\n\n'
+                    '    >>> clamp(5, 0, 3)\n    3\n    """\n',
+             reference="    if x < lo:\n        return lo\n    if x > hi:\n        return hi\n    return x\n")
+
+
+class ClampSampler(GroundTruthSampler):
+    """Proposes two calls when asked for calls; writes one right clamp otherwise."""
+
+    def generate(self, requests: Sequence[Request], params: GenParams) -> list[Generation]:
+        out = []
+        for request in requests:
+            calls = "different calls" in request.messages[-1]["content"]
+            GroundTruthSampler.calls.append("calls" if calls else "solve")
+            out.append(Generation("clamp(1, 0, 2)\nclamp(-5, 0, 2)" if calls else
+                                  "```python\ndef clamp(x, lo, hi):\n    return max(lo, min(x, hi))\n```", 10))
+        return out
+
+
+def test_a_run_on_tasks_without_tests_stops_with_the_way_out_or_makes_them_first(tmp_path, monkeypatch):
+    from codekiln.config import RunConfig
+    from codekiln.loop import run
+    from codekiln.records import read_jsonl, write_jsonl
+
+    monkeypatch.setitem(base.BACKENDS, "scripted", f"{__name__}:ClampSampler")
+    monkeypatch.setattr(GroundTruthSampler, "calls", [])
+    untested = tmp_path / "untested.jsonl"
+    write_jsonl(untested, [dataclasses.replace(CLAMP, split=s, task_id=f"clamp-{i}")
+                           for i, s in enumerate(["train"] * 8 + ["test"] * 2)])
+    cfg = {"tasks": str(untested), "runs_dir": str(tmp_path / "runs"), "name": "r", "rounds": 0,
+           "sample": {"backend": "scripted", "n": 1}, "eval": {"extra": []}}
+    with pytest.raises(UserError, match="10 task.s. have no ground truth, .*synthesize-tests.*synthesize_tests=true"):
+        run(RunConfig(**cfg), quiet=True)
+    result = run(RunConfig(**{**cfg, "synthesize_tests": True}), quiet=True)
+    made = read_jsonl(tmp_path / "runs" / "r" / "ground_truth" / "tasks.jsonl", Task)
+    assert len(made) == 10 and all(t.test and "candidate(1, 0, 2)" in t.test for t in made)
+    assert GroundTruthSampler.calls.count("calls") == 10 and result.report.exists()
+    from codekiln.records import Verdict
+
+    verdicts = read_jsonl(tmp_path / "runs" / "r" / "round-0" / "eval" / "verdicts.jsonl", Verdict)
+    assert len(verdicts) == 2 and all(v.passed for v in verdicts)  # the right clamp passes the made tests
+    GroundTruthSampler.calls.clear()
+    run(RunConfig(**{**cfg, "synthesize_tests": True}), quiet=True)  # resumed: the tasks are read back
+    assert GroundTruthSampler.calls.count("calls") == 0

@@ -109,7 +109,7 @@ def test_cli_writes_tasks_the_loop_accepts_and_the_loop_refuses_untested_ones(tm
     from codekiln.config import RunConfig
     from codekiln.loop import run
 
-    with pytest.raises(UserError, match="have no test .*synthesize-tests"):
+    with pytest.raises(UserError, match="have no ground truth, .*synthesize-tests"):
         run(RunConfig(tasks=str(untested), runs_dir=str(tmp_path / "runs")), quiet=True)
     bad = subprocess.run([sys.executable, "-m", "codekiln.cli", "tasks", "synthesize-tests", "--tasks", str(out),
                           "--out", str(tmp_path / "x.jsonl"), "--no-model", "--min-mutation-score", "2"],

@@ -270,6 +270,8 @@ class RunConfig(Section):
     """Folder that holds run folders."""
     tasks: str = "sql-basic"
     """Task suite (built-in name) or task file to train and evaluate on."""
+    synthesize_tests: bool = False
+    """Make the ground truth tasks lack (python tests, sql gold queries) before the first round, as `codekiln tasks synthesize-tests` does, instead of stopping with the way to do it."""
     rounds: int = Field(2, ge=0)
     """Most self-improvement rounds after the baseline (round 0 evaluates the base model)."""
     train_limit: int | None = Field(128, ge=1)

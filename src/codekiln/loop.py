@@ -101,11 +101,7 @@ def run(cfg: RunConfig, quiet: bool = False, argv: Sequence[str] = ()) -> RunRes
     with run_dir.lock():
         run_dir.check_format()  # before anything is written to a folder an older codekiln made
         splits = split_tasks(cfg)
-        untested = [t for t in splits.train + splits.val + splits.test if t.kind == "python" and not t.test]
-        if untested:  # before any slow work
-            from codekiln.verify.python import no_tests_message
-
-            raise UserError(no_tests_message(untested))
+        splits = _ground_truth(run_dir, cfg, splits, quiet)
         extras = extra_sets(cfg, splits.train + splits.val)  # a missing set stops the run here, not at its end
         resumed = run_dir.check_or_save_config(cfg)
         _start_manifest(run_dir, cfg, splits, extras, list(argv))
@@ -166,6 +162,19 @@ def run(cfg: RunConfig, quiet: bool = False, argv: Sequence[str] = ()) -> RunRes
         report = write_report(run_dir.root)
     rounds = run_stats(run_dir.root, cfg.eval.bootstrap)
     return RunResult(run_dir.root, rounds, final, stop_reason, report, metric)
+
+
+def _ground_truth(run_dir: RunDir, cfg: RunConfig, splits: Splits, quiet: bool) -> Splits:
+    """The splits, refused when some task has no ground truth (before any slow work), unless `synthesize_tests`
+    asks for it to be made first (see `tasks.ground_truth`)."""
+    from codekiln.tasks.ground_truth import needs_ground_truth, no_ground_truth_message, run_ground_truth
+
+    missing = [t for t in splits.train + splits.val + splits.test if needs_ground_truth(t)]
+    if not missing:
+        return splits
+    if not cfg.synthesize_tests:
+        raise UserError(no_ground_truth_message(missing))
+    return run_ground_truth(splits, cfg.sample, max(1, cfg.verify.workers), run_dir.root / "ground_truth", quiet)
 
 
 def _start_manifest(run_dir: RunDir, cfg: RunConfig, splits: Splits, extras: list[ExtraSet], argv: list[str]) -> None:

@@ -14,6 +14,7 @@ in `work/proposals.jsonl`.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import random
 import statistics
@@ -24,6 +25,7 @@ from pathlib import Path
 from codekiln.config import SampleConfig
 from codekiln.errors import UserError
 from codekiln.records import Task
+from codekiln.splits import Splits
 from codekiln.tasks.sql_gold import SqlGold, self_consistent_gold
 from codekiln.tasks.synth_tests import Synthesized, keep, synthesize_task, synthesize_without_reference
 from codekiln.verify.sandbox import Limits, Sandbox
@@ -205,3 +207,41 @@ def make_ground_truth(tasks: Sequence[Task], options: GroundTruthOptions, work: 
             out.append(task)
     return GroundTruth(tasks=out, had_it=len(tasks) - len(need), python=list(python.values()),
                        sql=list(golds.values()), left_out=left, min_mutation_score=options.min_mutation_score)
+
+
+def no_ground_truth_message(tasks: Sequence[Task]) -> str:
+    """The one line for tasks that arrived without ground truth, with the two ways out."""
+    names = ", ".join(t.task_id for t in tasks[:3]) + (f" and {len(tasks) - 3} more" if len(tasks) > 3 else "")
+    return (f"{len(tasks)} task(s) have no ground truth, a python test or a sql gold query ({names}); make it with "
+            "`codekiln tasks synthesize-tests --tasks FILE --out TESTED.jsonl` and use TESTED.jsonl, or run with "
+            "synthesize_tests=true")
+
+
+def run_ground_truth(splits: Splits, sample: SampleConfig, workers: int, folder: Path, quiet: bool) -> Splits:
+    """`codekiln run synthesize_tests=true`: the splits with ground truth made for the tasks that lack it (tasks
+    for which none survives are left out). Kept in `folder/tasks.jsonl`, so a resumed run reads the same tasks
+    back instead of making them again."""
+    from codekiln.records import read_jsonl, write_jsonl
+
+    every = splits.train + splits.val + splits.test
+    done = folder / "tasks.jsonl"
+    if done.is_file():
+        made = read_jsonl(done, Task)
+    else:
+        result = make_ground_truth(every, GroundTruthOptions(sample=sample, workers=workers), folder / "work", quiet)
+        write_jsonl(done, result.tasks)
+        made = result.tasks
+        if not quiet:
+            from codekiln.progress import console
+
+            console.print(f"ground truth: {result.summary()} (kept in {done})")
+    by_id = {t.task_id: t for t in made}
+
+    def keep_in(tasks: list[Task]) -> list[Task]:
+        return [by_id[t.task_id] for t in tasks if t.task_id in by_id]
+
+    out = dataclasses.replace(splits, train=keep_in(splits.train), val=keep_in(splits.val), test=keep_in(splits.test))
+    if not out.train or not out.test:
+        raise UserError(f"no ground truth survived for any {'train' if not out.train else 'test'} task; see "
+                        f"{done} and lower the thresholds with `codekiln tasks synthesize-tests`")
+    return out

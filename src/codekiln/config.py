@@ -418,10 +418,14 @@ def load_config(
         keys, value = parse_override(text)
         _set_path(tree, keys, value, text)
     try:
-        return RunConfig.model_validate(tree)
+        cfg = RunConfig.model_validate(tree)
     except ValidationError as err:
         _raise_validation(err, str(path or preset or "config"))
         raise  # unreachable
+    from codekiln.choices import check_choices
+
+    check_choices(cfg)  # closed choices against their registries, before any slow work
+    return cfg
 
 
 def validate_section(section: BaseModel, **changes: Any) -> Any:
@@ -429,10 +433,19 @@ def validate_section(section: BaseModel, **changes: Any) -> Any:
     data = section.model_dump()
     data.update({k: v for k, v in changes.items() if v is not None})
     try:
-        return type(section).model_validate(data)
+        out = type(section).model_validate(data)
     except ValidationError as err:
         _raise_validation(err, "command line")
         raise
+    from codekiln.choices import check_choices
+
+    check_choices(out, SECTION_KEYS.get(type(section).__name__, ""))
+    return out
+
+
+# Where each section sits in the run config (the prefix of its dotted keys).
+SECTION_KEYS = {"SampleConfig": "sample.", "VerifyConfig": "verify.", "JudgeConfig": "verify.judge.",
+                "CurateConfig": "curate.", "TrainConfig": "train.", "EvalConfig": "eval.", "RunConfig": ""}
 
 
 def config_to_yaml(cfg: BaseModel) -> str:

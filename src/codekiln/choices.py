@@ -1,0 +1,105 @@
+"""The config's closed choices, checked when a config loads, against the registries that use them.
+
+A misspelt choice (`train.peft=lroa`) is one line naming the key, the nearest choice and all of them, before any
+slow work, instead of an error minutes into a run at the stage that reads it. The registries stay where they are
+used; this module only reads their names (imported here, lazily, so loading a config stays cheap).
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from codekiln.errors import ConfigError
+
+
+def _methods() -> list[str]:
+    from codekiln.train.dpo import PREFERENCE_METHODS
+    from codekiln.train.online import ONLINE_METHODS
+
+    return ["sft", *PREFERENCE_METHODS, *ONLINE_METHODS]
+
+
+def _peft() -> list[str]:
+    from codekiln.train.peft_setup import BUILDERS
+
+    return sorted(BUILDERS)
+
+
+def _backends() -> list[str]:
+    from codekiln.sample.base import BACKENDS
+
+    return ["auto", *sorted(BACKENDS)]
+
+
+def _executors() -> list[str]:
+    from codekiln.executors import EXECUTORS
+
+    return list(EXECUTORS)
+
+
+def _scopes() -> list[str]:
+    from codekiln.curate.run import SCOPES
+
+    return list(SCOPES)
+
+
+def _pair_builders() -> list[str]:
+    from codekiln.curate.pairs import PAIR_BUILDERS
+
+    return sorted(PAIR_BUILDERS)
+
+
+def _gguf_dtypes() -> list[str]:
+    from codekiln.train.export import DTYPES
+
+    return list(DTYPES)
+
+
+def _distributed() -> list[str]:
+    from codekiln.executors.distributed_train import PRESETS
+
+    return list(PRESETS)
+
+
+# dotted key -> the names it may take; `OPEN` keys also take an existing file (train.distributed: a YAML file).
+CHOICES: dict[str, Callable[[], Sequence[str]]] = {
+    "train.method": _methods,
+    "train.peft": _peft,
+    "train.gguf_dtype": _gguf_dtypes,
+    "train.distributed": _distributed,
+    "sample.backend": _backends,
+    "verify.judge.backend": _backends,
+    "executor": _executors,
+    "curate.dedup_scope": _scopes,
+    "curate.pair_builder": _pair_builders,
+}
+OPEN = {"train.distributed"}
+
+
+def _value(section: Any, path: Sequence[str]) -> Any:
+    for name in path:
+        section = getattr(section, name, None)
+        if section is None:
+            return None
+    return section
+
+
+def check_choices(section: Any, prefix: str = "") -> None:
+    """Raise one ConfigError for the first closed choice of `section` (a RunConfig, or the section at `prefix`,
+    e.g. "train.") that names nothing in its registry."""
+    for key, names in CHOICES.items():
+        if not key.startswith(prefix):
+            continue
+        value = _value(section, key[len(prefix):].split("."))
+        if not isinstance(value, str):
+            continue
+        allowed = list(names())
+        if value in allowed or (key in OPEN and Path(value).is_file()):
+            continue
+        close = difflib.get_close_matches(value, allowed, n=1, cutoff=0.5)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        more = " or an existing file" if key in OPEN else ""
+        raise ConfigError(f"{key}={value!r} is not a choice{hint}; choose from {allowed}{more}")

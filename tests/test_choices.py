@@ -49,3 +49,17 @@ def test_the_cli_stops_at_once_with_one_line_and_exit_code_2(tmp_path):
                            f"runs_dir={tmp_path}"], capture_output=True, text=True, timeout=120)
     assert done.returncode == 2 and "did you mean 'lora'" in done.stderr
     assert len(done.stderr.strip().splitlines()) == 1 and not list(tmp_path.iterdir())  # no run folder begun
+
+
+def test_help_shows_the_defaults_the_commands_use_and_the_dotted_keys():
+    from codekiln.config import RUN_DEFAULTS, CurateConfig, SampleConfig, command_defaults
+
+    assert command_defaults(TrainConfig) == RunConfig().train and command_defaults(SampleConfig) == RunConfig().sample
+    assert command_defaults(CurateConfig) == RunConfig().curate
+    for command, key in (("sample", "sample.n"), ("sample", "sample.temperature"), ("train", "train.max_steps"),
+                         ("train", "train.learning_rate")):
+        section, name = key.split(".")
+        done = subprocess.run([sys.executable, "-m", "codekiln.cli", command, "--help"], capture_output=True,
+                              text=True, timeout=120, env={"COLUMNS": "500", "PATH": ""})
+        text = " ".join(done.stdout.split())
+        assert f"(default: {RUN_DEFAULTS[section][name]!r}; config key {key})" in text, (command, key)

@@ -160,7 +160,7 @@ def test_cli_curate(tmp_path, capsys):
 
 
 @pytest.mark.parametrize("extra, message", [
-    (["--pair-builder", "nope"], "unknown pair builder 'nope'"),
+    (["--pair-builder", "nope"], "curate.pair_builder='nope' is not a choice"),
     (["--filters", "status,bogus"], "unknown filter 'bogus'"),
     (["--near-dup-threshold", "1.5"], "near_dup_threshold"),
     (["--previous", "/no/such/dir"], "not a curated folder"),

@@ -251,11 +251,11 @@ def test_preference_method_without_pairs_warms_up_on_sft_rows_or_explains(tiny, 
 
 @pytest.mark.parametrize(("argv", "message"), [
     (["--peft", "qlora"], "needs a CUDA GPU"),
-    (["--method", "nope"], "unknown train.method 'nope'"),
-    (["--peft", "nope"], "unknown train.peft 'nope'"),
+    (["--method", "nope"], "train.method='nope' is not a choice"),
+    (["--peft", "nope"], "train.peft='nope' is not a choice"),
     (["--model", "missing.gguf"], "does not exist"),
     (["--model", "no-such-model"], "unknown model 'no-such-model'"),
-    (["--gguf-dtype", "q3"], "unknown train.gguf_dtype"),
+    (["--gguf-dtype", "q3"], "train.gguf_dtype='q3' is not a choice"),
     (["--peft", "prompt", "--merge"], "cannot be merged"),
     (["--batch-size", "x"], None),
 ])

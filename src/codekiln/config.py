@@ -452,10 +452,22 @@ def config_to_yaml(cfg: BaseModel) -> str:
     return yaml.safe_dump(cfg.model_dump(mode="json"), sort_keys=False)
 
 
+def command_defaults(section: type[Section]) -> Any:
+    """The section as every command starts from it: the embedded run config's (`RUN_DEFAULTS` applied), so
+    `codekiln sample`, `train` or `curate` use, and their `--help` shows, the values `codekiln run` uses."""
+    value: Any = RunConfig()
+    for name in SECTION_KEYS[section.__name__].strip(".").split("."):
+        value = getattr(value, name) if name else value
+    return value
+
+
 def field_help(section: type[BaseModel], name: str) -> str:
-    """The docstring of a config field, with its default: the `--help` text of the flag that sets it."""
+    """The docstring of a config field, with the default the commands use and its dotted config key: the
+    `--help` text of the flag that sets it."""
     info = section.model_fields[name]
-    return f"{info.description or ''} (default: {info.default!r}; config key {section.__name__}.{name})"
+    prefix = SECTION_KEYS.get(section.__name__)
+    default = getattr(command_defaults(section), name) if prefix is not None else info.default  # type: ignore[arg-type]
+    return f"{info.description or ''} (default: {default!r}; config key {prefix or ''}{name})"
 
 
 def add_field_option(

@@ -81,12 +81,12 @@ def _print_summary(funnel: dict, out: str) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    from codekiln.config import load_config, validate_section
+    from codekiln.config import command_defaults, load_config, validate_section
     from codekiln.curate.run import curate_round
     from codekiln.records import Sample, Verdict, read_jsonl
     from codekiln.tasks.load import load_tasks
 
-    base = load_config(args.config).curate if args.config else CurateConfig()
+    base = load_config(args.config).curate if args.config else command_defaults(CurateConfig)
     cfg = validate_section(base, **{name: getattr(args, name) for name in FLAGS.values()})
     tasks = load_tasks(args.tasks)
     samples = read_jsonl(args.samples, Sample)

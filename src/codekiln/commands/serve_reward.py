@@ -31,7 +31,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    from codekiln.config import VerifyConfig, load_config
+    from codekiln.config import VerifyConfig, command_defaults, load_config
     from codekiln.errors import UserError
     from codekiln.rewards.function import reward_function
     from codekiln.rewards.server import serve
@@ -42,7 +42,7 @@ def main(args: argparse.Namespace) -> int:
     for name in ("timeout_s", "request_timeout_s"):
         if getattr(args, name) <= 0:
             raise UserError(f"--{name.replace('_', '-')} must be above 0")
-    verify = load_config(args.config).verify if args.config else VerifyConfig()
+    verify = load_config(args.config).verify if args.config else command_defaults(VerifyConfig)
     reward = reward_function(args.tasks, partial_credit=args.partial_credit, workers=args.workers,
                              timeout_s=args.timeout_s, verify=verify)
 

@@ -77,7 +77,7 @@ def _print_summary(verdicts: list, out: str) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    from codekiln.config import validate_section
+    from codekiln.config import command_defaults, validate_section
     from codekiln.tasks.load import load_tasks
     from codekiln.verify.run import verify_samples
 
@@ -85,7 +85,7 @@ def main(args: argparse.Namespace) -> int:
         from codekiln.errors import UserError
 
         raise UserError(f"--samples {args.samples}: no such file")
-    cfg = validate_section(VerifyConfig(), workers=args.workers, timeout_s=args.timeout_s,
+    cfg = validate_section(command_defaults(VerifyConfig), workers=args.workers, timeout_s=args.timeout_s,
                            memory_mb=args.memory_mb, calibrate=args.calibrate)
     check_limits(cfg)
     tasks = load_tasks(args.tasks)

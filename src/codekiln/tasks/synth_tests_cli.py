@@ -52,14 +52,14 @@ def check_options(n: int, max_cases: int, workers: int, min_mutation_score: floa
 
 
 def run_synth_tests(args: argparse.Namespace) -> int:
-    from codekiln.config import validate_section
+    from codekiln.config import command_defaults, validate_section
     from codekiln.records import write_jsonl
     from codekiln.tasks.ground_truth import GroundTruthOptions, make_ground_truth
     from codekiln.tasks.load import load_tasks
 
     check_options(args.n, args.max_cases, args.workers, args.min_mutation_score, args.min_agreement)
     tasks = load_tasks(args.tasks)
-    sample = None if args.no_model else validate_section(SampleConfig(), model=args.model)
+    sample = None if args.no_model else validate_section(command_defaults(SampleConfig), model=args.model)
     options = GroundTruthOptions(sample=sample, n=args.n, max_cases=args.max_cases,
                                  min_mutation_score=args.min_mutation_score, min_agreement=args.min_agreement,
                                  workers=args.workers)

@@ -30,11 +30,11 @@ def add_synthesize_parser(sub: Any) -> None:
 
 
 def run_synthesize(args: argparse.Namespace) -> int:
-    from codekiln.config import validate_section
+    from codekiln.config import command_defaults, validate_section
     from codekiln.tasks.load import load_tasks
     from codekiln.tasks.synthesize import synthesize_tasks
 
-    cfg = validate_section(SampleConfig(), **{k: getattr(args, k, None) for k in
+    cfg = validate_section(command_defaults(SampleConfig), **{k: getattr(args, k, None) for k in
                                               ("model", "backend", "temperature", "seed", "threads", "batch_size")})
     seeds = load_tasks(args.seed_suite)
     out = Path(args.out or f"synthesized-{args.kind}.jsonl")

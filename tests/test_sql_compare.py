@@ -22,6 +22,13 @@ def test_numbers_with_tolerance_and_int_float_mix():
     assert not compare_result_sets([["3"]], [[3]], ordered=False).equal  # text is not a number
 
 
+def test_ints_of_any_size_compare_exactly_and_never_raise():
+    big = 7 ** 500  # a python answer's int beyond float range (float() of it overflows)
+    assert values_equal(big, big) and not values_equal(big, big + 1)
+    assert not values_equal(big, 1e308) and not values_equal(1.5, big)
+    assert not values_equal(10 ** 17, 10 ** 17 + 1)  # ints are not rounded through float
+
+
 def test_duplicates_are_a_multiset():
     assert compare_result_sets([[1], [1], [2]], [[2], [1], [1]], ordered=False).equal
     result = compare_result_sets([[1], [1], [2]], [[1], [2], [2]], ordered=False)

@@ -37,8 +37,13 @@ def values_equal(a: Any, b: Any, rel_tol: float = REL_TOL, abs_tol: float = ABS_
     """Equality of two plain scalars: numbers within tolerance, None == None, NaN == NaN, others exactly."""
     if a is None or b is None:
         return a is None and b is None
+    if isinstance(a, int) and isinstance(b, int):
+        return a == b  # exactly: ints of any size (float() of a 400-digit int overflows)
     if _is_number(a) and _is_number(b):
-        fa, fb = float(a), float(b)
+        try:
+            fa, fb = float(a), float(b)
+        except OverflowError:  # an int beyond float range against a float: no float is that large
+            return False
         if math.isnan(fa) or math.isnan(fb):
             return math.isnan(fa) and math.isnan(fb)
         if math.isinf(fa) or math.isinf(fb):

@@ -105,7 +105,7 @@ rounds: 2
 patience: 2
 sample: {{model: {model}, backend: scripted, n: 4}}
 verify: {{workers: 1, timeout_s: 5}}
-train: {{max_steps: 2, batch_size: 2, save_steps: 1, max_length: 128, lora_r: 4, lora_alpha: 8}}
+train: {{max_steps: 2, batch_size: 2, grad_accum: 1, save_steps: 1, max_length: 128, lora_r: 4, lora_alpha: 8}}
 eval: {{n: 2, temperature: 0.8, bootstrap: 50, extra: [{extra}]}}
 """)
     return root, config

@@ -36,7 +36,7 @@ def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def small(**changes) -> TrainConfig:
-    base = dict(max_steps=2, batch_size=2, lora_r=4, lora_alpha=8, lora_dropout=0.0, learning_rate=5e-3,
+    base = dict(max_steps=2, batch_size=2, grad_accum=1, lora_r=4, lora_alpha=8, lora_dropout=0.0, learning_rate=5e-3,
                 save_steps=50, gguf_dtype="f32")
     return TrainConfig(**{**base, **changes})
 

@@ -142,7 +142,7 @@ def test_lora_adapter_and_merged_gguf_match_the_trained_model(tiny, tmp_path):
     from codekiln.train.run import train_model
 
     sft, _ = write_data(tmp_path / "data")
-    cfg = TrainConfig(method="sft", max_steps=4, batch_size=4, lora_r=4, lora_alpha=8, lora_dropout=0.0,
+    cfg = TrainConfig(method="sft", max_steps=4, batch_size=4, grad_accum=1, lora_r=4, lora_alpha=8, lora_dropout=0.0,
                       learning_rate=3e-2, gguf_dtype="f32", merge=True)
     out = train_model(str(tiny), tmp_path / "out", cfg, sft=sft, quiet=True)
     info = json.loads((out / "codekiln-model.json").read_text())
@@ -177,7 +177,7 @@ def test_default_dtype_base_gguf_with_the_lora_adapter_gives_the_trained_logits(
     from codekiln.train.run import train_model
 
     sft, _ = write_data(tmp_path / "data")
-    cfg = TrainConfig(method="sft", max_steps=4, batch_size=4, lora_r=4, lora_alpha=8, lora_dropout=0.0,
+    cfg = TrainConfig(method="sft", max_steps=4, batch_size=4, grad_accum=1, lora_r=4, lora_alpha=8, lora_dropout=0.0,
                       learning_rate=3e-2)  # train.gguf_dtype left at its default
     out = train_model(str(tiny), tmp_path / "out", cfg, sft=sft, quiet=True)
     info = json.loads((out / "codekiln-model.json").read_text())

@@ -59,7 +59,7 @@ def digits_only(tiny: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> 
 
 
 def small(**changes) -> TrainConfig:
-    base = dict(method="grpo", max_steps=3, batch_size=4, num_generations=4, lora_r=4, lora_alpha=8,
+    base = dict(method="grpo", max_steps=3, batch_size=4, grad_accum=1, num_generations=4, lora_r=4, lora_alpha=8,
                 lora_dropout=0.0, learning_rate=5e-2, save_steps=50, gguf_dtype="f32", completion_tokens=6,
                 generation_temperature=1.5)
     return TrainConfig(**{**base, **changes})

@@ -25,7 +25,7 @@ def test_smollm2_lora_adapter_gguf_moves_llama_cpp_like_pytorch(tmp_path):
     from train_fixtures import python_task
 
     sft, _ = write_data(tmp_path / "data", n=4)
-    cfg = TrainConfig(method="sft", max_steps=1, batch_size=2, max_length=256, learning_rate=5e-3, lora_r=8,
+    cfg = TrainConfig(method="sft", max_steps=1, batch_size=2, grad_accum=1, max_length=256, learning_rate=5e-3, lora_r=8,
                       lora_dropout=0.0)
     out = train_model("smollm2-135m", tmp_path / "out", cfg, sft=sft, quiet=True)  # conversion cached per machine
     info = json.loads((out / "codekiln-model.json").read_text())

@@ -50,6 +50,9 @@ def test_the_result_most_samples_agree_on_becomes_gold(sandbox, monkeypatch):
     assert gold.found and gold.agreeing == 4 and gold.samples == 9 and gold.ran == 5
     assert gold.task.reference == RIGHT[0]  # the most frequent query of the winning group
     assert gold.task.meta["trust"] == "low" and gold.task.meta["agreement"] == pytest.approx(4 / 9, abs=1e-4)
+    from codekiln.records import from_dict, to_dict
+
+    assert from_dict(Task, to_dict(gold.task)) == gold.task  # what a task file keeps: the query and its marks
     # The verifier runs a sampled gold query in the sandbox, never in its own process.
     from codekiln.verify import sql
 

@@ -101,3 +101,10 @@ def test_resumable_read_keeps_lines_holding_unicode_line_separators(tmp_path):
     got = read_jsonl_resumable(path, Sample)
     assert [s.completion for s in got] == [odd, "y"]
     assert [s.completion for s in read_jsonl(path, Sample)] == [odd, "y"]
+
+
+def test_a_meta_key_named_like_a_field_never_overwrites_it():
+    from codekiln.records import Task, to_dict
+
+    task = Task(task_id="t", kind="sql", prompt="q", reference="SELECT 1", meta={"reference": "sampled", "x": 1})
+    assert to_dict(task)["reference"] == "SELECT 1" and to_dict(task)["x"] == 1

@@ -164,8 +164,9 @@ def to_dict(record: Any) -> dict[str, Any]:
             continue
         out[f.name] = value
     meta = getattr(record, "meta", None)
-    if meta:
-        out.update(meta)
+    if meta:  # a field always wins: a meta key named like one (meta["reference"]) must not overwrite it
+        names = {f.name for f in dataclasses.fields(record)}
+        out.update({k: v for k, v in meta.items() if k not in names})
     return out
 
 

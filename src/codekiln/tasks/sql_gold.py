@@ -5,7 +5,7 @@ guards); the result sets that come back are grouped by equality as the verifier 
 rows, numbers within tolerance). The largest group wins when its share of all samples (queries that failed count
 in the denominator) reaches `min_agreement` and its result is not empty (an empty result tells wrong queries from
 right ones poorly). The task's `reference` becomes the winning group's most frequent query (shortest on a tie), and
-`meta` records `reference: sampled`, `trust: low` and the agreement, so users and reports can tell such gold from
+`meta` records `gold: sampled`, `trust: low` and the agreement, so users and reports can tell such gold from
 a human's. The verifier later runs a sampled reference in the sandbox too (`verify.sql`), never in its own process.
 """
 
@@ -41,7 +41,7 @@ class SqlGold:
 
     @property
     def found(self) -> bool:
-        return self.task.meta.get("reference") == SAMPLED and bool(self.task.reference)
+        return self.task.meta.get("gold") == SAMPLED and bool(self.task.reference)
 
 
 def run_query(query: str, database: bytes, sandbox: Sandbox, limits: Limits,
@@ -84,6 +84,6 @@ def self_consistent_gold(task: Task, queries: Sequence[str], sandbox: Sandbox, l
         return outcome
     counts = Counter(q for q, _ in best)
     reference = min(counts, key=lambda q: (-counts[q], len(q), q))
-    meta = {**task.meta, "reference": SAMPLED, "trust": "low", "agreement": round(outcome.agreement, 4),
+    meta = {**task.meta, "gold": SAMPLED, "trust": "low", "agreement": round(outcome.agreement, 4),
             "agreeing_samples": len(best), "samples": len(queries)}
     return replace(outcome, task=replace(task, reference=reference, meta=meta))

@@ -103,7 +103,7 @@ class _Gold:
     """Per-task database bytes and gold rows, computed once (thread-safe).
 
     A human's gold query runs here, in the trusted process, with the read-only guards; a gold query a model wrote
-    (`meta.reference == "sampled"`, see `tasks.sql_gold`) is generated code and runs through `run_sampled`, the
+    (`meta.gold == "sampled"`, see `tasks.sql_gold`) is generated code and runs through `run_sampled`, the
     sandbox."""
 
     def __init__(self, seconds: float,
@@ -127,7 +127,7 @@ class _Gold:
             if task.task_id in self._gold:
                 return self._gold[task.task_id]
         data = self.database(task)
-        if task.meta.get("reference") == "sampled":
+        if task.meta.get("gold") == "sampled":
             if self.run_sampled is None:
                 raise RuntimeError(f"task {task.task_id}: a sampled gold query needs the sandbox to run")
             out = self.run_sampled(task.reference or "", data)

@@ -40,8 +40,8 @@ want=$(cat pyproject.toml constraints.txt | sha256sum | cut -d' ' -f1)
 if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ] || ! .venv/bin/python -c 'import codekiln' 2>/dev/null; then
   echo "setup: installing codekiln and its pinned dependencies into .venv"
   pip_quiet install -q --disable-pip-version-check --upgrade pip wheel
-  pip_quiet install -q --disable-pip-version-check -c constraints.txt -e ".[dev,ui,ray]"
-  .venv/bin/python -c 'import codekiln, llama_cpp, torch, trl, playwright, ray' || { echo "setup: error: install failed" >&2; exit 1; }
+  pip_quiet install -q --disable-pip-version-check -c constraints.txt -e ".[dev,ui,ray,track]"
+  .venv/bin/python -c 'import codekiln, llama_cpp, torch, trl, playwright, ray, tensorboard' || { echo "setup: error: install failed" >&2; exit 1; }
   echo "$want" > "$stamp"
 fi
 

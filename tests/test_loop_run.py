@@ -105,7 +105,8 @@ rounds: 2
 patience: 2
 sample: {{model: {model}, backend: scripted, n: 4}}
 verify: {{workers: 1, timeout_s: 5}}
-train: {{max_steps: 2, batch_size: 2, grad_accum: 1, save_steps: 1, max_length: 128, lora_r: 4, lora_alpha: 8}}
+train: {{max_steps: 2, batch_size: 2, grad_accum: 1, save_steps: 1, max_length: 128, lora_r: 4, lora_alpha: 8,
+        report_to: [tensorboard]}}
 eval: {{n: 2, temperature: 0.8, bootstrap: 50, extra: [{extra}]}}
 """)
     return root, config
@@ -146,6 +147,27 @@ def reference(setup) -> Path:
     (root / "reference.stdout").write_text(out.stdout)
     (root / "runs" / "t").rename(root / "reference")
     return root / "reference"
+
+
+def _scalars(folder: Path) -> dict[str, list[tuple[int, float]]]:
+    """Every scalar series in a TensorBoard log folder, read back from its event files."""
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    events = EventAccumulator(str(folder))
+    events.Reload()
+    return {tag: [(e.step, e.value) for e in events.Scalars(tag)] for tag in events.Tags()["scalars"]}
+
+
+def test_the_loop_and_the_trainer_log_to_tensorboard(reference):
+    loop = _scalars(reference / "tensorboard" / "loop")
+    assert loop["val/pass@1"] == [(r, pytest.approx(v)) for r, v in enumerate(VAL_PASS1)]
+    assert loop["test/pass@1"] == [(r, pytest.approx(v)) for r, v in enumerate(PASS1)]
+    assert all(low <= v <= high for (_, v), (_, low), (_, high)
+               in zip(loop["test/pass@1"], loop["test/pass@1_low"], loop["test/pass@1_high"], strict=True))
+    assert [r for r, _ in loop["round/pairs"]] == [1, 2] and [r for r, _ in loop["seconds/sample"]] == [1, 2]
+    assert json.loads((reference / "tracking.json").read_text()) == [0, 1, 2]
+    steps = _scalars(reference / "round-1" / "model" / "tensorboard")
+    assert [s for s, _ in steps["train/loss"]] == [1, 2]  # the trainer's own steps (train.max_steps 2)
 
 
 def test_default_curation_end_to_end(setup, reference):
@@ -228,6 +250,16 @@ def _facts(run: Path) -> dict[str, Any]:
     for path in sorted(p for p in run.rglob("*") if p.is_file()):
         rel = str(path.relative_to(run))
         if rel in {"report.html", ".lock"} or rel.endswith(".tmp"):
+            continue
+        if path.parent.name == "tensorboard" or path.parent.parent.name == "tensorboard":
+            # Event files are named by time and process: compare what they hold, per folder, step by step
+            # (a step logged before a kill and again after it must hold the same value); timings left out, and
+            # the trainer's closing mean loss (over the steps the last process ran, not the whole training).
+            folder = str(path.parent.relative_to(run))
+            once = folder == "tensorboard/loop"  # the loop sends a round once, resumed or not: no step twice
+            facts[folder] = {tag: series if once else dict(series) for tag, series in _scalars(path.parent).items()
+                             if not tag.startswith("seconds/") and "runtime" not in tag and "per_second" not in tag
+                             and tag != "train/train_loss"}
             continue
         if path.name == "verdicts.jsonl":
             rows = [json.loads(line) for line in _lines(path)]

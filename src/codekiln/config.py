@@ -238,6 +238,8 @@ class TrainConfig(Section):
     """grpo/rloo: a failing python answer earns the share of its test calls that passed before the first failure (invites reward hacking; off by default)."""
     use_vllm: bool = False
     """grpo/rloo: generate with vLLM colocated on the GPU (needs a CUDA GPU and the vllm package)."""
+    report_to: list[Literal["tensorboard", "wandb", "mlflow", "trackio"]] = []
+    """Experiment trackers for the trainers' steps and codekiln run's per-round figures (validation and test pass@1 with intervals, funnel, loss, stage seconds): tensorboard (event files in the model and run folders), wandb, mlflow, trackio; [] logs to none."""
 
 
 class EvalConfig(Section):

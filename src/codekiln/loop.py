@@ -29,8 +29,9 @@ from codekiln.progress import console
 from codekiln.records import Sample, Task, Verdict, read_jsonl, write_jsonl
 from codekiln.report import write_report
 from codekiln.rundir import RUN_FORMAT, RunDir, code_version, default_name, hash_path, hash_tasks, now
-from codekiln.runstats import RoundStats, run_stats
+from codekiln.runstats import RoundStats, round_stats, run_stats
 from codekiln.splits import ExtraSet, Splits, extra_sets, round_tasks, split_tasks
+from codekiln.tracking import Tracker, check_trackers, round_scalars
 from codekiln.train.online import ONLINE_METHODS
 
 __all__ = ["RunResult", "best_round", "round_tasks", "run", "should_stop", "split_tasks", "trainable"]
@@ -93,6 +94,7 @@ def run(cfg: RunConfig, quiet: bool = False, argv: Sequence[str] = ()) -> RunRes
     from codekiln.executors import check_executor
 
     check_executor(cfg.executor)  # before any slow work (evaluation itself always runs locally)
+    check_trackers(cfg.train.report_to)
     random.seed(cfg.seed)
     np.random.seed(cfg.seed)
     name = cfg.name or default_name(cfg)
@@ -118,6 +120,8 @@ def run(cfg: RunConfig, quiet: bool = False, argv: Sequence[str] = ()) -> RunRes
         decides = [_decider(run_dir, cfg, 0, val[0], metric, splits.val, quiet)]
         pass1: list[float | None] = [_evaluate(run_dir, cfg, 0, model, "eval", splits.test, splits.train,
                                                quiet)["pass@1"]]
+        tracker = Tracker(cfg.train.report_to, run_dir.root, name, cfg.model_dump(mode="json"))
+        _track(tracker, run_dir, cfg, 0)
         stop_reason = f"finished {cfg.rounds} round(s)"
         for r in range(1, cfg.rounds + 1):
             rdir = run_dir.round_dir(r)
@@ -138,6 +142,7 @@ def run(cfg: RunConfig, quiet: bool = False, argv: Sequence[str] = ()) -> RunRes
             decides.append(_decider(run_dir, cfg, r, val[-1], metric, splits.val, quiet))
             pass1.append(_evaluate(run_dir, cfg, r, model, "eval", splits.test, splits.train, quiet)["pass@1"]
                          if cfg.eval.test_each_round else _pass1_done(run_dir, r, "eval"))
+            _track(tracker, run_dir, cfg, r)
             if should_stop(decides, cfg.min_gain, cfg.patience):
                 stop_reason = (f"validation {metric} gained less than {cfg.min_gain:g} for {cfg.patience} round(s) "
                                f"(stopped after round {r})")
@@ -160,8 +165,16 @@ def run(cfg: RunConfig, quiet: bool = False, argv: Sequence[str] = ()) -> RunRes
             final=f"round-{final}/model" if final is not None else None, transfer=transfer,
             stop_reason=stop_reason, finished=now())
         report = write_report(run_dir.root)
+        tracker.close()
     rounds = run_stats(run_dir.root, cfg.eval.bootstrap)
     return RunResult(run_dir.root, rounds, final, stop_reason, report, metric)
+
+
+def _track(tracker: Tracker, run_dir: RunDir, cfg: RunConfig, r: int) -> None:
+    """Round r's figures to the run's trackers (train.report_to), once (see `tracking`)."""
+    if cfg.train.report_to and r not in tracker.sent:
+        stages = [s for s in run_dir.stage_records() if s["round"] == r]
+        tracker.log_round(r, round_scalars(round_stats(run_dir.round_dir(r), cfg.eval.bootstrap), stages))
 
 
 def _ground_truth(run_dir: RunDir, cfg: RunConfig, splits: Splits, quiet: bool) -> Splits:

@@ -52,7 +52,7 @@ def common_args(cfg: TrainConfig, checkpoints: Path) -> dict[str, Any]:
         save_total_limit=2,
         seed=cfg.seed,
         data_seed=cfg.seed,
-        report_to="none",
+        report_to=[t for t in cfg.report_to if t != "tensorboard"] or "none",  # tensorboard: run.tracker_callbacks
         disable_tqdm=True,
         dataloader_num_workers=0,
     )

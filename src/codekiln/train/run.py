@@ -18,6 +18,7 @@ from typing import Any
 from codekiln.config import TrainConfig, VerifyConfig
 from codekiln.errors import ConfigError, UserError
 from codekiln.records import Task, to_dict, write_json
+from codekiln.tracking import check_trackers
 from codekiln.train import data as D
 from codekiln.train.args import use_bf16
 from codekiln.train.dpo import PREFERENCE_METHODS, build_dpo_trainer, loss_setup
@@ -28,7 +29,7 @@ from codekiln.train.peft_setup import count_parameters, peft_config, quantizatio
 from codekiln.train.sft import build_sft_trainer
 
 # Settings that do not change the trained weights: a resumed or repeated run may change them.
-RUN_ONLY_FIELDS = {"threads", "save_steps", "num_processes", "distributed", "merge", "gguf_dtype"}
+RUN_ONLY_FIELDS = {"threads", "save_steps", "num_processes", "distributed", "merge", "gguf_dtype", "report_to"}
 # Settings only online RL reads: left out of an offline method's identity (older model folders keep their key).
 ONLINE_FIELDS = {"num_generations", "completion_tokens", "generation_temperature", "kl_beta", "partial_credit",
                  "use_vllm"}
@@ -170,6 +171,17 @@ def _sort_adapter_config(adapter: Path, model: Any) -> None:
     os.replace(tmp, path)
 
 
+def tracker_callbacks(cfg: TrainConfig, out_dir: Path) -> list[Any]:
+    """TensorBoard's callback writing to `out_dir/tensorboard` (TRL's default place, under the checkpoints, is
+    deleted when training ends); the other trackers go through `report_to` (see `args.common_args`)."""
+    if "tensorboard" not in cfg.report_to:
+        return []
+    from torch.utils.tensorboard import SummaryWriter
+    from transformers.integrations import TensorBoardCallback
+
+    return [TensorBoardCallback(tb_writer=SummaryWriter(log_dir=str(out_dir / "tensorboard")))]
+
+
 def _quiet_libraries() -> None:
     """Silence the libraries' own tqdm bars and info logs: codekiln shows one rich bar and writes a JSONL log."""
     import warnings
@@ -209,6 +221,7 @@ def train_model(model: str, out_dir: Path, cfg: TrainConfig, sft: Path | None = 
     torch.set_num_threads(cfg.threads)
     _quiet_libraries()
     peft_cfg = peft_config(cfg)  # validates the name (and refuses QLoRA without a GPU) before any slow work
+    check_trackers(cfg.report_to)
     if cfg.num_processes > 1 and cfg.method in ONLINE_METHODS:
         raise UserError(f"train.method={cfg.method} runs in one process; set train.num_processes=1 (on a GPU, "
                         "train.use_vllm=true generates with vLLM in that process)")
@@ -244,7 +257,8 @@ def train_model(model: str, out_dir: Path, cfg: TrainConfig, sft: Path | None = 
     policy, tokenizer = _load(start, cfg)
     checkpoints = out_dir / "checkpoints"
     progress = RichProgress(f"train {method}", quiet)
-    hooks = [JsonlLog(out_dir / "train_log.jsonl"), progress, CheckpointDone(), *(callbacks or [])]
+    hooks = [JsonlLog(out_dir / "train_log.jsonl"), progress, CheckpointDone(), *tracker_callbacks(cfg, out_dir),
+             *(callbacks or [])]
     if method in ONLINE_METHODS:
         assert task_list is not None
         dataset = D.to_dataset(task_rows(task_list, tokenizer), "tasks")

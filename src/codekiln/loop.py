@@ -172,7 +172,7 @@ def run(cfg: RunConfig, quiet: bool = False, argv: Sequence[str] = ()) -> RunRes
 
 def _track(tracker: Tracker, run_dir: RunDir, cfg: RunConfig, r: int) -> None:
     """Round r's figures to the run's trackers (train.report_to), once (see `tracking`)."""
-    if cfg.train.report_to and r not in tracker.sent:
+    if cfg.train.report_to:
         stages = [s for s in run_dir.stage_records() if s["round"] == r]
         tracker.log_round(r, round_scalars(round_stats(run_dir.round_dir(r), cfg.eval.bootstrap), stages))
 

@@ -63,3 +63,17 @@ def test_help_shows_the_defaults_the_commands_use_and_the_dotted_keys():
                               text=True, timeout=120, env={"COLUMNS": "500", "PATH": ""})
         text = " ".join(done.stdout.split())
         assert f"(default: {RUN_DEFAULTS[section][name]!r}; config key {key})" in text, (command, key)
+
+
+def test_a_tracker_is_checked_before_any_slow_work(tmp_path):
+    import importlib.util
+
+    from codekiln.errors import UserError
+    from codekiln.tracking import check_trackers
+
+    with pytest.raises(ConfigError, match="report_to"):
+        load_config(overrides=["train.report_to=[tensorbord]"])
+    missing = next(n for n in ("wandb", "mlflow", "trackio") if importlib.util.find_spec(n) is None)
+    with pytest.raises(UserError, match=f"train.report_to={missing} needs the {missing} package: pip install"):
+        check_trackers([missing])
+    check_trackers(["tensorboard"])  # installed by setup (the track extra)

@@ -38,7 +38,7 @@ def common_args(cfg: TrainConfig, checkpoints: Path) -> dict[str, Any]:
         use_cpu=cpu,
         bf16=use_bf16(cfg),
         fp16=False,
-        activation_checkpointing=False,
+        activation_checkpointing=cfg.gradient_checkpointing,
         gradient_checkpointing=None,
         learning_rate=cfg.learning_rate,
         num_train_epochs=cfg.epochs,

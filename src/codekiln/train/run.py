@@ -29,7 +29,8 @@ from codekiln.train.peft_setup import count_parameters, peft_config, quantizatio
 from codekiln.train.sft import build_sft_trainer
 
 # Settings that do not change the trained weights: a resumed or repeated run may change them.
-RUN_ONLY_FIELDS = {"threads", "save_steps", "num_processes", "distributed", "merge", "gguf_dtype", "report_to"}
+RUN_ONLY_FIELDS = {"threads", "save_steps", "num_processes", "distributed", "merge", "gguf_dtype", "report_to",
+                   "gradient_checkpointing"}
 # Settings only online RL reads: left out of an offline method's identity (older model folders keep their key).
 ONLINE_FIELDS = {"num_generations", "completion_tokens", "generation_temperature", "kl_beta", "partial_credit",
                  "use_vllm"}

@@ -15,15 +15,16 @@ from codekiln.errors import ConfigError
 @pytest.mark.parametrize("key", sorted(CHOICES))
 def test_every_closed_choice_is_checked_at_load_and_its_default_is_a_choice(key):
     load_config(overrides=[f"{key}={_default(key)}"])  # the default itself is accepted
+    bad = "[no-such-thing]" if _default(key).startswith("[") else "no-such-thing"  # a list-valued key
     with pytest.raises(ConfigError, match=rf"^{key}='no-such-thing' is not a choice.*choose from"):
-        load_config(overrides=[f"{key}=no-such-thing"])
+        load_config(overrides=[f"{key}={bad}"])
 
 
 def _default(key: str) -> str:
     value = RunConfig()
     for name in key.split("."):
         value = getattr(value, name)
-    return str(value)
+    return f"[{','.join(value)}]" if isinstance(value, list) else str(value)
 
 
 def test_a_misspelt_choice_names_the_nearest_one():

@@ -64,7 +64,19 @@ def _distributed() -> list[str]:
     return list(PRESETS)
 
 
-# dotted key -> the names it may take; `OPEN` keys also take an existing file (train.distributed: a YAML file).
+def _filters() -> list[str]:
+    from codekiln.curate.filters import FILTERS
+
+    return sorted(FILTERS)
+
+
+def _statuses() -> list[str]:
+    from codekiln.records import STATUSES
+
+    return list(STATUSES)
+
+
+# dotted key -> the names it may take (a list-valued key: each of its items); `OPEN` keys also take an existing file (train.distributed: a YAML file).
 CHOICES: dict[str, Callable[[], Sequence[str]]] = {
     "train.method": _methods,
     "train.peft": _peft,
@@ -75,6 +87,9 @@ CHOICES: dict[str, Callable[[], Sequence[str]]] = {
     "executor": _executors,
     "curate.dedup_scope": _scopes,
     "curate.pair_builder": _pair_builders,
+    "curate.filters": _filters,
+    "curate.keep_statuses": _statuses,
+    "verify.recheck": _statuses,
 }
 OPEN = {"train.distributed"}
 
@@ -93,12 +108,14 @@ def check_choices(section: Any, prefix: str = "") -> None:
     for key, names in CHOICES.items():
         if not key.startswith(prefix):
             continue
-        value = _value(section, key[len(prefix):].split("."))
-        if not isinstance(value, str):
-            continue
+        found = _value(section, key[len(prefix):].split("."))
+        values = found if isinstance(found, list) else [found]
         allowed = list(names())
-        if value in allowed or (key in OPEN and Path(value).is_file()):
+        bad = [v for v in values if isinstance(v, str) and v not in allowed
+               and not (key in OPEN and Path(v).is_file())]
+        if not bad:
             continue
+        value = bad[0]
         close = difflib.get_close_matches(value, allowed, n=1, cutoff=0.5)
         hint = f" (did you mean {close[0]!r}?)" if close else ""
         more = " or an existing file" if key in OPEN else ""

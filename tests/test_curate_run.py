@@ -161,7 +161,7 @@ def test_cli_curate(tmp_path, capsys):
 
 @pytest.mark.parametrize("extra, message", [
     (["--pair-builder", "nope"], "curate.pair_builder='nope' is not a choice"),
-    (["--filters", "status,bogus"], "unknown filter 'bogus'"),
+    (["--filters", "status,bogus"], "curate.filters='bogus' is not a choice"),
     (["--near-dup-threshold", "1.5"], "near_dup_threshold"),
     (["--previous", "/no/such/dir"], "not a curated folder"),
 ])

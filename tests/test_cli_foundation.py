@@ -84,3 +84,28 @@ def test_bad_humaneval_line_reports_file_line(tmp_path, capsys):
     bad.write_text('{"task_id": "X/0", "prompt": "def f():"}\n')
     assert main(["tasks", "import", "humaneval", str(bad)]) == 2
     assert f"{bad}:1: not a HumanEval problem" in capsys.readouterr().err
+
+
+def test_json_mode_writes_only_json_lines_for_scripts(tmp_path):
+    """`codekiln --json`: every stderr line is a JSON event (bars, messages, errors), nothing drawn."""
+    import dataclasses
+
+    from codekiln.records import write_jsonl
+    from codekiln.tasks.load import load_tasks
+
+    tasks = tmp_path / "untested.jsonl"
+    write_jsonl(tasks, [dataclasses.replace(t, test=None) for t in load_tasks("python-basic:train")[:3]])
+    done = subprocess.run([sys.executable, "-m", "codekiln.cli", "--json", "tasks", "synthesize-tests", "--tasks",
+                           str(tasks), "--out", str(tmp_path / "out.jsonl"), "--no-model"],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    events = [json.loads(line) for line in done.stderr.splitlines()]  # raises on any line that is not JSON
+    kinds = [e["event"] for e in events]
+    assert kinds[0] == "stage_start" and "stage_end" in kinds and kinds[-1] == "message"
+    end = next(e for e in events if e["event"] == "stage_end")
+    assert end["stage"] == "ground truth" and end["done"] == end["total"] == 3 and end["elapsed_s"] >= 0
+    assert events[-1]["text"].startswith("wrote 3 of 3 tasks")
+    bad = subprocess.run([sys.executable, "-m", "codekiln.cli", "--json", "run", "train.peft=lroa"],
+                         capture_output=True, text=True, timeout=120)
+    (error,) = [json.loads(line) for line in bad.stderr.splitlines()]
+    assert bad.returncode == 2 and error["event"] == "error" and "did you mean 'lora'" in error["message"]

@@ -23,6 +23,9 @@ def build_parser() -> argparse.ArgumentParser:
         description="Make a code LLM better at your coding tasks from its own verified samples.",
     )
     parser.add_argument("--version", action="version", version=f"codekiln {__version__}")
+    parser.add_argument("--json", action="store_true",
+                        help="JSON lines on stderr instead of progress bars and styled text: stage_start, progress "
+                             "(done, total, elapsed_s, eta_s, note), stage_end, message, error.")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
     for name in COMMANDS:
@@ -43,10 +46,19 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
     if extra:
         getattr(args, dest).extend(extra)
+    if args.json:
+        from codekiln.progress import set_json
+
+        set_json()
     try:
         return int(args._module.main(args) or 0)
     except UserError as err:
-        print(f"codekiln {args.command}: error: {err}", file=sys.stderr)
+        if args.json:
+            from codekiln.progress import emit
+
+            emit("error", command=args.command, message=str(err))
+        else:
+            print(f"codekiln {args.command}: error: {err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"codekiln {args.command}: interrupted; finished work is kept, rerun the same command to resume",

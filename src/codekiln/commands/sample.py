@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from codekiln.commands._model_args import add_sampling_arguments
+from codekiln.progress import say
 
 HELP = "Sample N programs per task from a model into Sample JSONL (resumable; progress shows tokens/s)."
 
@@ -16,7 +17,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    import sys
     from pathlib import Path
 
     from codekiln.commands._model_args import base_config, load_task_spec, sample_config, shot_examples
@@ -27,5 +27,5 @@ def main(args: argparse.Namespace) -> int:
     examples = shot_examples(args.tasks, cfg.shots)
     samples = sample_tasks(tasks, cfg, Path(args.out), round=args.round, quiet=args.quiet, examples=examples)
     tokens = sum(int(s.meta.get("tokens", 0)) for s in samples)
-    print(f"{len(samples)} samples for {len(tasks)} tasks ({tokens} tokens) in {args.out}", file=sys.stderr)
+    say(f"{len(samples)} samples for {len(tasks)} tasks ({tokens} tokens) in {args.out}")
     return 0

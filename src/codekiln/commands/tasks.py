@@ -6,6 +6,8 @@ import argparse
 import sys
 from collections import Counter
 
+from codekiln.progress import say
+
 HELP = "List built-in task suites, show their tasks, import HumanEval files, synthesize new tasks or their tests."
 
 
@@ -91,7 +93,7 @@ def _import(fmt: str, path: str | None, out: str | None, split: str) -> int:
         tasks = module.import_tasks(path, split=split)
     if out:
         write_jsonl(out, tasks)
-        print(f"wrote {len(tasks)} tasks to {out}", file=sys.stderr)
+        say(f"wrote {len(tasks)} tasks to {out}")
     else:
         for task in tasks:
             sys.stdout.write(dump_line(task))

@@ -12,13 +12,13 @@ from __future__ import annotations
 import importlib.util
 import io
 import json
-import sys
 import tarfile
 import zipfile
 from pathlib import Path
 from typing import Any
 
 from codekiln.errors import UserError
+from codekiln.progress import say
 from codekiln.records import Task
 
 CANARY = "2e1cb3c3-d243-4041-a163-e7a77c5c5fa2"
@@ -96,9 +96,9 @@ def _warn_missing_libs(tasks: list[Task]) -> None:
                       and importlib.util.find_spec(lib) is None})
     if missing:
         needing = sum(1 for t in tasks if set(t.meta.get("libs", [])) & set(missing))
-        print(f"note: {needing} of {len(tasks)} tasks need libraries not installed here: "
+        say(f"note: {needing} of {len(tasks)} tasks need libraries not installed here: "
               f"{' '.join(names.get(m, m) for m in missing)} (they will fail with ModuleNotFoundError "
-              "until installed)", file=sys.stderr)
+              "until installed)")
 
 
 def import_tasks(path: str | None, split: str = "test") -> list[Task]:

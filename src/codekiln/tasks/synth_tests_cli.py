@@ -9,11 +9,11 @@ are left out and listed. The model's output is kept in OUT's work folder as it i
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 from typing import Any
 
 from codekiln.config import SampleConfig, add_field_option
+from codekiln.progress import say
 
 
 def add_synth_tests_parser(sub: Any) -> None:
@@ -66,5 +66,5 @@ def run_synth_tests(args: argparse.Namespace) -> int:
     work = args.work or args.out.with_name(args.out.name + ".work")
     result = make_ground_truth(tasks, options, work, quiet=args.quiet)
     write_jsonl(args.out, result.tasks)
-    print(f"wrote {len(result.tasks)} of {len(tasks)} tasks to {args.out}: {result.summary()}", file=sys.stderr)
+    say(f"wrote {len(result.tasks)} of {len(tasks)} tasks to {args.out}: {result.summary()}")
     return 0

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 from typing import Any
 
 from codekiln.config import SampleConfig, add_field_option
+from codekiln.progress import say
 
 
 def add_synthesize_parser(sub: Any) -> None:
@@ -41,6 +41,6 @@ def run_synthesize(args: argparse.Namespace) -> int:
     result = synthesize_tasks(args.kind, cfg.model, seeds, args.n, out, cfg, shots=args.shots,
                               max_requests=args.max_requests, quiet=args.quiet)
     rejected = ", ".join(f"{v} {k}" for k, v in sorted(result.rejected.items())) or "none"
-    print(f"wrote {len(result.accepted)} of {args.n} tasks to {out} ({result.requests} requests this run; "
-          f"rejected: {rejected})", file=sys.stderr)
+    say(f"wrote {len(result.accepted)} of {args.n} tasks to {out} ({result.requests} requests this run; "
+          f"rejected: {rejected})")
     return 0 if len(result.accepted) >= args.n else 1

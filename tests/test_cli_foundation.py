@@ -109,3 +109,21 @@ def test_json_mode_writes_only_json_lines_for_scripts(tmp_path):
                          capture_output=True, text=True, timeout=120)
     (error,) = [json.loads(line) for line in bad.stderr.splitlines()]
     assert bad.returncode == 2 and error["event"] == "error" and "did you mean 'lora'" in error["message"]
+
+
+def test_json_mode_turns_console_lines_and_tables_into_message_events(capsys):
+    from rich.table import Table
+
+    from codekiln.progress import console, set_json
+
+    table = Table("round", "pass@1")
+    table.add_row("1", "16.7%")
+    set_json(True)
+    try:
+        console.print("[bold]run[/bold] quick in runs/quick")
+        console.print(table)
+    finally:
+        set_json(False)
+    first, second = [json.loads(line) for line in capsys.readouterr().err.splitlines()]
+    assert first["event"] == "message" and first["text"] == "run quick in runs/quick"
+    assert "16.7%" in second["text"] and "round" in second["text"]

@@ -15,7 +15,7 @@ from codekiln.config import SampleConfig, VerifyConfig
 from codekiln.errors import UserError
 from codekiln.records import Sample, Task
 from codekiln.sample import base
-from codekiln.sample.base import GenParams, Generation, Request
+from codekiln.sample.base import Generation, GenParams, Request
 from codekiln.tasks.ground_truth import GroundTruthOptions, make_ground_truth
 from codekiln.tasks.sql_gold import self_consistent_gold
 from codekiln.verify.sandbox import Limits, Sandbox

@@ -170,6 +170,34 @@ def test_the_loop_and_the_trainer_log_to_tensorboard(reference):
     assert [s for s, _ in steps["train/loss"]] == [1, 2]  # the trainer's own steps (train.max_steps 2)
 
 
+def test_export_writes_hub_ready_folders_of_the_final_round(setup, reference, tmp_path, monkeypatch):
+    root, _ = setup
+    monkeypatch.setenv("CODEKILN_CACHE", str(root / "cache"))
+    out = tmp_path / "export"
+    done = subprocess.run([sys.executable, "-m", "codekiln.cli", "export", str(reference), "--out", str(out),
+                           "--push-to-hub", "someone/model"], capture_output=True, text=True, timeout=600,
+                          env={**os.environ, "HF_HUB_OFFLINE": "1", "CODEKILN_CACHE": str(root / "cache")})
+    assert done.returncode == 2 and done.stderr.strip().splitlines()[-1].startswith("codekiln export: error: cannot "
+                                                                                   "push to the Hub: offline")
+    card = (out / "adapter" / "README.md").read_text()
+    assert "library_name: peft" in card and "round 2 of a codekiln run" in card  # the final round, chosen on val
+    assert f"| round 2 | validation | {VAL_PASS1[2]:.1%}" in card and f"| round 2 | test | {PASS1[2]:.1%}" in card
+    assert (out / "adapter" / "adapter_config.json").is_file() and not (out / "adapter" / "training_args.bin").exists()
+    import datasets
+    from transformers import AutoModelForCausalLM
+
+    # its own cache: datasets may serve an earlier local folder of the same name and config from its shared cache
+    pairs = datasets.load_dataset(str(out / "data"), "pairs", cache_dir=str(tmp_path / "hf"))["train"]
+    want = sum(len(_lines(reference / f"round-{r}" / "curated" / "pairs.jsonl")) for r in (1, 2))
+    assert len(pairs) == want and sorted(set(pairs["round"])) == [1, 2]
+    assert AutoModelForCausalLM.from_pretrained(str(out / "merged")).num_parameters() > 0
+    import llama_cpp
+
+    llm = llama_cpp.Llama(model_path=str(out / "gguf" / "model.gguf"), n_ctx=64, verbose=False)
+    assert llm.n_vocab() > 0 and (out / "gguf" / "adapter.gguf").is_file()
+    assert "FROM ./model.gguf" in (out / "gguf" / "Modelfile").read_text()
+
+
 def test_default_curation_end_to_end(setup, reference):
     root, _ = setup
     run = reference

@@ -14,7 +14,7 @@ import sys
 from codekiln import __version__
 from codekiln.errors import UserError
 
-COMMANDS = ("run", "sample", "verify", "curate", "train", "eval", "compare", "report", "tasks", "serve", "serve-reward")
+COMMANDS = ("run", "sample", "verify", "curate", "train", "eval", "compare", "report", "tasks", "export", "serve", "serve-reward")
 
 
 def build_parser() -> argparse.ArgumentParser:

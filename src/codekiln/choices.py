@@ -15,6 +15,17 @@ from typing import Any
 from codekiln.errors import ConfigError
 
 
+def _names(module: str, attr: str) -> Callable[[], list[str]]:
+    """The names of registry `module.attr` (a dict's keys, sorted, or a tuple as it is), read when first needed."""
+    def read() -> list[str]:
+        import importlib
+
+        value = getattr(importlib.import_module(module), attr)
+        return sorted(value) if isinstance(value, dict) else list(value)
+
+    return read
+
+
 def _methods() -> list[str]:
     from codekiln.train.dpo import PREFERENCE_METHODS
     from codekiln.train.online import ONLINE_METHODS
@@ -22,74 +33,24 @@ def _methods() -> list[str]:
     return ["sft", *PREFERENCE_METHODS, *ONLINE_METHODS]
 
 
-def _peft() -> list[str]:
-    from codekiln.train.peft_setup import BUILDERS
-
-    return sorted(BUILDERS)
-
-
 def _backends() -> list[str]:
-    from codekiln.sample.base import BACKENDS
-
-    return ["auto", *sorted(BACKENDS)]
-
-
-def _executors() -> list[str]:
-    from codekiln.executors import EXECUTORS
-
-    return list(EXECUTORS)
-
-
-def _scopes() -> list[str]:
-    from codekiln.curate.run import SCOPES
-
-    return list(SCOPES)
-
-
-def _pair_builders() -> list[str]:
-    from codekiln.curate.pairs import PAIR_BUILDERS
-
-    return sorted(PAIR_BUILDERS)
-
-
-def _gguf_dtypes() -> list[str]:
-    from codekiln.train.export import DTYPES
-
-    return list(DTYPES)
-
-
-def _distributed() -> list[str]:
-    from codekiln.executors.distributed_train import PRESETS
-
-    return list(PRESETS)
-
-
-def _filters() -> list[str]:
-    from codekiln.curate.filters import FILTERS
-
-    return sorted(FILTERS)
-
-
-def _statuses() -> list[str]:
-    from codekiln.records import STATUSES
-
-    return list(STATUSES)
+    return ["auto", *_names("codekiln.sample.base", "BACKENDS")()]
 
 
 # dotted key -> the names it may take (a list-valued key: each of its items); `OPEN` keys also take an existing file (train.distributed: a YAML file).
 CHOICES: dict[str, Callable[[], Sequence[str]]] = {
     "train.method": _methods,
-    "train.peft": _peft,
-    "train.gguf_dtype": _gguf_dtypes,
-    "train.distributed": _distributed,
+    "train.peft": _names("codekiln.train.peft_setup", "BUILDERS"),
+    "train.gguf_dtype": _names("codekiln.train.export", "DTYPES"),
+    "train.distributed": _names("codekiln.executors.distributed_train", "PRESETS"),
     "sample.backend": _backends,
     "verify.judge.backend": _backends,
-    "executor": _executors,
-    "curate.dedup_scope": _scopes,
-    "curate.pair_builder": _pair_builders,
-    "curate.filters": _filters,
-    "curate.keep_statuses": _statuses,
-    "verify.recheck": _statuses,
+    "executor": _names("codekiln.executors", "EXECUTORS"),
+    "curate.dedup_scope": _names("codekiln.curate.run", "SCOPES"),
+    "curate.pair_builder": _names("codekiln.curate.pairs", "PAIR_BUILDERS"),
+    "curate.filters": _names("codekiln.curate.filters", "FILTERS"),
+    "curate.keep_statuses": _names("codekiln.records", "STATUSES"),
+    "verify.recheck": _names("codekiln.records", "STATUSES"),
 }
 OPEN = {"train.distributed"}
 

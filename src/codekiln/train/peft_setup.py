@@ -7,8 +7,6 @@ from typing import Any
 from codekiln.config import TrainConfig
 from codekiln.errors import ConfigError, UserError
 
-PEFT_METHODS = ("lora", "ia3", "prompt", "qlora", "full")
-
 
 def _targets(cfg: TrainConfig) -> str | list[str]:
     if cfg.target_modules.strip() == "all-linear":

@@ -105,27 +105,3 @@ def write_frame(fd: int, obj) -> None:
     while data:
         n = os.write(fd, data)
         data = data[n:]
-
-
-def _read_exact(fd: int, n: int) -> bytes | None:
-    chunks = []
-    while n:
-        chunk = os.read(fd, min(n, 1 << 20))
-        if not chunk:
-            return None
-        chunks.append(chunk)
-        n -= len(chunk)
-    return b"".join(chunks)
-
-
-def read_frame(fd: int):
-    head = _read_exact(fd, _HEADER.size)
-    if head is None:
-        return None
-    (size,) = _HEADER.unpack(head)
-    if size > MAX_FRAME:
-        raise ValueError("frame too large")
-    body = _read_exact(fd, size)
-    if body is None:
-        return None
-    return json.loads(body)

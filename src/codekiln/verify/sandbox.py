@@ -27,8 +27,6 @@ from codekiln.verify.cpus import CpuClaim, pin_thread
 from codekiln.verify.plain import decode_plain
 from codekiln.verify.session import SandboxBroken, Session, Slot, WorkerDied
 
-RUN_STATUSES = ("ok", "error", "timeout", "memory", "killed")
-
 
 @dataclass(frozen=True)
 class Limits:

@@ -92,7 +92,7 @@ def dataset_card(rows: dict[str, int], run: Path) -> str:
                       ", ".join(f"{name}: {n} rows" for name, n in rows.items()) + ".", ""])
 
 
-def export_run(run: Path, out: Path, round_: int | None = None, quiet: bool = False) -> dict[str, Path]:
+def export_run(run: Path, out: Path, round_: int | None = None) -> dict[str, Path]:
     """Write the folders of the module docstring; return them by name."""
     from codekiln.train.export import write_gguf
     from codekiln.train.load import resolve_start

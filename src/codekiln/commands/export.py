@@ -18,14 +18,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="Upload the adapter (with its card) to this Hub model repo (needs network and a token).")
     parser.add_argument("--push-data", default=None, metavar="REPO",
                         help="Upload the curated data (with its card) to this Hub dataset repo.")
-    parser.add_argument("--quiet", action="store_true")
 
 
 def main(args: argparse.Namespace) -> int:
     from codekiln.export import export_run, push
     from codekiln.progress import say
 
-    folders = export_run(args.run, args.out, args.round_, args.quiet)
+    folders = export_run(args.run, args.out, args.round_)
     say(f"exported {args.run} to {args.out}: " + ", ".join(f"{k}/" for k, p in folders.items() if p.exists()))
     if args.push_to_hub:
         say(f"pushed the adapter: {push(folders['adapter'], args.push_to_hub, 'model')}")

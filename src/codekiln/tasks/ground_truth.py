@@ -127,8 +127,7 @@ class _Proposals:
         return self.have.get((task.task_id, ask), [])
 
 
-def propose(tasks: Sequence[Task], asks: dict[str, Sequence[Task]], cfg: SampleConfig, n: int, store: _Proposals,
-            quiet: bool) -> None:
+def propose(asks: dict[str, Sequence[Task]], cfg: SampleConfig, n: int, store: _Proposals, quiet: bool) -> None:
     """The model's calls ("calls") or assertions ("asserts") for each task that has none in `store` yet."""
     from codekiln.progress import progress_bar
     from codekiln.sample.base import GenParams, Request, load_sampler
@@ -172,8 +171,7 @@ def make_ground_truth(tasks: Sequence[Task], options: GroundTruthOptions, work: 
     samples: dict[str, list[str]] = {}
     store = _Proposals(work / "proposals.jsonl", cfg.model) if cfg is not None else None
     if cfg is not None and store is not None:
-        propose(tasks, {"calls": with_ref if options.propose_calls else [], "asserts": no_ref}, cfg, options.n, store,
-                quiet)
+        propose({"calls": with_ref if options.propose_calls else [], "asserts": no_ref}, cfg, options.n, store, quiet)
         if no_ref or sql:
             sampled = sample_tasks(no_ref + sql, cfg.model_copy(update={"n": options.n}), work / "samples.jsonl",
                                    quiet=quiet, stage="sample for ground truth")

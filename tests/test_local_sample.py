@@ -31,6 +31,7 @@ def tiny_gguf(tmp_path_factory) -> Path:
 @pytest.fixture
 def small_shards(monkeypatch):
     monkeypatch.setattr(shards, "SAMPLE_SHARD", 3)  # several shards for two processes
+    monkeypatch.setattr(shards, "SAMPLE_SHARD_BATCHES", 1)
 
 
 def test_processes_write_the_single_process_file(tiny_gguf, tmp_path, small_shards):
@@ -97,7 +98,7 @@ sample_worker.SampleWorker.chunks = slow
 
 if __name__ == "__main__":
     tasks = [Task(f"t{{i}}", "python", "def f():\\n", entry_point="f", test="def check(c):\\n    pass\\n") for i in range(40)]
-    cfg = SampleConfig(model={str(tiny_gguf)!r}, n=1, workers=2)
+    cfg = SampleConfig(model={str(tiny_gguf)!r}, n=1, workers=2, batch_size=1)  # shards of 16: one per process
     wanted = {{(t.task_id, 0): 1 for t in tasks}}
     local_sample.sample_processes(resolve_model(cfg.model), [(t, 0) for t in tasks], cfg, Path({str(tmp_path / 'out.jsonl')!r}),
                                   0, True, (), {{}}, wanted, 2)

@@ -29,12 +29,12 @@ def test_ray_samples_are_the_local_ones(tmp_path):
     local, remote = tmp_path / "local.jsonl", tmp_path / "ray.jsonl"
     expected = sample_tasks(TASKS, cfg, local, round=1, quiet=True)
     connect(None)  # a local cluster on this machine's 2 CPUs
-    old = shards.SAMPLE_SHARD
-    shards.SAMPLE_SHARD = 2  # five shards over two actors
+    old = shards.SAMPLE_SHARD, shards.SAMPLE_SHARD_BATCHES
+    shards.SAMPLE_SHARD, shards.SAMPLE_SHARD_BATCHES = 2, 1  # five shards over two actors
     try:
         got = sample_tasks(TASKS, cfg, remote, round=1, quiet=True, executor="ray")
     finally:
-        shards.SAMPLE_SHARD = old
+        shards.SAMPLE_SHARD, shards.SAMPLE_SHARD_BATCHES = old
         ray.shutdown()
     assert got == expected
     assert Path(remote).read_bytes() == Path(local).read_bytes()

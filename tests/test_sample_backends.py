@@ -164,9 +164,12 @@ def test_openai_backend_against_a_real_local_server(tiny, server, tmp_path):
     remote = sample_tasks(TASKS, _cfg(f"openai:tiny@{server}", concurrency=2, **greedy),
                           tmp_path / "remote.jsonl", quiet=True)
     local = sample_tasks(TASKS, _cfg(tiny["gguf"], **greedy), tmp_path / "local.jsonl", quiet=True)
-    assert [s.raw for s in remote] == [s.raw for s in local]
-    assert [s.meta["tokens"] for s in remote] == [s.meta["tokens"] for s in local]
-    assert all(s.meta["tokens"] >= 32 for s in local), [s.meta["tokens"] for s in local]
+    # llama-cpp-python's server skips its max_tokens check while the text ends in an unfinished UTF-8 character
+    # (random models write such bytes), so it can run up to 3 tokens past the limit; codekiln stops at it.
+    for r, mine in zip(remote, local, strict=True):
+        assert r.raw.startswith(mine.raw) and mine.meta["tokens"] <= r.meta["tokens"] <= mine.meta["tokens"] + 3, (
+            r.raw, mine.raw)
+    assert all(s.meta["tokens"] == 48 for s in local), [s.meta["tokens"] for s in local]
     assert len({s.raw for s in local}) == len(TASKS), "each prompt gets its own reply"
     seeded = sample_tasks(TASKS[:1], _cfg(f"openai:tiny@{server}", n=3, temperature=1.0),
                           tmp_path / "seeded.jsonl", quiet=True)

@@ -10,9 +10,9 @@ order at the end.
 llama.cpp is native code: on a host where it crashes (a bad CPU build), it takes down the process it runs in.
 So it never runs in the caller's process here, even with one worker: a process that dies is reported as
 `ProcessDied` (how it ended, the task it was generating), the samples it already sent are in the file, and the
-caller stops with one line instead of a traceback or a dead CLI. Each process sends its samples back
-`batch_size` pairs at a time, so the parent always knows which task a process is on and a crash loses at most
-the batch in flight.
+caller stops with one line instead of a traceback or a dead CLI. Each process sends each sample back as it
+finishes, so the parent always knows which tasks a process still owes and a crash loses only the sequences
+being decoded.
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ from codekiln.executors import shards
 from codekiln.executors.sample_worker import OnShard, Pairs, SampleWorker, Work, shard_work, stream_shards
 from codekiln.records import Sample, Task
 from codekiln.sample.models import ModelRef
+from codekiln.sample.seeds import sample_index
 
 MAX_AUTO_WORKERS = 8
 """Most model processes chosen automatically (each holds its own context and KV cache)."""
@@ -197,8 +198,8 @@ def _take(proc: _Process, message: tuple[Any, ...], on_shard: OnShard) -> None:
             err.add_note(f"raised in the sampling process:\n{text}")
         raise err
     samples: list[Sample] = message[1]
-    for _ in samples:
-        proc.owed.popleft()
+    finished = {(s.task_id, sample_index(s.sample_id)) for s in samples}  # in any order: they come as they finish
+    proc.owed = deque(p for p in proc.owed if (p[0].task_id, p[1]) not in finished)
     on_shard(None, samples)
 
 
@@ -206,7 +207,7 @@ def sample_processes(ref: ModelRef, todo: Pairs, cfg: SampleConfig, out: Path, r
                      examples: Sequence[Task], have: dict[tuple[str, int], Sample],
                      wanted: dict[tuple[str, int], int], workers: int) -> None:
     """Generate the `todo` pairs in `workers` processes; each sample goes to `have` and to `out` as it comes."""
-    work = shard_work(todo, wanted, max(shards.SAMPLE_SHARD, max(1, cfg.batch_size)))
+    work = shard_work(todo, wanted, shards.sample_shard(cfg.batch_size))
     crash_log = out.with_name(f"{out.name}.crash.log")
     try:
         stream_shards(out, todo, wanted, have, quiet,

@@ -39,7 +39,7 @@ def sample_ray(ref: ModelRef, todo: Pairs, cfg: SampleConfig, out: Path, round: 
                examples: Sequence[Task], have: dict[tuple[str, int], Sample],
                wanted: dict[tuple[str, int], int], address: str | None = None) -> None:
     """Generate the `todo` pairs on Ray; each sample goes to `have` and to `out`."""
-    work = shard_work(todo, wanted, max(shards.SAMPLE_SHARD, max(1, cfg.batch_size)))
+    work = shard_work(todo, wanted, shards.sample_shard(cfg.batch_size))
     ray = connect(address)
     count, options = actor_plan(ray, cfg, len(work))
     actors = start_actors(ray, SampleWorker, count, options, ref, cfg, round, list(examples))

@@ -38,14 +38,11 @@ class SampleWorker:
         return [sample for chunk in self.chunks(work) for sample in chunk]
 
     def chunks(self, work: Work) -> Iterator[list[Sample]]:
-        """The shard's samples, `batch_size` pairs at a time, in the shard's order (generated as they are asked for)."""
-        from codekiln.sample.run import generate_chunk
+        """The shard's samples, a few at a time as they finish (generated as they are asked for)."""
+        from codekiln.sample.run import generate_pairs
 
         pairs, seeds = work
-        step = max(1, self.cfg.batch_size)
-        for start in range(0, len(pairs), step):
-            yield generate_chunk(self.sampler, pairs[start:start + step], self.cfg, self.round, self.examples,
-                                 seeds, self.params)
+        yield from generate_pairs(self.sampler, pairs, self.cfg, self.round, self.examples, seeds, self.params)
 
     def close(self) -> None:
         self.sampler.close()

@@ -11,7 +11,18 @@ VERIFY_SHARD = 64
 """Samples per verify shard: large enough that a round trip to a worker is a small part of the shard's time."""
 
 SAMPLE_SHARD = 16
-"""(task, index) pairs per sample shard (generation is slow; small shards lose little when a worker dies)."""
+"""Fewest (task, index) pairs per sample shard. A worker hands each sample back as it finishes, so a dying worker
+loses only what it was decoding, whatever the shard size."""
+
+SAMPLE_SHARD_BATCHES = 8
+"""Sample shards hold this many batches: a llama.cpp worker keeps `batch_size` sequences decoding until its shard
+runs dry, so each shard ends with a tail of fewer sequences per decode call (one alone runs at ~0.45x the
+per-token rate of eight together); longer shards make that tail a smaller part, shorter ones balance the workers."""
+
+
+def sample_shard(batch_size: int) -> int:
+    """(task, index) pairs per sample shard for `batch_size` sequences generated together."""
+    return max(SAMPLE_SHARD, SAMPLE_SHARD_BATCHES * max(1, batch_size))
 
 
 def shard(items: Sequence[T], size: int) -> list[list[T]]:

@@ -1,20 +1,22 @@
 """The llama.cpp backend (llama-cpp-python): GGUF models on CPU, the default.
 
-Requests of one task share their prompt: they are run back to back, and llama.cpp's prefix cache keeps
-the prompt's KV state, so a task's prompt is evaluated once for its n samples. Each request sets its own
-sampler seed, so a result depends only on its request.
+Generation runs `sample.batch_size` sequences per decode call (`llamacpp_batch.BatchDecoder`): a task's prompt is
+evaluated once and copied to its n sequences, and a finished sequence's place takes the next request at once.
+Each request has its own sampler seed, and a sequence's logits do not depend on what else is in the batch, so a
+result depends only on its request.
 """
 
 from __future__ import annotations
 
 import ctypes
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from codekiln.config import SampleConfig
 from codekiln.errors import UserError
 from codekiln.sample.base import Generation, GenParams, Messages, Request
+from codekiln.sample.llamacpp_batch import BatchDecoder
 from codekiln.sample.models import ModelRef
 from codekiln.sample.quantize import fast_gguf
 
@@ -68,6 +70,8 @@ class LlamaCppSampler:
         template = self.llm.metadata.get("tokenizer.chat_template")
         if not template:
             raise UserError(f"{ref.gguf} has no chat template (tokenizer.chat_template); codekiln samples chat models")
+        self._parallel, self._threads = max(1, cfg.batch_size), cfg.threads
+        self._decoder: BatchDecoder | None = None  # made on the first generation (a judge may never need it)
         bos, eos = self.llm.token_bos(), self.llm.token_eos()
         self._bos_text = self._token_text(bos)
         self._formatter = Jinja2ChatFormatter(template, eos_token=self._token_text(eos), bos_token=self._bos_text)
@@ -86,30 +90,20 @@ class LlamaCppSampler:
         return self.llm.tokenize(prompt.encode("utf-8"), add_bos=add_bos, special=True)
 
     def generate(self, requests: Sequence[Request], params: GenParams) -> list[Generation]:
-        # Same-prompt requests back to back so the prefix cache reuses the prompt's KV state.
-        prompts = [self.render(r.messages, r.prefill) for r in requests]
-        order = sorted(range(len(requests)), key=lambda i: (prompts[i], i))
         out: list[Generation | None] = [None] * len(requests)
-        cached: tuple[str, list[int]] = ("", [])
-        for i in order:
-            request, prompt = requests[i], prompts[i]
-            if prompt != cached[0]:
-                cached = (prompt, self.tokens(prompt))
-            out[i] = self._one(cached[1], request, params)
+        for i, generation in self.stream(requests, params):
+            out[i] = generation
         return [g for g in out if g is not None]
 
-    def _one(self, prompt_tokens: list[int], request: Request, params: GenParams) -> Generation:
-        room = self.llm.n_ctx() - len(prompt_tokens)
-        if room <= 0:
-            return Generation(text=request.prefill, n_tokens=0, finish="length")
-        result = self.llm.create_completion(
-            prompt_tokens, max_tokens=min(params.max_tokens, room), temperature=params.temperature,
-            top_p=params.top_p, top_k=params.top_k, min_p=0.0, repeat_penalty=1.0, seed=request.seed,
-            stop=list(request.stop) or None,
-        )
-        choice = result["choices"][0]
-        return Generation(text=request.prefill + choice["text"], n_tokens=result["usage"]["completion_tokens"],
-                          finish=choice.get("finish_reason") or "stop")
+    def stream(self, requests: Sequence[Request], params: GenParams) -> Iterator[tuple[int, Generation]]:
+        """(request index, generation) for each request as it finishes, `sample.batch_size` decoded together."""
+        if self._decoder is None:
+            self._decoder = BatchDecoder(self.llm._model.model, self.llm._model.vocab, self._parallel,
+                                         self.llm.n_ctx(), self._threads, lora_adapter=self.llm._lora_adapter,
+                                         lora_scale=self.llm.lora_scale)
+        texts = [self.render(r.messages, r.prefill) for r in requests]
+        tokens = {text: self.tokens(text) for text in dict.fromkeys(texts)}  # each distinct prompt once
+        return self._decoder.generate([tokens[t] for t in texts], requests, params)
 
     def choice_probs(self, request: Request, options: Sequence[str]) -> list[float]:
         """The probability of each option as the reply's continuation right after the prompt and prefill.
@@ -159,4 +153,6 @@ class LlamaCppSampler:
         return out  # the KV state and input_ids agree, so the next completion reuses what it shares
 
     def close(self) -> None:
+        if self._decoder is not None:
+            self._decoder.close()
         self.llm.close()

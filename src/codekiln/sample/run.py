@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from codekiln.config import SampleConfig
@@ -20,7 +20,7 @@ from codekiln.executors.local_sample import ProcessDied, local_workers
 from codekiln.executors.sample_worker import rewrite_in_order
 from codekiln.progress import console, progress_bar
 from codekiln.records import JsonlAppender, Sample, Task, dump_line, from_dict, read_jsonl_resumable
-from codekiln.sample.base import GenParams, Request, Sampler, backend_for, load_sampler
+from codekiln.sample.base import Generation, GenParams, Request, Sampler, backend_for, load_sampler
 from codekiln.sample.budget import with_budget
 from codekiln.sample.extract import extract_code
 from codekiln.sample.models import ModelRef, resolve_model
@@ -147,17 +147,14 @@ def _generate(sampler: Sampler, todo: list[tuple[Task, int]], cfg: SampleConfig,
               quiet: bool, examples: Sequence[Task], have: dict[tuple[str, int], Sample],
               wanted: dict[tuple[str, int], int], done: int) -> None:
     params = gen_params(cfg)
-    step = max(1, cfg.batch_size)
     tokens, started = 0, time.monotonic()
     with JsonlAppender(out) as sink, progress_bar("sampling", len(wanted), quiet, completed=done) as bar:
-        for start in range(0, len(todo), step):
-            chunk = todo[start:start + step]
-            for (task, index), sample in zip(chunk, generate_chunk(sampler, chunk, cfg, round, examples, wanted,
-                                                                   params), strict=True):
+        for samples in generate_pairs(sampler, todo, cfg, round, examples, wanted, params):
+            for sample in samples:
                 sink.append(sample)
-                have[(task.task_id, index)] = sample
+                have[(sample.task_id, sample_index(sample.sample_id))] = sample
                 tokens += sample.meta["tokens"]
-            bar.advance(len(chunk))
+            bar.advance(len(samples))
             bar.note(f"{tokens / max(1e-9, time.monotonic() - started):.1f} tok/s")
 
 
@@ -168,12 +165,29 @@ def gen_params(cfg: SampleConfig) -> GenParams:
     return GenParams(temperature=cfg.temperature, top_p=cfg.top_p, max_tokens=max_tokens, top_k=cfg.top_k)
 
 
-def generate_chunk(sampler: Sampler, chunk: Sequence[tuple[Task, int]], cfg: SampleConfig, round: int,
-                   examples: Sequence[Task], wanted: dict[tuple[str, int], int], params: GenParams) -> list[Sample]:
-    """The samples of (task, index) pairs generated together, in order (what every executor runs)."""
-    requests = [build_request(t, wanted[(t.task_id, i)], cfg, examples, sampler.supports_prefill) for t, i in chunk]
-    return [Sample(task_id=task.task_id, completion=extract_code(task, gen.text),
-                   sample_id=sample_id(task.task_id, round, index), model=sampler.name, round=round,
-                   seed=request.seed, raw=gen.text, meta={"tokens": gen.n_tokens, "finish": gen.finish})
-            for (task, index), request, gen in zip(chunk, requests, sampler.generate(requests, params), strict=True)]
+def generate_pairs(sampler: Sampler, pairs: Sequence[tuple[Task, int]], cfg: SampleConfig, round: int,
+                   examples: Sequence[Task], wanted: dict[tuple[str, int], int],
+                   params: GenParams) -> Iterator[list[Sample]]:
+    """The samples of (task, index) pairs, a few at a time as they finish (what every executor runs).
 
+    A backend that streams (llama.cpp: `stream`) gets all the pairs at once and keeps `batch_size` sequences
+    decoding, each sample handed back as it finishes, in any order; any other gets `batch_size` pairs per call."""
+    requests = [build_request(t, wanted[(t.task_id, i)], cfg, examples, sampler.supports_prefill) for t, i in pairs]
+    stream = getattr(sampler, "stream", None)
+    if stream is not None:
+        for k, gen in stream(requests, params):
+            yield [_sample(sampler, pairs[k], requests[k], gen, round)]
+        return
+    step = max(1, cfg.batch_size)
+    for start in range(0, len(pairs), step):
+        gens = sampler.generate(requests[start:start + step], params)
+        yield [_sample(sampler, pair, request, gen, round)
+               for pair, request, gen in zip(pairs[start:start + step], requests[start:start + step], gens,
+                                             strict=True)]
+
+
+def _sample(sampler: Sampler, pair: tuple[Task, int], request: Request, gen: Generation, round: int) -> Sample:
+    task, index = pair
+    return Sample(task_id=task.task_id, completion=extract_code(task, gen.text),
+                  sample_id=sample_id(task.task_id, round, index), model=sampler.name, round=round,
+                  seed=request.seed, raw=gen.text, meta={"tokens": gen.n_tokens, "finish": gen.finish})

@@ -1,13 +1,15 @@
 """Sampling speed and the baseline pass@k that self-improvement must beat.
 
 Sections (each prints its figures side by side with its anchor, and the ratio):
-  llama     codekiln's llama.cpp backend vs plain llama-cpp-python on the same prompts, seeds and settings
-            (generated tokens/s; target: overhead <= 5%); plus the shipped Q4_1 file through plain
-            `create_chat_completion`, which is what a user gets without codekiln.
+  llama     codekiln's sample stage (batched llama.cpp decoding) vs plain llama-cpp-python (`create_completion`
+            per sample, prompts kept by its prefix cache), same Q8_0 file, tasks, n, seeds, temperature and token
+            limit, one process per core each side, interleaved runs: generated tokens per wall-second (target:
+            2x), samples per CPU-minute at n = 1, 4, 16, peak resident memory of each side's largest process.
   hf        transformers: codekiln's batched generation vs single-stream, same model and requests.
   baseline  pass@1 (greedy) and pass@10 (n=10, T=0.8) of a model on HumanEval and each built-in suite
             (through `evaluate_model`: sample + sandboxed verification), on the first --limit tasks.
 
+    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/sample_throughput.py --section llama
     OMP_NUM_THREADS=1 nice -n 10 .venv/bin/python benchmarks/sample_throughput.py --section all --limit 20
 """
 
@@ -24,8 +26,9 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 from codekiln.config import EvalConfig, SampleConfig, VerifyConfig  # noqa: E402
 from codekiln.sample.base import GenParams, Request, load_sampler  # noqa: E402
+from codekiln.sample.budget import with_budget  # noqa: E402
 from codekiln.sample.models import resolve_model  # noqa: E402
-from codekiln.sample.run import build_request  # noqa: E402
+from codekiln.sample.run import build_request, sample_tasks  # noqa: E402
 from codekiln.sample.seeds import sample_seed  # noqa: E402
 from codekiln.tasks import load_tasks  # noqa: E402
 
@@ -34,59 +37,82 @@ def requests_for(tasks, n: int, cfg: SampleConfig) -> list[Request]:
     return [build_request(t, sample_seed(0, t.task_id, 0, i), cfg, (), True) for t in tasks for i in range(n)]
 
 
-def bench_llama(model: str, tasks, n: int, max_tokens: int, repeats: int) -> dict:
-    """Same Q8_0 file, prompts, seeds and sampler settings; the best of `repeats` runs each (shared CPU)."""
+def _child_run(side: str, model: str, n: int, tasks: int, workers: int) -> dict:
+    """One side's sampling job (run in its own process, so its peak memory is its own): `tasks` python-basic
+    train tasks x n samples, T=0.8, top-p 0.95, top-k 40, the python budget (384 tokens), stop at the fence."""
+    import multiprocessing
+
+    cfg = with_budget(SampleConfig(model=model, n=n, workers=workers), [])
+    chosen = load_tasks("python-basic", split="train")[:tasks]
+    cfg = with_budget(cfg, chosen)
+    start = time.monotonic()
+    if side == "codekiln":
+        with tempfile.TemporaryDirectory() as tmp:
+            samples = sample_tasks(chosen, cfg, Path(tmp) / "samples.jsonl", quiet=True)
+        tokens = sum(s.meta["tokens"] for s in samples)
+    else:  # plain llama-cpp-python: create_completion per sample, one process per core, same prompts and seeds
+        sampler = load_sampler(resolve_model(model), cfg.model_copy(update={"batch_size": 1}))
+        jobs = [[] for _ in range(workers)]
+        for k, task in enumerate(chosen):  # a task's samples back to back: llama.cpp's prefix cache keeps its prompt
+            for i in range(n):
+                r = build_request(task, sample_seed(cfg.seed, task.task_id, 0, i), cfg, (), True)
+                jobs[k % workers].append((sampler.tokens(sampler.render(r.messages, r.prefill)), r.seed, list(r.stop)))
+        path = str(sampler.llm.model_path)
+        sampler.close()
+        with multiprocessing.get_context("spawn").Pool(workers) as pool:
+            tokens = sum(pool.map(_plain_worker, [(path, cfg.context_size, job, cfg.max_tokens) for job in jobs]))
+    return {"tokens": tokens, "samples": tasks * n, "wall_s": time.monotonic() - start}
+
+
+def _plain_worker(args: tuple) -> int:
     from llama_cpp import Llama
 
-    cfg = SampleConfig(model=model, max_tokens=max_tokens)
-    sampler = load_sampler(resolve_model(model), cfg)
-    requests = requests_for(tasks, n, cfg)
-    params = GenParams(temperature=0.8, top_p=0.95, max_tokens=max_tokens, top_k=cfg.top_k)
-    prompts = [sampler.render(r.messages, r.prefill) for r in requests]
-    plain = Llama(model_path=str(sampler.llm.model_path), n_ctx=cfg.context_size, n_threads=1, n_threads_batch=1,
-                  n_batch=512, verbose=False)
-
-    def run_codekiln() -> tuple[int, float]:
-        start = time.process_time()
-        gens = sampler.generate(requests, params)
-        return sum(g.n_tokens for g in gens), time.process_time() - start
-
-    def run_plain() -> tuple[int, float]:
-        start = time.process_time()
-        tokens = 0
-        for prompt, r in zip(prompts, requests, strict=True):
-            out = plain.create_completion(prompt, max_tokens=max_tokens, temperature=0.8, top_p=0.95,
-                                          top_k=cfg.top_k, min_p=0.0, repeat_penalty=1.0, seed=r.seed, stop=list(r.stop))
-            tokens += out["usage"]["completion_tokens"]
-        return tokens, time.process_time() - start
-
-    # Tokens per CPU-second of this process: on a CPU shared with other work, wall-clock rates swing by 2x
-    # between identical runs, while CPU time measures what the code costs. Interleaved, alternating order.
-    ours, theirs = [], []
-    for i in range(repeats):
-        if i % 2:
-            theirs.append(run_plain())
-            ours.append(run_codekiln())
-        else:
-            ours.append(run_codekiln())
-            theirs.append(run_plain())
-    best_ours = max(t / s for t, s in ours)
-    best_plain = max(t / s for t, s in theirs)
-
-    naive = Llama(model_path=str(resolve_model(model).gguf), n_ctx=cfg.context_size, n_threads=1,
-                  n_threads_batch=1, verbose=False)
-    start, tokens = time.process_time(), 0
-    for r in requests:
-        out = naive.create_chat_completion(r.messages, max_tokens=max_tokens, temperature=0.8, top_p=0.95,
-                                           seed=r.seed)
+    path, context, jobs, max_tokens = args
+    llm = Llama(model_path=path, n_ctx=context, n_threads=1, n_threads_batch=1, n_batch=512, verbose=False)
+    tokens = 0
+    for prompt, seed, stop in jobs:
+        out = llm.create_completion(prompt, max_tokens=max_tokens, temperature=0.8, top_p=0.95, top_k=40, min_p=0.0,
+                                    repeat_penalty=1.0, seed=seed, stop=stop)
         tokens += out["usage"]["completion_tokens"]
-    naive_tps = tokens / (time.process_time() - start)
-    sampler.close()
-    plain.close()
-    naive.close()
-    return {"samples": len(requests), "tokens_codekiln": ours[-1][0], "tokens_plain": theirs[-1][0],
-            "codekiln_tok_s": best_ours, "plain_tok_s": best_plain, "overhead": 1 - best_ours / best_plain,
-            "shipped_chat_tok_s": naive_tps, "file": sampler.name}
+    llm.close()
+    return tokens
+
+
+def _timed_child(side: str, model: str, n: int, tasks: int, workers: int) -> dict:
+    """Run `_child_run` in a fresh process; its result with the peak resident memory of its largest process."""
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen([sys.executable, __file__, "--child", side, "--model", model, "--n", str(n),
+                             "--tasks", str(tasks), "--workers", str(workers)], stdout=subprocess.PIPE, text=True)
+    out = proc.stdout.read()
+    _, status, usage = os.wait4(proc.pid, 0)
+    if status:
+        raise SystemExit(f"{side} child failed (status {status})")
+    result = json.loads(out.strip().splitlines()[-1])
+    result["peak_rss_mb"] = usage.ru_maxrss / 1024
+    return result
+
+
+def bench_llama(model: str, ns: list[int], samples: int, workers: int, repeats: int) -> dict:
+    """codekiln's sample stage vs plain llama-cpp-python, one process per core each, interleaved A B B A ...:
+    generated tokens per wall-second and samples per CPU-minute at each n (about `samples` samples per run)."""
+    out = {}
+    for n in ns:
+        tasks = max(1, samples // n)
+        runs: dict[str, list[dict]] = {"codekiln": [], "plain": []}
+        for r in range(repeats):
+            for side in (("codekiln", "plain") if r % 2 == 0 else ("plain", "codekiln")):
+                runs[side].append(_timed_child(side, model, n, tasks, workers))
+                x = runs[side][-1]
+                print(f"  n={n:2d} {side:8s} {x['tokens']:6d} tokens {x['wall_s']:6.1f} s "
+                      f"{x['tokens'] / x['wall_s']:6.1f} tok/s  peak {x['peak_rss_mb']:.0f} MB", flush=True)
+        ratios = [c["tokens"] / c["wall_s"] / (p["tokens"] / p["wall_s"])
+                  for c, p in zip(runs["codekiln"], runs["plain"], strict=True)]
+        out[n] = {"tasks": tasks, "runs": runs, "ratios": ratios,
+                  "samples_per_cpu_min": {side: [60 * x["samples"] / (x["wall_s"] * workers) for x in xs]
+                                          for side, xs in runs.items()}}
+    return out
 
 
 def bench_hf(model: str, tasks, n: int, max_tokens: int, batch: int) -> dict:
@@ -138,20 +164,31 @@ def main() -> None:
     parser.add_argument("--suites", default="humaneval,python-basic,sql-basic")
     parser.add_argument("--out", default="benchmarks/results/sample_throughput.json")
     parser.add_argument("--workdir", default=None, help="Keep the baseline's samples/verdicts here (resumable).")
+    parser.add_argument("--ns", default="1,4,16", help="llama: samples per task to compare at.")
+    parser.add_argument("--samples", type=int, default=64, help="llama: samples per run (tasks = samples / n).")
+    parser.add_argument("--workers", type=int, default=2, help="llama: processes on each side.")
+    parser.add_argument("--repeat", type=int, default=2, help="llama: runs per side, interleaved.")
+    parser.add_argument("--child", choices=["codekiln", "plain"], help=argparse.SUPPRESS)
+    parser.add_argument("--n", type=int, default=1, help=argparse.SUPPRESS)
+    parser.add_argument("--tasks", type=int, default=1, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.child:
+        print(json.dumps(_child_run(args.child, args.model, args.n, args.tasks, args.workers)))
+        return
 
     humaneval = load_tasks("humaneval")
     report: dict = {"model": args.model, "command": "OMP_NUM_THREADS=1 nice -n 10 .venv/bin/python "
                     f"benchmarks/sample_throughput.py --section {args.section} --limit {args.limit}"}
     if args.section in ("llama", "all"):
-        r = bench_llama(args.model, humaneval[:4], n=4, max_tokens=192, repeats=2)
+        print(f"\nllama.cpp sampling, {args.model}, python-basic train tasks, {args.workers} processes each side, "
+              "T=0.8, <=384 tokens, stop at the fence")
+        r = bench_llama(args.model, [int(x) for x in args.ns.split(",")], args.samples, args.workers, args.repeat)
         report["llama"] = r
-        print(f"\nllama.cpp, {r['samples']} samples (4 HumanEval prompts x 4, T=0.8, <=192 tokens), 1 thread")
-        print(f"  {'codekiln backend':28s} {r['codekiln_tok_s']:7.1f} tok/CPU-s")
-        print(f"  {'plain llama-cpp-python':28s} {r['plain_tok_s']:7.1f} tok/CPU-s   (same file, prompts, seeds)")
-        print(f"  overhead {100 * r['overhead']:+.1f}% (target <= 5%)")
-        print(f"  {'plain chat, shipped Q4_1':28s} {r['shipped_chat_tok_s']:7.1f} tok/CPU-s   "
-              f"codekiln/that = {r['codekiln_tok_s'] / r['shipped_chat_tok_s']:.2f}x")
+        for n, x in r.items():
+            spm = x["samples_per_cpu_min"]
+            print(f"  n={n:2d}: codekiln/plain tokens per second {', '.join(f'{v:.2f}x' for v in x['ratios'])}; "
+                  f"samples per CPU-minute codekiln {', '.join(f'{v:.1f}' for v in spm['codekiln'])}, "
+                  f"plain {', '.join(f'{v:.1f}' for v in spm['plain'])}")
     if args.section in ("hf", "all"):
         r = bench_hf(args.model, humaneval[:1], n=8, max_tokens=64, batch=8)
         report["hf"] = r

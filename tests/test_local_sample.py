@@ -135,3 +135,55 @@ def test_a_model_that_cannot_load_is_the_users_error_from_the_model_process(tmp_
     with pytest.raises(UserError, match=r"llama.cpp could not load .*bogus\.gguf") as caught:
         sample_tasks(TASKS, SampleConfig(model=str(bogus), n=1, workers=1), tmp_path / "out.jsonl", quiet=True)
     assert not isinstance(caught.value, WorkerCrashed)
+
+
+def test_a_killed_batched_sampler_resumes_without_duplicates(tiny_gguf, tmp_path):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    tasks = [Task(f"t{i}", "python", f"def f{i}(a, b):\n", entry_point=f"f{i}", test="def check(c):\n    pass\n")
+             for i in range(8)]
+    cfg = SampleConfig(model=str(tiny_gguf), n=4, max_tokens=24, temperature=0.9, batch_size=4, workers=2)
+    out, fresh = tmp_path / "killed.jsonl", tmp_path / "fresh.jsonl"
+    script = tmp_path / "parent.py"
+    script.write_text(f"""
+import time
+from pathlib import Path
+from codekiln.config import SampleConfig
+from codekiln.records import Task
+from codekiln.sample import llamacpp_batch
+from codekiln.sample.run import sample_tasks
+
+decode = llamacpp_batch.BatchDecoder._decode
+
+def slow(self, tokens, logits):  # at module level: the spawned model processes run this file too
+    time.sleep(0.02)
+    decode(self, tokens, logits)
+
+llamacpp_batch.BatchDecoder._decode = slow
+
+if __name__ == "__main__":
+    tasks = [Task(f"t{{i}}", "python", f"def f{{i}}(a, b):\\n", entry_point=f"f{{i}}",
+                  test="def check(c):\\n    pass\\n") for i in range(8)]
+    sample_tasks(tasks, SampleConfig.model_validate({cfg.model_dump()!r}), Path({str(out)!r}), quiet=True)
+""")
+    parent = subprocess.Popen([sys.executable, str(script)])
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and parent.poll() is None:
+        if out.exists() and out.read_text().count("\n") >= 6:
+            break
+        time.sleep(0.02)
+    assert parent.poll() is None, "the run ended before it could be killed"
+    parent.send_signal(signal.SIGKILL)
+    parent.wait()
+    time.sleep(1)  # the model processes die with their parent
+    before = [line for line in out.read_text().splitlines(keepends=True) if line.endswith("\n")]
+    assert 6 <= len(before) < len(tasks) * cfg.n
+    got = sample_tasks(tasks, cfg, out, quiet=True)
+    assert got == sample_tasks(tasks, cfg, fresh, quiet=True)
+    assert out.read_bytes() == fresh.read_bytes()
+    ids = [s.sample_id for s in got]
+    assert len(ids) == len(set(ids)) == len(tasks) * cfg.n
+    assert set(before) <= set(out.read_text().splitlines(keepends=True))  # what was finished is kept as it was

@@ -152,10 +152,12 @@ def test_a_killed_batched_sampler_resumes_without_duplicates(tiny_gguf, tmp_path
 import time
 from pathlib import Path
 from codekiln.config import SampleConfig
+from codekiln.executors import shards
 from codekiln.records import Task
 from codekiln.sample import llamacpp_batch
 from codekiln.sample.run import sample_tasks
 
+shards.SAMPLE_SHARD_BATCHES = 2  # shards of 8 pairs: both processes work, on several tasks each
 decode = llamacpp_batch.BatchDecoder._decode
 
 def slow(self, tokens, logits):  # at module level: the spawned model processes run this file too

@@ -207,7 +207,7 @@ def sample_processes(ref: ModelRef, todo: Pairs, cfg: SampleConfig, out: Path, r
                      examples: Sequence[Task], have: dict[tuple[str, int], Sample],
                      wanted: dict[tuple[str, int], int], workers: int) -> None:
     """Generate the `todo` pairs in `workers` processes; each sample goes to `have` and to `out` as it comes."""
-    work = shard_work(todo, wanted, shards.sample_shard(cfg.batch_size))
+    work = shard_work(todo, wanted, min(shards.sample_shard(cfg.batch_size), -(-len(todo) // workers)))
     crash_log = out.with_name(f"{out.name}.crash.log")
     try:
         stream_shards(out, todo, wanted, have, quiet,

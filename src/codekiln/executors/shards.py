@@ -21,7 +21,8 @@ per-token rate of eight together); longer shards make that tail a smaller part, 
 
 
 def sample_shard(batch_size: int) -> int:
-    """(task, index) pairs per sample shard for `batch_size` sequences generated together."""
+    """(task, index) pairs per sample shard for `batch_size` sequences generated together (the local executor
+    cuts smaller ones when that is what gives every process work)."""
     return max(SAMPLE_SHARD, SAMPLE_SHARD_BATCHES * max(1, batch_size))
 
 

@@ -62,6 +62,10 @@ class Sampler(Protocol):
         """Free the model."""
         ...
 
+    # A backend may also offer `stream(requests, params) -> Iterator[tuple[int, Generation]]`: every request's
+    # generation as it finishes (request index first), all requests in flight at once (llama.cpp does);
+    # `run.generate_pairs` uses it when present.
+
 
 # backend name -> "module:class"; each class is built as Class(ref: ModelRef, cfg: SampleConfig)
 BACKENDS: dict[str, str] = {

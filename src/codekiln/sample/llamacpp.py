@@ -97,13 +97,23 @@ class LlamaCppSampler:
 
     def stream(self, requests: Sequence[Request], params: GenParams) -> Iterator[tuple[int, Generation]]:
         """(request index, generation) for each request as it finishes, `sample.batch_size` decoded together."""
-        if self._decoder is None:
-            self._decoder = BatchDecoder(self.llm._model.model, self.llm._model.vocab, self._parallel,
-                                         self.llm.n_ctx(), self._threads, lora_adapter=self.llm._lora_adapter,
-                                         lora_scale=self.llm.lora_scale)
         texts = [self.render(r.messages, r.prefill) for r in requests]
         tokens = {text: self.tokens(text) for text in dict.fromkeys(texts)}  # each distinct prompt once
-        return self._decoder.generate([tokens[t] for t in texts], requests, params)
+        longest = max((len(t) for t in tokens.values()), default=0) + params.max_tokens
+        return self._decoder_for(longest).generate([tokens[t] for t in texts], requests, self.llm.n_ctx(), params)
+
+    def _decoder_for(self, tokens: int) -> BatchDecoder:
+        """The batch context, with room for `tokens` per sequence (up to `sample.context_size`): each of its
+        `batch_size` + 1 KV streams is allocated whole, so it is sized to what the requests need (grown when a
+        later call needs more), not to the context size (2048 tokens x 9 streams is 425 MB for smollm2)."""
+        room = min(self.llm.n_ctx(), -(-tokens // 256) * 256)
+        if self._decoder is None or self._decoder.context < room:
+            if self._decoder is not None:
+                self._decoder.close()
+            self._decoder = BatchDecoder(self.llm._model.model, self.llm._model.vocab, self._parallel, room,
+                                         self._threads, lora_adapter=self.llm._lora_adapter,
+                                         lora_scale=self.llm.lora_scale)
+        return self._decoder
 
     def choice_probs(self, request: Request, options: Sequence[str]) -> list[float]:
         """The probability of each option as the reply's continuation right after the prompt and prefill.

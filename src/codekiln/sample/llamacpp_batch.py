@@ -74,10 +74,11 @@ class BatchDecoder:
         self._pieces: dict[int, bytes] = {}
         self._cached: tuple[int, ...] | None = None
 
-    def generate(self, prompts: Sequence[Sequence[int]], requests: Sequence[Request],
+    def generate(self, prompts: Sequence[Sequence[int]], requests: Sequence[Request], context: int,
                  params: GenParams) -> Iterator[tuple[int, Generation]]:
-        """(request index, generation) for every request, as each finishes. Requests with the same prompt tokens
-        run back to back, so each distinct prompt is evaluated once."""
+        """(request index, generation) for every request, as each finishes; a sequence ends at `context` tokens
+        (prompt and reply) if not before. Requests with the same prompt tokens run back to back, so each distinct
+        prompt is evaluated once."""
         C = self._C
         order = deque(sorted(range(len(requests)), key=lambda i: (tuple(prompts[i]), i)))
         running: list[_Sequence] = []
@@ -85,7 +86,7 @@ class BatchDecoder:
             while order or running:
                 while order and len(running) < self.parallel:
                     i = order.popleft()
-                    budget = min(params.max_tokens, self.context - len(prompts[i]) + 1)
+                    budget = min(params.max_tokens, min(context, self.context) - len(prompts[i]) + 1)
                     if budget <= 0 or not prompts[i]:
                         yield i, Generation(text=requests[i].prefill, n_tokens=0, finish="length")
                         continue

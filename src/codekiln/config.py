@@ -46,7 +46,7 @@ class SampleConfig(Section):
     """CPU threads for the model (one is often fastest on 2 shared cores)."""
     workers: int | None = Field(None, ge=1)
     """Model processes generating in parallel on this machine, each with `threads` threads (None: one per `threads` cores for llama.cpp, which shares the weights between processes; 1 for other backends)."""
-    batch_size: int = Field(8, ge=1)
+    batch_size: int = Field(16, ge=1)
     """Sequences generated together: llama.cpp decodes this many per call (each with its own KV stream of context_size tokens), transformers pads them into one batch."""
     context_size: int | None = Field(None, ge=256)
     """Model context window in tokens, llama.cpp (None: 2048, or max_tokens + 1024 when that is larger)."""

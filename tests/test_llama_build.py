@@ -165,6 +165,7 @@ def test_the_installed_build_runs_the_embedded_model_as_the_run_loads_it():
     result = run_selftest(tokens=8)
     assert result.ok, result.error
     assert result.tokens > 0 and "Q8_0" in result.model and result.text.strip()
+    assert result.batch_invariant  # what docs/stages.md says of this machine kind: samples do not depend on batching
 
 
 def test_the_built_version_is_the_pinned_one():

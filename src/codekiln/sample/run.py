@@ -1,7 +1,8 @@
 """`sample_tasks`: n samples per task from a model, streamed to a JSONL file, resumable.
 
 Every sample's seed is `sample_seed(cfg.seed, task_id, round, index)`, so a rerun, a different batch size
-or another worker count gives the same samples. Samples are appended as each batch finishes; a rerun reads
+or another worker count gives the same samples (for llama.cpp's batched decoding, where this machine's kernels
+compute a row alike in a matrix of one row and of many: see sample/llamacpp_batch.py and the self-test). Samples are appended as each batch finishes; a rerun reads
 the file back and generates only the (task, index) pairs still missing. Once all are in, the file holds them
 in task order, once each: a resumed run leaves the file an uninterrupted one writes.
 """

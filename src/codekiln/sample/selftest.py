@@ -17,6 +17,7 @@ import subprocess
 import sys
 import time
 from dataclasses import asdict, dataclass
+from typing import Any
 
 TIMEOUT_S = 600.0
 """The child's wall-clock limit: the first run also re-quantizes the model to Q8_0 (~10 s here)."""
@@ -36,6 +37,7 @@ class SelfTest:
     library: str = ""  # the llama.cpp library that was loaded
     system_info: str = ""  # llama.cpp's CPU feature line (AVX512, AMX_INT8, ...)
     error: str = ""  # why it failed, one line
+    batch_invariant: bool = True  # sampled replies decoded together equal the same replies decoded one at a time
 
 
 def _child(tokens: int) -> SelfTest:
@@ -61,6 +63,7 @@ def _child(tokens: int) -> SelfTest:
     generated = time.perf_counter()
     again = sampler.generate([request], params)[0]
     decoded = time.perf_counter()
+    invariant = _batch_invariant(sampler, task, cfg, tokens)
     import llama_cpp
 
     info = llama_cpp.llama_print_system_info().decode("utf-8", errors="replace").strip()
@@ -75,7 +78,21 @@ def _child(tokens: int) -> SelfTest:
                         error="two greedy generations of the same prompt differ: the build computes unstable results")
     return SelfTest(True, sampler.name, first.text, first.n_tokens, round(loaded - started, 3),
                     round(generated - loaded, 3), round(again.n_tokens / max(1e-9, decoded - generated), 2),
-                    library, info)
+                    library, info, batch_invariant=invariant)
+
+
+def _batch_invariant(sampler: Any, task: Any, cfg: Any, tokens: int) -> bool:
+    """Whether six sampled replies decoded together are the ones decoded one at a time. llama.cpp's batched
+    decoding keeps each sequence's numbers apart, but whether a row's result is the same in a matrix kernel of
+    one row and of several depends on the CPU's kernels (identical on AVX-512 here); where it is not, samples
+    depend on how they were batched."""
+    from codekiln.sample.base import GenParams
+    from codekiln.sample.run import build_request
+
+    params = GenParams(temperature=cfg.temperature, top_p=cfg.top_p, max_tokens=tokens, top_k=cfg.top_k)
+    requests = [build_request(task, cfg.seed + i, cfg, [], sampler.supports_prefill) for i in range(6)]
+    together = sampler.generate(requests, params)
+    return all(sampler.generate([r], params)[0] == g for r, g in zip(requests, together, strict=True))
 
 
 def describe_exit(code: int) -> str:
@@ -127,6 +144,11 @@ def main(argv: list[str] | None = None) -> int:
     if result.ok:
         print(f"self-test: ok: {result.model} generated {result.tokens} tokens with llama.cpp "
               f"({result.decode_tok_s:.0f} tok/s decoding; {result.library})")
+        if not result.batch_invariant:
+            print("self-test: note: on this CPU llama.cpp computes a sequence decoded beside others slightly "
+                  "differently from one decoded alone, so a sample can depend on how it was batched (sample.batch_size, "
+                  "the number of processes, a resumed run); sample.batch_size=1 makes samples reproducible, at about "
+                  "half the sampling speed")
         return 0
     print(f"self-test: error: the embedded model cannot run here: {result.error}", file=sys.stderr)
     return 1

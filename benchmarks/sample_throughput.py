@@ -5,6 +5,7 @@ Sections (each prints its figures side by side with its anchor, and the ratio):
             per sample, prompts kept by its prefix cache), same Q8_0 file, tasks, n, seeds, temperature and token
             limit, one process per core each side, interleaved runs: generated tokens per wall-second (target:
             2x), samples per CPU-minute at n = 1, 4, 16, peak resident memory of each side's largest process.
+  steps     one llama_decode of k = 1..32 sequences: milliseconds per call and per token (what batching can buy).
   hf        transformers: codekiln's batched generation vs single-stream, same model and requests.
   baseline  pass@1 (greedy) and pass@10 (n=10, T=0.8) of a model on HumanEval and each built-in suite
             (through `evaluate_model`: sample + sandboxed verification), on the first --limit tasks.
@@ -115,6 +116,31 @@ def bench_llama(model: str, ns: list[int], samples: int, workers: int, repeats: 
     return out
 
 
+def bench_steps(model: str, ks: list[int], position: int = 200, reps: int = 20) -> dict:
+    """CPU milliseconds of one `llama_decode` of k sequences (one token each, every sequence `position` tokens into
+    its own KV stream): what batching can buy on this CPU, whatever the sampler around it."""
+    cfg = with_budget(SampleConfig(model=model, batch_size=max(ks)), [])
+    sampler = load_sampler(resolve_model(model), cfg)
+    decoder = sampler._decoder_for(position + reps + 1)
+    out = {}
+    for k in ks:
+        for seq in range(k):  # the same filler tokens in every stream, one batch each
+            for start in range(0, position, decoder.n_batch):
+                decoder._decode([(100 + j % 500, j, seq) for j in range(start, min(position, start + decoder.n_batch))],
+                                logits=False)
+        start = time.process_time()
+        for r in range(reps):
+            decoder._decode([(200 + r, position + r, seq) for seq in range(k)], logits=True)
+        ms = 1000 * (time.process_time() - start) / reps
+        out[k] = {"ms_per_call": ms, "ms_per_token": ms / k}
+        import llama_cpp
+
+        llama_cpp.llama_memory_clear(decoder.memory, True)
+        decoder._cached = None
+    sampler.close()
+    return out
+
+
 def bench_hf(model: str, tasks, n: int, max_tokens: int, batch: int) -> dict:
     cfg = SampleConfig(model=model, backend="transformers", max_tokens=max_tokens, batch_size=batch)
     sampler = load_sampler(resolve_model(model), cfg)
@@ -158,7 +184,7 @@ def bench_baseline(model: str, suites: list[str], limit: int, n: int, workdir: P
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--section", choices=["llama", "hf", "baseline", "all"], default="all")
+    parser.add_argument("--section", choices=["llama", "steps", "hf", "baseline", "all"], default="all")
     parser.add_argument("--model", default="smollm2-135m")
     parser.add_argument("--limit", type=int, default=20, help="Tasks per suite for the baseline.")
     parser.add_argument("--suites", default="humaneval,python-basic,sql-basic")
@@ -189,6 +215,12 @@ def main() -> None:
             print(f"  n={n:2d}: codekiln/plain tokens per second {', '.join(f'{v:.2f}x' for v in x['ratios'])}; "
                   f"samples per CPU-minute codekiln {', '.join(f'{v:.1f}' for v in spm['codekiln'])}, "
                   f"plain {', '.join(f'{v:.1f}' for v in spm['plain'])}")
+    if args.section in ("steps", "all"):
+        r = bench_steps(args.model, [1, 2, 3, 4, 8, 16, 24, 32])
+        report["steps"] = r
+        print(f"\nllama_decode of k sequences, {args.model}, 1 thread, 200 tokens into each stream (CPU ms)")
+        for k, x in r.items():
+            print(f"  k={k:2d} {x['ms_per_call']:7.1f} ms per call {x['ms_per_token']:6.2f} ms per token")
     if args.section in ("hf", "all"):
         r = bench_hf(args.model, humaneval[:1], n=8, max_tokens=64, batch=8)
         report["hf"] = r

@@ -37,8 +37,8 @@ def _build_tool():
 def child(tasks: int, n: int) -> None:
     from codekiln.config import RunConfig
     from codekiln.sample.base import load_sampler
+    from codekiln.sample.generate import build_request, gen_params
     from codekiln.sample.models import resolve_model
-    from codekiln.sample.run import build_request, gen_params
     from codekiln.sample.seeds import sample_seed
     from codekiln.tasks.load import load_tasks
 

@@ -28,8 +28,9 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 from codekiln.config import EvalConfig, SampleConfig, VerifyConfig  # noqa: E402
 from codekiln.sample.base import GenParams, Request, load_sampler  # noqa: E402
 from codekiln.sample.budget import with_budget  # noqa: E402
+from codekiln.sample.generate import build_request  # noqa: E402
 from codekiln.sample.models import resolve_model  # noqa: E402
-from codekiln.sample.run import build_request, sample_tasks  # noqa: E402
+from codekiln.sample.run import sample_tasks  # noqa: E402
 from codekiln.sample.seeds import sample_seed  # noqa: E402
 from codekiln.tasks import load_tasks  # noqa: E402
 

@@ -10,7 +10,8 @@ from codekiln.config import CurateConfig, RunConfig, SampleConfig, VerifyConfig
 from codekiln.curate.run import curate_round
 from codekiln.records import Sample, Task, Verdict
 from codekiln.sample.budget import with_budget
-from codekiln.sample.run import gen_params, sample_tasks
+from codekiln.sample.generate import gen_params
+from codekiln.sample.run import sample_tasks
 from codekiln.verify.run import as_truncated, verify_samples
 
 HTML = Task("ui/t", "html", "A page with the heading 'Hi'.", split="train", description="A page with the heading 'Hi'.")

@@ -10,8 +10,8 @@ import pytest
 from codekiln.config import SampleConfig
 from codekiln.sample.base import GenParams, Request, load_sampler
 from codekiln.sample.budget import with_budget
+from codekiln.sample.generate import build_request
 from codekiln.sample.models import resolve_model
-from codekiln.sample.run import build_request
 from codekiln.tasks import load_tasks
 
 

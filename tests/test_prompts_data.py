@@ -6,8 +6,8 @@ from codekiln.config import SampleConfig
 from codekiln.records import Task
 from codekiln.sample.data_text import frame_literals, frames_text, schema_lines
 from codekiln.sample.extract import extract_code
+from codekiln.sample.generate import build_request
 from codekiln.sample.prompts import build_messages, render_reply, reply_prefix, task_text
-from codekiln.sample.run import build_request
 
 SCHEMA = ("CREATE TABLE owners (owner_id INTEGER PRIMARY KEY, name TEXT);\n"
           "CREATE TABLE pets (pet_id INTEGER PRIMARY KEY, name TEXT, owner_id INTEGER,\n"

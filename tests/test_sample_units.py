@@ -14,9 +14,9 @@ from codekiln.records import Task
 from codekiln.sample.assemble import SplitModel, join_parts
 from codekiln.sample.base import backend_for
 from codekiln.sample.extract import extract_code, fenced_blocks, find_function
+from codekiln.sample.generate import build_request, pick_examples
 from codekiln.sample.models import resolve_model
 from codekiln.sample.quantize import needs_requantize, requantized_path
-from codekiln.sample.run import build_request, pick_examples
 from codekiln.sample.seeds import sample_id, sample_index, sample_seed
 
 PY = Task("p1", "python", "def add(a, b):\n    \"\"\"Sum.\"\"\"\n", entry_point="add",

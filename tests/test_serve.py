@@ -84,3 +84,53 @@ def test_serve_answers_what_codekiln_samples(tmp_path, monkeypatch):
         _, err = proc.communicate(timeout=30)
     assert f"openai:tiny@{url}" in err and "vllm serve" in err and "--enable-lora" in err
     assert str(Path(round_dir / "adapter").resolve()) in err
+
+
+def test_eval_through_serve_reproduces_the_local_pass_at_1(tmp_path, monkeypatch):
+    """`codekiln eval --model openai:NAME@URL` against `codekiln serve` gives the local eval's samples and pass@1. The
+    chat API cannot continue a started reply, so both sides sample without the fence prefill (--no-stop-at-fence)."""
+    from codekiln.cli import main
+    from codekiln.records import Sample, Task, read_jsonl, write_jsonl
+    from codekiln.sample.llamacpp import LlamaCppSampler
+    from codekiln.sample.models import resolve_model
+    from codekiln.sample.prompts import build_messages
+    from scripted_model import chain, scripted_gguf
+
+    monkeypatch.setenv("CODEKILN_CACHE", str(tmp_path / "cache"))
+    # The same answer, "1)", to every prompt: it completes `return (` to return 1, right for `one`, wrong for `two`.
+    tasks = [Task(name, "python", f"def {name}(x):\n    return (", entry_point=name,
+                  test=f"def check(c):\n    assert c(0) == {want}\n") for name, want in (("one", 1), ("two", 2))]
+    write_jsonl(tmp_path / "tasks.jsonl", tasks)
+    plain = scripted_gguf(tmp_path / "probe", {})  # any scripted model renders the chat template the same way
+    probe = LlamaCppSampler(resolve_model(str(plain)), SampleConfig(threads=1, context_size=512))
+    rendered = probe.render(build_messages(tasks[0]))
+    probe.close()
+    gguf = scripted_gguf(tmp_path / "model", chain(rendered, "1)"))
+    common = ["--tasks", str(tmp_path / "tasks.jsonl"), "--n", "1", "--temperature", "0", "--max-tokens", "8",
+              "--no-stop-at-fence", "--quiet"]
+    assert main(["eval", "--model", str(gguf), *common, "--out", str(tmp_path / "local")]) == 0
+
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "codekiln.cli", "serve", str(gguf), "--port", str(port),
+                             "--threads", "1", "--name", "scripted", "--context-size", "512"],
+                            env={**os.environ, "CODEKILN_CACHE": str(tmp_path / "cache")}, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        url = f"http://127.0.0.1:{port}/v1"
+        for _ in range(120):
+            try:
+                urllib.request.urlopen(f"{url}/models", timeout=2)
+                break
+            except OSError:
+                assert proc.poll() is None, proc.communicate()[1]
+                time.sleep(0.5)
+        assert main(["eval", "--model", f"openai:scripted@{url}", *common, "--out", str(tmp_path / "served")]) == 0
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.communicate(timeout=30)
+    local, served = (json.loads((tmp_path / side / "metrics.json").read_text()) for side in ("local", "served"))
+    assert local["pass@1"] == served["pass@1"] == 0.5
+    assert [r["pass@1"] for r in local["per_task"]] == [r["pass@1"] for r in served["per_task"]] == [1.0, 0.0]
+    completions = [[s.completion for s in read_jsonl(tmp_path / side / "samples.jsonl", Sample)]
+                   for side in ("local", "served")]
+    assert completions[0] == completions[1] == ["1)\n", "1)\n"]

@@ -23,7 +23,7 @@ import pickle
 import sys
 import traceback
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from multiprocessing.connection import Connection, wait
 from pathlib import Path
 from typing import Any
@@ -31,7 +31,7 @@ from typing import Any
 from codekiln.config import SampleConfig
 from codekiln.errors import UserError, exit_text
 from codekiln.executors import shards
-from codekiln.executors.sample_worker import OnShard, Pairs, SampleWorker, Work, shard_work, stream_shards
+from codekiln.executors.sample_worker import Pairs, SampleWorker, Work, shard_work, stream_shards
 from codekiln.records import Sample, Task
 from codekiln.sample.models import ModelRef
 from codekiln.sample.seeds import sample_index
@@ -156,8 +156,8 @@ class _Process:
 
 
 def run_processes(ref: ModelRef, work: list[Work], cfg: SampleConfig, round: int, examples: Sequence[Task],
-                  workers: int, on_shard: OnShard, crash_log: Path | None = None) -> None:
-    """Generate every shard of `work` in `workers` spawned model processes; `on_shard` gets each batch of samples.
+                  workers: int, crash_log: Path | None = None) -> Iterator[list[Sample]]:
+    """Generate every shard of `work` in `workers` spawned model processes, yielding samples as they finish.
     A process that dies from a signal writes its Python stack to `crash_log` (kept only when something was written).
 
     Raises `ProcessDied` when a process dies owing samples (what it sent before is already handed over), and
@@ -179,7 +179,7 @@ def run_processes(ref: ModelRef, work: list[Work], cfg: SampleConfig, round: int
                         message = proc.conn.recv()
                     except (EOFError, OSError):
                         raise proc.died(batch) from None
-                    _take(proc, message, on_shard)
+                    yield _take(proc, message)
                     if not proc.owed and queue:
                         proc.give(queue.popleft())
                 elif proc.process.sentinel in ready:
@@ -189,7 +189,8 @@ def run_processes(ref: ModelRef, work: list[Work], cfg: SampleConfig, round: int
             proc.stop()
 
 
-def _take(proc: _Process, message: tuple[Any, ...], on_shard: OnShard) -> None:
+def _take(proc: _Process, message: tuple[Any, ...]) -> list[Sample]:
+    """The samples a process sent (no longer owed), or the error it ran into, raised here."""
     kind = message[0]
     if kind == "error":  # a UserError is the user's to fix (one line); anything else is a bug: show where
         err, text = message[1], message[2]
@@ -200,7 +201,7 @@ def _take(proc: _Process, message: tuple[Any, ...], on_shard: OnShard) -> None:
     samples: list[Sample] = message[1]
     finished = {(s.task_id, sample_index(s.sample_id)) for s in samples}  # in any order: they come as they finish
     proc.owed = deque(p for p in proc.owed if (p[0].task_id, p[1]) not in finished)
-    on_shard(None, samples)
+    return samples
 
 
 def sample_processes(ref: ModelRef, todo: Pairs, cfg: SampleConfig, out: Path, round: int, quiet: bool,
@@ -211,7 +212,7 @@ def sample_processes(ref: ModelRef, todo: Pairs, cfg: SampleConfig, out: Path, r
     crash_log = out.with_name(f"{out.name}.crash.log")
     try:
         stream_shards(out, todo, wanted, have, quiet,
-                      lambda on_shard: run_processes(ref, work, cfg, round, examples, workers, on_shard, crash_log))
+                      run_processes(ref, work, cfg, round, examples, workers, crash_log))
     finally:
         if crash_log.exists() and not crash_log.stat().st_size:
             crash_log.unlink()

@@ -9,7 +9,7 @@ are never redone.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from codekiln.executors.ray_cluster import unwrap
@@ -23,9 +23,9 @@ def start_actors(ray: Any, cls: type, count: int, options: dict[str, Any], *args
     return [remote.remote(*args) for _ in range(max(1, count))]
 
 
-def run_shards(ray: Any, actors: Sequence[Any], method: str, shards: Sequence[Any],
-               on_done: Callable[[Any, Any], None], depth: int = 2) -> None:
-    """Call `actor.method(shard)` for every shard; `on_done(shard, result)` in the driver as each finishes."""
+def finished_shards(ray: Any, actors: Sequence[Any], method: str, shards: Sequence[Any],
+                    depth: int = 2) -> Iterator[tuple[Any, Any]]:
+    """Call `actor.method(shard)` for every shard; yield (shard, result) in the driver as each finishes."""
     queue = deque(shards)
     pending: dict[Any, tuple[Any, Any]] = {}  # object ref -> (actor, shard)
 
@@ -47,7 +47,7 @@ def run_shards(ray: Any, actors: Sequence[Any], method: str, shards: Sequence[An
                 ray.cancel(ref, force=False)
             raise unwrap(ray, err) from None
         feed(actor)
-        on_done(item, result)
+        yield item, result
 
 
 def stop_actors(ray: Any, actors: Sequence[Any]) -> None:

@@ -16,7 +16,7 @@ from typing import Any
 from codekiln.config import SampleConfig
 from codekiln.executors import shards
 from codekiln.executors.ray_cluster import cluster_resource, connect, fit_cpus
-from codekiln.executors.ray_pool import run_shards, start_actors, stop_actors
+from codekiln.executors.ray_pool import finished_shards, start_actors, stop_actors
 from codekiln.executors.sample_worker import Pairs, SampleWorker, shard_work, stream_shards
 from codekiln.records import Sample, Task
 from codekiln.sample.models import ModelRef
@@ -44,6 +44,7 @@ def sample_ray(ref: ModelRef, todo: Pairs, cfg: SampleConfig, out: Path, round: 
     count, options = actor_plan(ray, cfg, len(work))
     actors = start_actors(ray, SampleWorker, count, options, ref, cfg, round, list(examples))
     try:
-        stream_shards(out, todo, wanted, have, quiet, lambda on_shard: run_shards(ray, actors, "generate", work, on_shard))
+        stream_shards(out, todo, wanted, have, quiet,
+                      (samples for _, samples in finished_shards(ray, actors, "generate", work)))
     finally:
         stop_actors(ray, actors)

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from codekiln.config import VerifyConfig
 from codekiln.executors import shards
 from codekiln.executors.ray_cluster import cluster_resource, connect, fit_cpus
-from codekiln.executors.ray_pool import run_shards, start_actors, stop_actors
+from codekiln.executors.ray_pool import finished_shards, start_actors, stop_actors
 from codekiln.records import Sample, Task, Verdict
 
 Jobs = list[tuple[Task, Sample]]
@@ -54,10 +54,8 @@ def verify_ray(by_kind: dict[str, Jobs], cfg: VerifyConfig, record: Callable[[in
     count = min(len(work), max(1, int(cluster_resource(ray, "CPU") // cpus)))
     actors = start_actors(ray, VerifyWorker, count, {"num_cpus": cpus}, cfg.model_copy(update={"workers": cpus}))
     try:
-        def done(_: tuple[str, Jobs], verdicts: list[Verdict]) -> None:
+        for _, verdicts in finished_shards(ray, actors, "verify", work):
             for verdict in verdicts:
                 record(0, verdict)
-
-        run_shards(ray, actors, "verify", work, done)
     finally:
         stop_actors(ray, actors)

@@ -10,12 +10,15 @@ from __future__ import annotations
 import os
 import tempfile
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import closing
 from pathlib import Path
 
 from codekiln.config import SampleConfig
 from codekiln.progress import progress_bar
 from codekiln.records import JsonlAppender, Sample, Task, dump_line
+from codekiln.sample.base import load_sampler
+from codekiln.sample.generate import gen_params, generate_pairs
 from codekiln.sample.models import ModelRef
 from codekiln.sample.seeds import sample_index
 
@@ -27,9 +30,6 @@ class SampleWorker:
     """One loaded model, kept across shards."""
 
     def __init__(self, ref: ModelRef, cfg: SampleConfig, round: int, examples: Sequence[Task]) -> None:
-        from codekiln.sample.base import load_sampler
-        from codekiln.sample.run import gen_params
-
         self.sampler = load_sampler(ref, cfg)
         self.cfg, self.round, self.examples = cfg, round, list(examples)
         self.params = gen_params(cfg)
@@ -39,8 +39,6 @@ class SampleWorker:
 
     def chunks(self, work: Work) -> Iterator[list[Sample]]:
         """The shard's samples, a few at a time as they finish (generated as they are asked for)."""
-        from codekiln.sample.run import generate_pairs
-
         pairs, seeds = work
         yield from generate_pairs(self.sampler, pairs, self.cfg, self.round, self.examples, seeds, self.params)
 
@@ -70,24 +68,18 @@ def rewrite_in_order(out: Path, prefix: bytes, samples: list[Sample]) -> None:
         raise
 
 
-OnShard = Callable[[object, list[Sample]], None]
-
-
 def stream_shards(out: Path, todo: Pairs, wanted: dict[tuple[str, int], int], have: dict[tuple[str, int], Sample],
-                  quiet: bool, run: Callable[[OnShard], None]) -> None:
-    """Run `run(on_shard)`, which hands back finished samples (a shard, or part of one); they go to `have` and
-    are appended to `out` at once, so a kill or a crash loses only unfinished ones. `sample_tasks` puts the file
-    in task order once every sample is in."""
+                  quiet: bool, finished: Iterator[list[Sample]]) -> None:
+    """Take the finished samples an executor yields (a shard, or part of one): they go to `have` and are appended
+    to `out` at once, so a kill or a crash loses only unfinished ones. `sample_tasks` puts the file in task order
+    once every sample is in. The executor's iterator is closed on the way out (its workers stop)."""
     tokens, started = 0, time.monotonic()
-    with JsonlAppender(out) as sink, progress_bar("sampling", len(wanted), quiet,
-                                                  completed=len(wanted) - len(todo)) as bar:
-        def on_shard(_: object, samples: list[Sample]) -> None:
-            nonlocal tokens
+    with closing(finished), JsonlAppender(out) as sink, progress_bar(
+            "sampling", len(wanted), quiet, completed=len(wanted) - len(todo)) as bar:
+        for samples in finished:
             for sample in samples:
                 sink.append(sample)
                 have[(sample.task_id, sample_index(sample.sample_id))] = sample
                 tokens += int(sample.meta.get("tokens", 0))
             bar.advance(len(samples))
             bar.note(f"{tokens / max(1e-9, time.monotonic() - started):.1f} tok/s")
-
-        run(on_shard)

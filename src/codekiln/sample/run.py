@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 from codekiln.config import SampleConfig
@@ -21,28 +21,12 @@ from codekiln.executors.local_sample import ProcessDied, local_workers
 from codekiln.executors.sample_worker import rewrite_in_order
 from codekiln.progress import console, progress_bar
 from codekiln.records import JsonlAppender, Sample, Task, dump_line, from_dict, read_jsonl_resumable
-from codekiln.sample.base import Generation, GenParams, Request, Sampler, backend_for, load_sampler
+from codekiln.sample.base import Sampler, backend_for, load_sampler
 from codekiln.sample.budget import with_budget
-from codekiln.sample.extract import extract_code
+from codekiln.sample.generate import gen_params, generate_pairs
 from codekiln.sample.models import ModelRef, resolve_model
-from codekiln.sample.prompts import FENCE, build_messages, reply_prefix
 from codekiln.sample.quantize import fast_gguf
-from codekiln.sample.seeds import sample_id, sample_index, sample_seed
-
-
-def pick_examples(task: Task, examples: Sequence[Task], shots: int) -> list[Task]:
-    """The first `shots` worked examples of the task's kind that have a reference and are not the task itself."""
-    if shots <= 0:
-        return []
-    fit = [e for e in examples if e.kind == task.kind and e.task_id != task.task_id and e.reference]
-    return fit[:shots]
-
-
-def build_request(task: Task, seed: int, cfg: SampleConfig, examples: Sequence[Task], prefill_ok: bool) -> Request:
-    messages = build_messages(task, pick_examples(task, examples, cfg.shots))
-    if cfg.stop_at_fence and prefill_ok and task.kind in FENCE:
-        return Request(messages, seed, prefill=reply_prefix(task), stop=("\n```",))
-    return Request(messages, seed)
+from codekiln.sample.seeds import sample_index, sample_seed
 
 
 def sample_tasks(
@@ -157,38 +141,3 @@ def _generate(sampler: Sampler, todo: list[tuple[Task, int]], cfg: SampleConfig,
                 tokens += sample.meta["tokens"]
             bar.advance(len(samples))
             bar.note(f"{tokens / max(1e-9, time.monotonic() - started):.1f} tok/s")
-
-
-def gen_params(cfg: SampleConfig) -> GenParams:
-    """The decoding settings of `cfg` (one place, so every executor decodes alike)."""
-    max_tokens = with_budget(cfg, ()).max_tokens  # cfg's own, or the default kind's when unset
-    assert max_tokens is not None
-    return GenParams(temperature=cfg.temperature, top_p=cfg.top_p, max_tokens=max_tokens, top_k=cfg.top_k)
-
-
-def generate_pairs(sampler: Sampler, pairs: Sequence[tuple[Task, int]], cfg: SampleConfig, round: int,
-                   examples: Sequence[Task], wanted: dict[tuple[str, int], int],
-                   params: GenParams) -> Iterator[list[Sample]]:
-    """The samples of (task, index) pairs, a few at a time as they finish (what every executor runs).
-
-    A backend that streams (llama.cpp: `stream`) gets all the pairs at once and keeps `batch_size` sequences
-    decoding, each sample handed back as it finishes, in any order; any other gets `batch_size` pairs per call."""
-    requests = [build_request(t, wanted[(t.task_id, i)], cfg, examples, sampler.supports_prefill) for t, i in pairs]
-    stream = getattr(sampler, "stream", None)
-    if stream is not None:
-        for k, gen in stream(requests, params):
-            yield [_sample(sampler, pairs[k], requests[k], gen, round)]
-        return
-    step = max(1, cfg.batch_size)
-    for start in range(0, len(pairs), step):
-        gens = sampler.generate(requests[start:start + step], params)
-        yield [_sample(sampler, pair, request, gen, round)
-               for pair, request, gen in zip(pairs[start:start + step], requests[start:start + step], gens,
-                                             strict=True)]
-
-
-def _sample(sampler: Sampler, pair: tuple[Task, int], request: Request, gen: Generation, round: int) -> Sample:
-    task, index = pair
-    return Sample(task_id=task.task_id, completion=extract_code(task, gen.text),
-                  sample_id=sample_id(task.task_id, round, index), model=sampler.name, round=round,
-                  seed=request.seed, raw=gen.text, meta={"tokens": gen.n_tokens, "finish": gen.finish})

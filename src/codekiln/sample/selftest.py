@@ -44,9 +44,9 @@ def _child(tokens: int) -> SelfTest:
     """Load and generate in this process, as `codekiln run` does."""
     from codekiln.config import RunConfig
     from codekiln.sample.base import GenParams, load_sampler
+    from codekiln.sample.generate import build_request
     from codekiln.sample.models import resolve_model
     from codekiln.sample.quantize import fast_gguf
-    from codekiln.sample.run import build_request
     from codekiln.tasks.load import load_tasks
 
     cfg = RunConfig().sample  # the embedded default run's sampling settings
@@ -87,7 +87,7 @@ def _batch_invariant(sampler: Any, task: Any, cfg: Any, tokens: int) -> bool:
     one row and of several depends on the CPU's kernels (identical on AVX-512 here); where it is not, samples
     depend on how they were batched."""
     from codekiln.sample.base import GenParams
-    from codekiln.sample.run import build_request
+    from codekiln.sample.generate import build_request
 
     params = GenParams(temperature=cfg.temperature, top_p=cfg.top_p, max_tokens=tokens, top_k=cfg.top_k)
     requests = [build_request(task, cfg.seed + i, cfg, [], sampler.supports_prefill) for i in range(6)]

@@ -1,0 +1,66 @@
+"""Generation, shared by every executor: the request for a (task, index) pair, and samples from a loaded backend.
+
+A leaf module: `sample.run` (the stage) and `executors/*` (where it runs) both import it, and it imports neither.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+
+from codekiln.config import SampleConfig
+from codekiln.records import Sample, Task
+from codekiln.sample.base import Generation, GenParams, Request, Sampler
+from codekiln.sample.budget import with_budget
+from codekiln.sample.extract import extract_code
+from codekiln.sample.prompts import FENCE, build_messages, reply_prefix
+from codekiln.sample.seeds import sample_id
+
+
+def pick_examples(task: Task, examples: Sequence[Task], shots: int) -> list[Task]:
+    """The first `shots` worked examples of the task's kind that have a reference and are not the task itself."""
+    if shots <= 0:
+        return []
+    fit = [e for e in examples if e.kind == task.kind and e.task_id != task.task_id and e.reference]
+    return fit[:shots]
+
+
+def build_request(task: Task, seed: int, cfg: SampleConfig, examples: Sequence[Task], prefill_ok: bool) -> Request:
+    messages = build_messages(task, pick_examples(task, examples, cfg.shots))
+    if cfg.stop_at_fence and prefill_ok and task.kind in FENCE:
+        return Request(messages, seed, prefill=reply_prefix(task), stop=("\n```",))
+    return Request(messages, seed)
+
+
+def gen_params(cfg: SampleConfig) -> GenParams:
+    """The decoding settings of `cfg` (one place, so every executor decodes alike)."""
+    max_tokens = with_budget(cfg, ()).max_tokens  # cfg's own, or the default kind's when unset
+    assert max_tokens is not None
+    return GenParams(temperature=cfg.temperature, top_p=cfg.top_p, max_tokens=max_tokens, top_k=cfg.top_k)
+
+
+def generate_pairs(sampler: Sampler, pairs: Sequence[tuple[Task, int]], cfg: SampleConfig, round: int,
+                   examples: Sequence[Task], wanted: dict[tuple[str, int], int],
+                   params: GenParams) -> Iterator[list[Sample]]:
+    """The samples of (task, index) pairs, a few at a time as they finish (what every executor runs).
+
+    A backend that streams (llama.cpp: `stream`) gets all the pairs at once and keeps `batch_size` sequences
+    decoding, each sample handed back as it finishes, in any order; any other gets `batch_size` pairs per call."""
+    requests = [build_request(t, wanted[(t.task_id, i)], cfg, examples, sampler.supports_prefill) for t, i in pairs]
+    stream = getattr(sampler, "stream", None)
+    if stream is not None:
+        for k, gen in stream(requests, params):
+            yield [_sample(sampler, pairs[k], requests[k], gen, round)]
+        return
+    step = max(1, cfg.batch_size)
+    for start in range(0, len(pairs), step):
+        gens = sampler.generate(requests[start:start + step], params)
+        yield [_sample(sampler, pair, request, gen, round)
+               for pair, request, gen in zip(pairs[start:start + step], requests[start:start + step], gens,
+                                             strict=True)]
+
+
+def _sample(sampler: Sampler, pair: tuple[Task, int], request: Request, gen: Generation, round: int) -> Sample:
+    task, index = pair
+    return Sample(task_id=task.task_id, completion=extract_code(task, gen.text),
+                  sample_id=sample_id(task.task_id, round, index), model=sampler.name, round=round,
+                  seed=request.seed, raw=gen.text, meta={"tokens": gen.n_tokens, "finish": gen.finish})

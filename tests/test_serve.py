@@ -27,6 +27,25 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def start_serve(model: Path, name: str, context: int, cache: Path) -> tuple[subprocess.Popen, str]:
+    """`codekiln serve MODEL` on a free port, once it answers; the process (in its own session) and its /v1 URL."""
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "codekiln.cli", "serve", str(model), "--port", str(port),
+                             "--threads", "1", "--name", name, "--context-size", str(context)],
+                            env={**os.environ, "CODEKILN_CACHE": str(cache)}, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+    url = f"http://127.0.0.1:{port}/v1"
+    for _ in range(120):
+        try:
+            urllib.request.urlopen(f"{url}/models", timeout=2)
+            break
+        except OSError:
+            if proc.poll() is not None:
+                pytest.fail(f"codekiln serve ended: {proc.communicate()[1]}")
+            time.sleep(0.5)
+    return proc, url
+
+
 def local_greedy(model: str, messages: list[dict[str, str]], tokens: int = 12) -> str:
     from codekiln.sample.base import GenParams, Request
     from codekiln.sample.llamacpp import LlamaCppSampler
@@ -57,20 +76,8 @@ def test_serve_answers_what_codekiln_samples(tmp_path, monkeypatch):
     base = json.loads((round_dir / "codekiln-model.json").read_text())["base_gguf"]
     assert want != local_greedy(base, messages)  # the adapter changes the answer: a server without it cannot pass
 
-    port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "codekiln.cli", "serve", str(round_dir), "--port", str(port),
-                             "--threads", "1", "--name", "tiny", "--context-size", "1024"],
-                            env={**os.environ, "CODEKILN_CACHE": str(tmp_path / "cache")}, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+    proc, url = start_serve(round_dir, "tiny", 1024, tmp_path / "cache")
     try:
-        url = f"http://127.0.0.1:{port}/v1"
-        for _ in range(120):
-            try:
-                urllib.request.urlopen(f"{url}/models", timeout=2)
-                break
-            except OSError:
-                assert proc.poll() is None, proc.communicate()[1]
-                time.sleep(0.5)
         import openai
 
         client = openai.OpenAI(base_url=url, api_key="none")
@@ -110,20 +117,8 @@ def test_eval_through_serve_reproduces_the_local_pass_at_1(tmp_path, monkeypatch
               "--no-stop-at-fence", "--quiet"]
     assert main(["eval", "--model", str(gguf), *common, "--out", str(tmp_path / "local")]) == 0
 
-    port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "codekiln.cli", "serve", str(gguf), "--port", str(port),
-                             "--threads", "1", "--name", "scripted", "--context-size", "512"],
-                            env={**os.environ, "CODEKILN_CACHE": str(tmp_path / "cache")}, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+    proc, url = start_serve(gguf, "scripted", 512, tmp_path / "cache")
     try:
-        url = f"http://127.0.0.1:{port}/v1"
-        for _ in range(120):
-            try:
-                urllib.request.urlopen(f"{url}/models", timeout=2)
-                break
-            except OSError:
-                assert proc.poll() is None, proc.communicate()[1]
-                time.sleep(0.5)
         assert main(["eval", "--model", f"openai:scripted@{url}", *common, "--out", str(tmp_path / "served")]) == 0
     finally:
         os.killpg(proc.pid, signal.SIGTERM)

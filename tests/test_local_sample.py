@@ -87,6 +87,7 @@ from pathlib import Path
 from codekiln.config import SampleConfig
 from codekiln.executors import local_sample, sample_worker
 from codekiln.records import Task
+from codekiln.sample.generate import SampleJob
 from codekiln.sample.models import resolve_model
 
 def slow(self, work):  # at module level: a spawned model process runs this file too (as __mp_main__)
@@ -100,8 +101,9 @@ if __name__ == "__main__":
     tasks = [Task(f"t{{i}}", "python", "def f():\\n", entry_point="f", test="def check(c):\\n    pass\\n") for i in range(40)]
     cfg = SampleConfig(model={str(tiny_gguf)!r}, n=1, workers=2, batch_size=1)  # shards of 16: one per process
     wanted = {{(t.task_id, 0): 1 for t in tasks}}
-    local_sample.sample_processes(resolve_model(cfg.model), [(t, 0) for t in tasks], cfg, Path({str(tmp_path / 'out.jsonl')!r}),
-                                  0, True, (), {{}}, wanted, 2)
+    job = SampleJob(resolve_model(cfg.model), cfg, 0, (), tuple((t, 0) for t in tasks), wanted)
+    for _ in local_sample.sample_processes(job, 2, Path({str(tmp_path / 'crash.log')!r})):
+        pass
 """)
     parent = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True)
     children = [int(parent.stdout.readline()) for _ in range(2)]

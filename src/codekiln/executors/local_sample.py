@@ -31,8 +31,9 @@ from typing import Any
 from codekiln.config import SampleConfig
 from codekiln.errors import UserError, exit_text
 from codekiln.executors import shards
-from codekiln.executors.sample_worker import Pairs, SampleWorker, Work, shard_work, stream_shards
+from codekiln.executors.sample_worker import SampleWorker, Work, shard_work
 from codekiln.records import Sample, Task
+from codekiln.sample.generate import SampleJob
 from codekiln.sample.models import ModelRef
 from codekiln.sample.seeds import sample_index
 
@@ -204,15 +205,13 @@ def _take(proc: _Process, message: tuple[Any, ...]) -> list[Sample]:
     return samples
 
 
-def sample_processes(ref: ModelRef, todo: Pairs, cfg: SampleConfig, out: Path, round: int, quiet: bool,
-                     examples: Sequence[Task], have: dict[tuple[str, int], Sample],
-                     wanted: dict[tuple[str, int], int], workers: int) -> None:
-    """Generate the `todo` pairs in `workers` processes; each sample goes to `have` and to `out` as it comes."""
-    work = shard_work(todo, wanted, min(shards.sample_shard(cfg.batch_size), -(-len(todo) // workers)))
-    crash_log = out.with_name(f"{out.name}.crash.log")
+def sample_processes(job: SampleJob, workers: int, crash_log: Path) -> Iterator[list[Sample]]:
+    """The job's samples from `workers` model processes, as they finish. A process that dies from a signal writes
+    its Python stack to `crash_log`, kept only when something was written."""
+    size = min(shards.sample_shard(job.cfg.batch_size), -(-len(job.todo) // workers))
+    work = shard_work(list(job.todo), dict(job.seeds), size)
     try:
-        stream_shards(out, todo, wanted, have, quiet,
-                      run_processes(ref, work, cfg, round, examples, workers, crash_log))
+        yield from run_processes(job.ref, work, job.cfg, job.round, job.examples, workers, crash_log)
     finally:
         if crash_log.exists() and not crash_log.stat().st_size:
             crash_log.unlink()

@@ -2,24 +2,23 @@
 loaded model (llama.cpp or transformers on CPUs; with backend=vllm, one vLLM engine per GPU actor).
 
 Every sample's seed comes from (seed, task, round, index), never from the worker or the batch, so the samples
-are those of the local executor. The driver appends a shard's samples to the file as the shard comes back
+are those of the local executor. The stage appends a shard's samples to the file as the shard comes back
 (a kill loses only unfinished shards; the rerun generates only what is missing) and, once all are in, puts
-this call's samples in task order, so an uninterrupted run writes the same file as the local executor.
+them in task order, so an uninterrupted run writes the same file as the local executor.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from pathlib import Path
+from collections.abc import Iterator
 from typing import Any
 
 from codekiln.config import SampleConfig
 from codekiln.executors import shards
 from codekiln.executors.ray_cluster import cluster_resource, connect, fit_cpus
 from codekiln.executors.ray_pool import finished_shards, start_actors, stop_actors
-from codekiln.executors.sample_worker import Pairs, SampleWorker, shard_work, stream_shards
-from codekiln.records import Sample, Task
-from codekiln.sample.models import ModelRef
+from codekiln.executors.sample_worker import SampleWorker, shard_work
+from codekiln.records import Sample
+from codekiln.sample.generate import SampleJob
 
 
 def actor_plan(ray: Any, cfg: SampleConfig, shards: int) -> tuple[int, dict[str, float]]:
@@ -35,16 +34,14 @@ def actor_plan(ray: Any, cfg: SampleConfig, shards: int) -> tuple[int, dict[str,
     return min(shards, max(1, int(cluster_resource(ray, "CPU") // cpus))), {"num_cpus": cpus}
 
 
-def sample_ray(ref: ModelRef, todo: Pairs, cfg: SampleConfig, out: Path, round: int, quiet: bool,
-               examples: Sequence[Task], have: dict[tuple[str, int], Sample],
-               wanted: dict[tuple[str, int], int], address: str | None = None) -> None:
-    """Generate the `todo` pairs on Ray; each sample goes to `have` and to `out`."""
-    work = shard_work(todo, wanted, shards.sample_shard(cfg.batch_size))
+def sample_ray(job: SampleJob, address: str | None = None) -> Iterator[list[Sample]]:
+    """The job's samples from model actors on the Ray cluster at `address`, a shard at a time as each finishes."""
+    work = shard_work(list(job.todo), dict(job.seeds), shards.sample_shard(job.cfg.batch_size))
     ray = connect(address)
-    count, options = actor_plan(ray, cfg, len(work))
-    actors = start_actors(ray, SampleWorker, count, options, ref, cfg, round, list(examples))
+    count, options = actor_plan(ray, job.cfg, len(work))
+    actors = start_actors(ray, SampleWorker, count, options, job.ref, job.cfg, job.round, list(job.examples))
     try:
-        stream_shards(out, todo, wanted, have, quiet,
-                      (samples for _, samples in finished_shards(ray, actors, "generate", work)))
+        for _, samples in finished_shards(ray, actors, "generate", work):
+            yield samples
     finally:
         stop_actors(ray, actors)

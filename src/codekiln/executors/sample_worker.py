@@ -1,4 +1,4 @@
-"""What every sample executor shares: a worker holding one loaded model, and the final rewrite of the file.
+"""What every sample executor shares: a worker holding one loaded model, and cutting the work into shards.
 
 A worker (a Ray actor, or a process of the local pool) loads its model once and generates shards of
 (task, index) pairs. Seeds come from (seed, task, round, index), never from the worker or the batch, so any
@@ -7,20 +7,13 @@ executor and any number of workers produce the same samples.
 
 from __future__ import annotations
 
-import os
-import tempfile
-import time
 from collections.abc import Iterator, Sequence
-from contextlib import closing
-from pathlib import Path
 
 from codekiln.config import SampleConfig
-from codekiln.progress import progress_bar
-from codekiln.records import JsonlAppender, Sample, Task, dump_line
+from codekiln.records import Sample, Task
 from codekiln.sample.base import load_sampler
 from codekiln.sample.generate import gen_params, generate_pairs
 from codekiln.sample.models import ModelRef
-from codekiln.sample.seeds import sample_index
 
 Pairs = list[tuple[Task, int]]
 Work = tuple[Pairs, dict[tuple[str, int], int]]
@@ -51,35 +44,3 @@ def shard_work(todo: Pairs, wanted: dict[tuple[str, int], int], size: int) -> li
     from codekiln.executors import shards
 
     return [(part, {(t.task_id, i): wanted[(t.task_id, i)] for t, i in part}) for part in shards.shard(todo, size)]
-
-
-def rewrite_in_order(out: Path, prefix: bytes, samples: list[Sample]) -> None:
-    """`out` as a single sequential worker would leave it: `prefix` (the file's other records), then `samples`."""
-    fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(prefix)
-            fh.write("".join(dump_line(s) for s in samples).encode("utf-8"))
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, out)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def stream_shards(out: Path, todo: Pairs, wanted: dict[tuple[str, int], int], have: dict[tuple[str, int], Sample],
-                  quiet: bool, finished: Iterator[list[Sample]]) -> None:
-    """Take the finished samples an executor yields (a shard, or part of one): they go to `have` and are appended
-    to `out` at once, so a kill or a crash loses only unfinished ones. `sample_tasks` puts the file in task order
-    once every sample is in. The executor's iterator is closed on the way out (its workers stop)."""
-    tokens, started = 0, time.monotonic()
-    with closing(finished), JsonlAppender(out) as sink, progress_bar(
-            "sampling", len(wanted), quiet, completed=len(wanted) - len(todo)) as bar:
-        for samples in finished:
-            for sample in samples:
-                sink.append(sample)
-                have[(sample.task_id, sample_index(sample.sample_id))] = sample
-                tokens += int(sample.meta.get("tokens", 0))
-            bar.advance(len(samples))
-            bar.note(f"{tokens / max(1e-9, time.monotonic() - started):.1f} tok/s")

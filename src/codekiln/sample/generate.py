@@ -5,15 +5,31 @@ A leaf module: `sample.run` (the stage) and `executors/*` (where it runs) both i
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
 
 from codekiln.config import SampleConfig
 from codekiln.records import Sample, Task
 from codekiln.sample.base import Generation, GenParams, Request, Sampler
 from codekiln.sample.budget import with_budget
 from codekiln.sample.extract import extract_code
+from codekiln.sample.models import ModelRef
 from codekiln.sample.prompts import FENCE, build_messages, reply_prefix
 from codekiln.sample.seeds import sample_id
+
+
+@dataclass(frozen=True)
+class SampleJob:
+    """A sample stage's work as every executor takes it: the model, the settings (budgets filled in), the round,
+    the worked examples for few-shot prompts, the (task, index) pairs still to generate, and every wanted pair's
+    seed. Executors yield the finished samples; the stage writes them."""
+
+    ref: ModelRef
+    cfg: SampleConfig
+    round: int
+    examples: tuple[Task, ...]
+    todo: tuple[tuple[Task, int], ...]
+    seeds: Mapping[tuple[str, int], int]
 
 
 def pick_examples(task: Task, examples: Sequence[Task], shots: int) -> list[Task]:

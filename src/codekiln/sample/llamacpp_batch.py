@@ -83,10 +83,14 @@ class BatchDecoder:
     def generate(self, prompts: Sequence[Sequence[int]], requests: Sequence[Request], context: int,
                  params: GenParams) -> Iterator[tuple[int, Generation]]:
         """(request index, generation) for every request, as each finishes; a sequence ends at `context` tokens
-        (prompt and reply) if not before. Requests with the same prompt tokens run back to back, so each distinct
-        prompt is evaluated once."""
+        (prompt and reply) if not before. Requests start in their order, except that requests with the same prompt
+        tokens run back to back, so each distinct prompt is evaluated once (and the caller, which knows the order,
+        can tell which requests are being decoded)."""
         C = self._C
-        order = deque(sorted(range(len(requests)), key=lambda i: (tuple(prompts[i]), i)))
+        first: dict[tuple[int, ...], int] = {}
+        for i, prompt in enumerate(prompts):
+            first.setdefault(tuple(prompt), i)
+        order = deque(sorted(range(len(requests)), key=lambda i: (first[tuple(prompts[i])], i)))
         running: list[_Sequence] = []
         try:
             while order or running:

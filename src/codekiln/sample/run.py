@@ -1,29 +1,32 @@
 """`sample_tasks`: n samples per task from a model, streamed to a JSONL file, resumable.
 
 Every sample's seed is `sample_seed(cfg.seed, task_id, round, index)`, so a rerun, a different batch size
-or another worker count gives the same samples (for llama.cpp's batched decoding, where this machine's kernels
-compute a row alike in a matrix of one row and of many: see sample/llamacpp_batch.py and the self-test). Samples are appended as each batch finishes; a rerun reads
-the file back and generates only the (task, index) pairs still missing. Once all are in, the file holds them
+or another worker count gives the same samples (for llama.cpp's batched decoding: where the CPU's kernels compute
+a row alike in a matrix of one row and of many, see sample/llamacpp_batch.py and the self-test). The stage builds
+a `SampleJob`, an executor yields the samples as they finish, and each is appended at once; a rerun reads the
+file back and generates only the (task, index) pairs still missing. Once all are in, the file holds them
 in task order, once each: a resumed run leaves the file an uninterrupted one writes.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import closing
 from pathlib import Path
 
 from codekiln.config import SampleConfig
 from codekiln.errors import WorkerCrashed
 from codekiln.executors import check_executor
 from codekiln.executors.local_sample import ProcessDied, local_workers
-from codekiln.executors.sample_worker import rewrite_in_order
 from codekiln.progress import console, progress_bar
 from codekiln.records import JsonlAppender, Sample, Task, dump_line, from_dict, read_jsonl_resumable
 from codekiln.sample.base import Sampler, backend_for, load_sampler
 from codekiln.sample.budget import with_budget
-from codekiln.sample.generate import gen_params, generate_pairs
+from codekiln.sample.generate import SampleJob, gen_params, generate_pairs
 from codekiln.sample.models import ModelRef, resolve_model
 from codekiln.sample.quantize import fast_gguf
 from codekiln.sample.seeds import sample_index, sample_seed
@@ -69,22 +72,25 @@ def sample_tasks(
     if todo and cfg.temperature == 0 and cfg.n > 1 and not quiet:
         console.print(f"[yellow]note:[/] temperature 0 is greedy: the {cfg.n} samples of a task will be identical "
                       "(seeds differ, but greedy decoding ignores them); use --temperature > 0 for pass@k with k > 1")
+    job = SampleJob(ref, cfg, round, tuple(examples), tuple(todo), wanted)
     try:
         if todo and executor == "ray":
             from codekiln.executors.ray_sample import sample_ray
 
-            sample_ray(ref, todo, cfg, out, round, quiet, examples, have, wanted, ray_address)
+            _collect(out, job, sample_ray(job, ray_address), have, quiet)
         elif todo and sampler is None and _in_processes(ref, cfg):
             from codekiln.executors.local_sample import sample_processes
 
             if ref.gguf is not None:
                 fast_gguf(ref.gguf, cfg.threads)  # re-quantize once here, not in every process
-            sample_processes(ref, todo, cfg, out, round, quiet, examples, have, wanted, local_workers(ref, cfg))
+            crash_log = out.with_name(f"{out.name}.crash.log")
+            _collect(out, job, sample_processes(job, local_workers(ref, cfg), crash_log), have, quiet)
         elif todo:
             own = sampler is None
             sampler = sampler or load_sampler(ref, cfg)
             try:
-                _generate(sampler, todo, cfg, out, round, quiet, examples, have, wanted, done=len(have))
+                _collect(out, job, generate_pairs(sampler, todo, cfg, round, examples, wanted, gen_params(cfg)),
+                         have, quiet)
             finally:
                 if own:
                     sampler.close()
@@ -128,16 +134,33 @@ def _in_task_order(out: Path, others: bytes, samples: list[Sample]) -> None:
     rewrite_in_order(out, others, samples)
 
 
-def _generate(sampler: Sampler, todo: list[tuple[Task, int]], cfg: SampleConfig, out: Path, round: int,
-              quiet: bool, examples: Sequence[Task], have: dict[tuple[str, int], Sample],
-              wanted: dict[tuple[str, int], int], done: int) -> None:
-    params = gen_params(cfg)
+def _collect(out: Path, job: SampleJob, finished: Iterator[list[Sample]], have: dict[tuple[str, int], Sample],
+             quiet: bool) -> None:
+    """Take the samples an executor yields as they finish (a shard, or part of one): each goes to `have` and is
+    appended to `out` at once, so a kill or a crash loses only unfinished ones. The executor's iterator is closed
+    on the way out, which stops its workers."""
     tokens, started = 0, time.monotonic()
-    with JsonlAppender(out) as sink, progress_bar("sampling", len(wanted), quiet, completed=done) as bar:
-        for samples in generate_pairs(sampler, todo, cfg, round, examples, wanted, params):
+    with closing(finished), JsonlAppender(out) as sink, progress_bar(
+            "sampling", len(job.seeds), quiet, completed=len(job.seeds) - len(job.todo)) as bar:
+        for samples in finished:
             for sample in samples:
                 sink.append(sample)
                 have[(sample.task_id, sample_index(sample.sample_id))] = sample
-                tokens += sample.meta["tokens"]
+                tokens += int(sample.meta.get("tokens", 0))
             bar.advance(len(samples))
             bar.note(f"{tokens / max(1e-9, time.monotonic() - started):.1f} tok/s")
+
+
+def rewrite_in_order(out: Path, prefix: bytes, samples: list[Sample]) -> None:
+    """`out` as a single sequential worker would leave it: `prefix` (the file's other records), then `samples`."""
+    fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(prefix)
+            fh.write("".join(dump_line(s) for s in samples).encode("utf-8"))
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, out)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

@@ -105,7 +105,7 @@ class LlamaCppSampler:
     def _decoder_for(self, tokens: int) -> BatchDecoder:
         """The batch context, with room for `tokens` per sequence (up to `sample.context_size`): each of its
         `batch_size` + 1 KV streams is allocated whole, so it is sized to what the requests need (grown when a
-        later call needs more), not to the context size (2048 tokens x 9 streams is 425 MB for smollm2)."""
+        later call needs more), not to the context size (2048 tokens x 17 streams would be ~800 MB for smollm2)."""
         room = min(self.llm.n_ctx(), -(-tokens // 256) * 256)
         if self._decoder is None or self._decoder.context < room:
             if self._decoder is not None:

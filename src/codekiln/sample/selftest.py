@@ -17,7 +17,12 @@ import subprocess
 import sys
 import time
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from codekiln.config import SampleConfig
+    from codekiln.records import Task
+    from codekiln.sample.base import Sampler
 
 TIMEOUT_S = 600.0
 """The child's wall-clock limit: the first run also re-quantizes the model to Q8_0 (~10 s here)."""
@@ -81,7 +86,7 @@ def _child(tokens: int) -> SelfTest:
                     library, info, batch_invariant=invariant)
 
 
-def _batch_invariant(sampler: Any, task: Any, cfg: Any, tokens: int) -> bool:
+def _batch_invariant(sampler: Sampler, task: Task, cfg: SampleConfig, tokens: int) -> bool:
     """Whether six sampled replies decoded together are the ones decoded one at a time. llama.cpp's batched
     decoding keeps each sequence's numbers apart, but whether a row's result is the same in a matrix kernel of
     one row and of several depends on the CPU's kernels (identical on AVX-512 here); where it is not, samples

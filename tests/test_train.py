@@ -104,6 +104,32 @@ def test_trainable_parameters_change_and_frozen_ones_do_not(tiny, data, tmp_path
     assert prov["data_hash"] and prov["base_model_hash"] and prov["config"]["peft"] == peft
 
 
+@pytest.mark.parametrize("method", ["dpo+nll", "sft"])
+def test_training_sends_only_answer_tokens_through_the_lm_head(tiny, data, tmp_path, monkeypatch, method):
+    """On CPU, TRL's fused LM head would project every position (the prompt's too) and zero them afterwards;
+    codekiln's training projects the answer's tokens only (train/answer_head.py). Where TRL projects a position
+    without a label its target is token 0 (the clamped -100), the tiny tokenizer's padding token, which no answer
+    holds."""
+    import trl.trainer.utils as trl_utils
+
+    from codekiln.train.run import train_model
+
+    plain = getattr(trl_utils._use_triton, "__wrapped__", trl_utils._use_triton)
+    monkeypatch.setattr(trl_utils, "_use_triton", plain)  # as a fresh process finds it
+    targets: list[torch.Tensor] = []
+    apply = trl_utils._ChunkedLogProbFunction.apply
+
+    def recording(hidden, weight, bias, target, *args):
+        targets.append(target.clone())
+        return apply(hidden, weight, bias, target, *args)
+
+    monkeypatch.setattr(trl_utils._ChunkedLogProbFunction, "apply", recording)
+    sft, pairs = data
+    train_model(str(tiny), tmp_path / "out", small(method=method), sft=sft, pairs=pairs, quiet=True)
+    assert len(targets) >= 2  # training steps (and the reference pass) went through the fused head
+    assert all(len(t) and (t != 0).all() for t in targets), [int((t == 0).sum()) for t in targets]
+
+
 @pytest.fixture(scope="module")
 def varied_pairs(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return write_data(tmp_path_factory.mktemp("varied"), varied=True)[1]

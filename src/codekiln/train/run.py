@@ -20,6 +20,7 @@ from codekiln.errors import ConfigError, UserError
 from codekiln.records import Task, to_dict, write_json
 from codekiln.tracking import check_trackers
 from codekiln.train import data as D
+from codekiln.train.answer_head import score_answer_tokens_only
 from codekiln.train.args import use_bf16
 from codekiln.train.dpo import PREFERENCE_METHODS, build_dpo_trainer, loss_setup
 from codekiln.train.export import DTYPES
@@ -221,6 +222,7 @@ def train_model(model: str, out_dir: Path, cfg: TrainConfig, sft: Path | None = 
     out_dir = Path(out_dir)
     torch.set_num_threads(cfg.threads)
     _quiet_libraries()
+    score_answer_tokens_only()  # TRL's CPU default projects the prompt's positions too (train/answer_head.py)
     peft_cfg = peft_config(cfg)  # validates the name (and refuses QLoRA without a GPU) before any slow work
     check_trackers(cfg.report_to)
     if cfg.num_processes > 1 and cfg.method in ONLINE_METHODS:

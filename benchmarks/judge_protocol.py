@@ -44,7 +44,7 @@ from codekiln.sample.models import resolve_model
 from codekiln.sample.run import sample_tasks
 from codekiln.tasks import load_tasks
 from codekiln.verify import get_verifier
-from codekiln.verify.judge import JudgeVerifier, judge_details
+from codekiln.verify.judge import JudgeVerifier
 
 PROTOCOLS = {
     "single": {"group_size": 1, "both_orders": False, "use_reference": False},
@@ -70,8 +70,7 @@ def order_agreement(verdicts: list[Verdict]) -> float | None:
     values = []
     seen = set()
     for v in verdicts:
-        details = judge_details(v) or {}
-        for pref, value in (details.get("agreement") or {}).items():
+        for pref, value in (v.judgement.agreement if v.judgement else {}).items():
             key = (v.task_id, pref, value)
             if value is not None and key not in seen:  # one value per group, repeated on each answer
                 seen.add(key)

@@ -74,8 +74,8 @@ def test_phash_same_page_close_different_layout_far() -> None:
 
 
 def html_verdict(task_id: str, sid: str, screenshot: bytes, score: float) -> Verdict:
-    fb = json.dumps({"checks": {}, "problems": [], "phash": phash(screenshot)})
-    return Verdict(task_id, sid, "passed", True, score, fb)
+    page = {"checks": {"renders": True}, "problems": [], "phash": phash(screenshot)}
+    return Verdict(task_id, sid, "passed", True, score, "renders", details={"page": page})
 
 
 def test_curate_collapses_near_identical_renders(tmp_path: Path) -> None:

@@ -1,4 +1,3 @@
-import json
 
 import pytest
 
@@ -8,7 +7,7 @@ from codekiln.judge.cache import JudgeCache
 from codekiln.judge.pairwise import mean_ratings, order_agreement, orderings, unshuffle
 from codekiln.judge.run import Judge, JudgeItem, Judgement
 from codekiln.records import Sample, Task, Verdict
-from codekiln.verify.judge import JudgeVerifier, combine_verdicts, judge_details, judge_tested
+from codekiln.verify.judge import JudgeVerifier, combine_verdicts, judge_tested
 from judge_fixtures import (
     BrokenBackend,
     CommentJudge,
@@ -186,10 +185,11 @@ def test_verifier_verdicts_stream_in_job_order():
     assert [v.sample_id for v in verdicts] == ["o/1#0", "o/2#0", "o/1#1"] and sorted(seen) == [0, 1, 2]
     assert [v.status for v in verdicts] == ["failed", "passed", "passed"]
     assert verdicts[0].score == pytest.approx((comment_rating(PLAIN) - 1) / 9)
-    details = judge_details(verdicts[1])
-    assert set(details["ratings"]) == set(cfg.judge.preferences)  # no task preference: all five
-    assert list(judge_details(verdicts[0])["ratings"]) == ["readability"]
-    assert details["judge"] == "comment-judge" and details["rubric"]
+    details = verdicts[1].judgement
+    assert set(details.ratings) == set(cfg.judge.preferences)  # no task preference: all five
+    assert list(verdicts[0].judgement.ratings) == ["readability"]
+    assert details.judge == "comment-judge" and details.rubric
+    assert verdicts[0].feedback.startswith("judge comment-judge: readability ")  # a line for people, not JSON
     # o/1's two samples were judged together, in both orders: 1 preference x 2 orders; o/2 alone: 5 x 1
     assert model.calls == 2 + 5
 
@@ -209,10 +209,12 @@ def test_judge_is_reached_through_the_registry():
 
 def test_combine_with_tests_keeps_test_status():
     test = Verdict("p/1", "s", "passed", True, score=1.0, feedback="4/4 tests")
-    judged = Verdict("p/1", "s", "failed", False, score=0.2, feedback=json.dumps({"judge": "j", "ratings": {}}))
+    judged = Verdict("p/1", "s", "failed", False, score=0.2, feedback="judge j: style 2.8/10",
+                     details={"judge": {"judge": "j", "ratings": {"style": 2.8}}})
     mixed = combine_verdicts(test, judged, weight=0.25)
     assert mixed.status == "passed" and mixed.score == pytest.approx(0.8)
-    assert judge_details(mixed)["judge"] == "j" and mixed.feedback.startswith("4/4 tests")
+    assert mixed.judgement.judge == "j" and mixed.judgement.ratings == {"style": 2.8}
+    assert mixed.feedback == "4/4 tests\njudge j: style 2.8/10"
     invalid = Verdict("p/1", "s", "invalid", False)
     assert combine_verdicts(test, invalid, 0.5) == test
 

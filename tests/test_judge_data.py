@@ -1,4 +1,3 @@
-import json
 
 import pytest
 
@@ -10,7 +9,7 @@ from codekiln.judge.pool import model_slug, sample_pool
 from codekiln.judge.run import Judge
 from codekiln.records import Sample, Task, Verdict, read_jsonl
 from codekiln.tasks import load_tasks
-from codekiln.verify.judge import JudgeVerifier, judge_details
+from codekiln.verify.judge import JudgeVerifier
 from judge_fixtures import CommentingWriter, CommentJudge, comment_rating
 
 PLAIN = "def add(a, b):\n    return a + b"
@@ -22,7 +21,7 @@ def verdict(tid, sid, ratings, status="passed", score=None):
     rated = [r for r in ratings.values() if r is not None]
     score = sum((r - 1) / 9 for r in rated) / len(rated) if score is None and rated else (score or 0.0)
     return Verdict(tid, sid, status, status == "passed", score=score,
-                   feedback=json.dumps({"judge": "j", "ratings": ratings}))
+                   details={"judge": {"judge": "j", "ratings": ratings}})
 
 
 def test_open_basic_suite():
@@ -117,7 +116,7 @@ def test_pool_and_judged_verdicts_end_to_end(tmp_path):
     verifier = JudgeVerifier(vcfg, judge=Judge(model, vcfg.judge))
     verdicts = judge_verdicts(tasks, samples, vcfg, tmp_path / "v.jsonl", quiet=True, verifier=verifier)
     for s, v in zip(samples, verdicts, strict=True):
-        assert judge_details(v)["ratings"]["readability"] == comment_rating(s.raw)
+        assert v.judgement.ratings["readability"] == comment_rating(s.raw)
     calls = model.calls
     assert judge_verdicts(tasks, samples, vcfg, tmp_path / "v.jsonl", quiet=True, verifier=verifier) == verdicts
     assert model.calls == calls  # resumed from the verdict file

@@ -18,7 +18,7 @@ from codekiln.judge.run import Judge
 from codekiln.records import Sample, Verdict
 from codekiln.tasks import load_tasks
 from codekiln.verify import get_verifier
-from codekiln.verify.judge import JudgeVerifier, judge_details
+from codekiln.verify.judge import JudgeVerifier
 
 pytestmark = pytest.mark.slow
 
@@ -64,7 +64,7 @@ def _essence(verdicts):
 
 
 def _rating(verdict: Verdict) -> float | None:
-    return next(iter(judge_details(verdict)["ratings"].values()))
+    return next(iter(verdict.judgement.ratings.values()))
 
 
 def test_scripted_llamacpp_judge_retries_parses_and_caches(judge_gguf, tmp_path):
@@ -78,7 +78,7 @@ def test_scripted_llamacpp_judge_retries_parses_and_caches(judge_gguf, tmp_path)
     finally:
         verifier.close()
     assert [v.sample_id for v in first] == [s.sample_id for _, s in jobs]
-    assert all(judge_details(v)["judge"].endswith("scripted.gguf") for v in first)
+    assert all(v.judgement.judge.endswith("scripted.gguf") for v in first)
     # 2 tasks x 1 preference x 2 orders = 4 greedy answers, none parseable: each is retried (at most 3 times)
     assert 8 <= calls <= 16
     # Every verdict carries a rating parsed from a retry (one retry parses with odds ~0.84; three all fail ~0.4%)
@@ -146,8 +146,7 @@ def test_smollm2_judges_open_basic(tmp_path):
         judge.close()
     assert len(verdicts) == 2
     for v in verdicts:  # after the prefilled answer SmolLM2 writes a rating the parser reads (greedy: 1 for both)
-        details = judge_details(v)
-        assert details["judge"].startswith("smollm2-135m")
+        assert v.judgement.judge.startswith("smollm2-135m")
         rating = _rating(v)
         assert v.status != "invalid" and rating is not None, (v.status, v.feedback)
         assert 1 <= rating <= 10 and v.score == pytest.approx((rating - 1) / 9, abs=1e-5)  # score: 6 decimals

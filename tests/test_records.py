@@ -108,3 +108,33 @@ def test_a_meta_key_named_like_a_field_never_overwrites_it():
 
     task = Task(task_id="t", kind="sql", prompt="q", reference="SELECT 1", meta={"reference": "sampled", "x": 1})
     assert to_dict(task)["reference"] == "SELECT 1" and to_dict(task)["x"] == 1
+
+
+def test_verdict_details_come_back_typed_from_the_file(tmp_path):
+    from codekiln.records import read_jsonl, write_jsonl
+
+    page = {"checks": {"parses": True, "renders": True}, "problems": ["text overflows"], "scorer": "minilm",
+            "phash": "00ff00ff00ff00ff", "relevance": {"cosine": 0.7}}
+    judge = {"judge": "j", "rubric": "r1", "ratings": {"style": 7.5}, "rationales": {"style": "tidy"},
+             "agreement": {"style": 1.0}}
+    written = [Verdict("h/1", "s0", "failed", False, 0.4, "text overflows", details={"page": page}),
+               Verdict("o/1", "s1", "passed", True, 0.7, "judge j: style 7.5/10", details={"judge": judge}),
+               Verdict("p/1", "s2", "passed", True, 1.0, "4/4 tests")]
+    path = write_jsonl(tmp_path / "verdicts.jsonl", written)
+    html, judged, plain = read_jsonl(path, Verdict)
+    assert html.page.phash == "00ff00ff00ff00ff" and html.page.problems == ["text overflows"]
+    assert html.page.rendered and html.judgement is None
+    assert judged.judgement.ratings == {"style": 7.5} and judged.judgement.agreement == {"style": 1.0}
+    assert judged.page is None and plain.page is None and plain.judgement is None
+
+
+def test_verdicts_written_before_details_are_still_read():
+    """Older runs kept the same objects as JSON in the feedback: a page's as the whole feedback, a judge's after
+    a tested verdict's own feedback."""
+    page = Verdict("h/1", "s0", "runtime_error", False, 0.0,
+                   json.dumps({"checks": {"parses": True, "renders": False}, "problems": ["boom"], "phash": None}))
+    mixed = Verdict("p/1", "s1", "passed", True, 0.9,
+                    '3/3 tests\n{"judge": "j", "rubric": "r1", "ratings": {"style": 4}, "rationales": {}}')
+    assert page.page.problems == ["boom"] and not page.page.rendered and page.page.phash is None
+    assert mixed.judgement.judge == "j" and mixed.judgement.ratings == {"style": 4}
+    assert Verdict("p/1", "s2", "failed", False, 0.0, "{not json").page is None

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from codekiln.errors import RecordError, UserError
+from codekiln.verdict_details import JudgeDetails, PageDetails
 
 TASK_KINDS = ("python", "sql", "pandas", "html", "open")
 # `truncated`: the reply hit the token limit and did not pass (the cut, not the code, is what went wrong).
@@ -80,7 +81,9 @@ class Verdict:
     and `reference_s` when the program's limit was calibrated from its task's reference, `calibration`
     (tightened | extended) when that limit may have changed the verdict, `runs` (the statuses of both runs)
     and `rerun` (near_limit | recheck) when the program was run twice, see `verify.calibrate`; `cut_at_tokens` and
-    `checked_status` (what the kind's checks said) on a `truncated` verdict, see `verify.run`."""
+    `checked_status` (what the kind's checks said) on a `truncated` verdict, see `verify.run`; `page` (an html
+    verdict's checks, read typed as `.page`) and `judge` (a judge's ratings, `.judgement`), see `verdict_details`.
+    `feedback` is text for people and for the model."""
 
     task_id: str
     sample_id: str
@@ -96,6 +99,16 @@ class Verdict:
             raise ValueError(f"status {self.status!r} is not one of {list(STATUSES)}")
         if self.passed != (self.status == "passed"):
             raise ValueError(f"passed={self.passed} contradicts status {self.status!r}")
+
+    @property
+    def page(self) -> PageDetails | None:
+        """The html verifier's checks of the rendered page, or None (another kind)."""
+        return PageDetails.from_dict(self.details.get("page")) or PageDetails.from_feedback(self.feedback)
+
+    @property
+    def judgement(self) -> JudgeDetails | None:
+        """The LLM judge's ratings of this answer, or None (not judged)."""
+        return JudgeDetails.from_dict(self.details.get("judge")) or JudgeDetails.from_feedback(self.feedback)
 
 
 # A prompt/completion is either plain text or a list of chat messages ({"role", "content"}), as TRL reads them.

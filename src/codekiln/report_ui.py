@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import base64
 import io
-import json
 from html import escape
 from pathlib import Path
 
@@ -79,10 +78,7 @@ def render_thumbnails(pages: list[str]) -> list[str]:
 
 
 def _problem(verdict: Verdict) -> str:
-    try:
-        problems = json.loads(verdict.feedback).get("problems") or []
-    except (ValueError, AttributeError):
-        return ""
+    problems = verdict.page.problems if verdict.page else []
     return f' <span class="note">({escape(str(problems[0])[:120])})</span>' if problems else ""
 
 

@@ -2,7 +2,7 @@
 
 Two html programs can differ in every token (class names, CSS order, comments) and still render the same
 page; text dedup misses them. The html verifier stores a 64-bit DCT perceptual hash (pHash) of each
-screenshot in its verdict's feedback (`{"phash": "<16 hex digits>"}`); here samples whose hashes lie within
+screenshot in its verdict's details (`Verdict.page.phash`, 16 hex digits); here samples whose hashes lie within
 `MAX_DISTANCE` bits of an already kept sample in the same scope are duplicates.
 
 pHash: grayscale, resized to 32x32, 2-D DCT-II, the 8x8 lowest frequencies without the DC term, each bit =
@@ -13,12 +13,13 @@ differ in ~20-40 of 64 bits.
 from __future__ import annotations
 
 import io
-import json
 from collections import defaultdict
 from collections.abc import Callable, Hashable, Sequence
 from typing import Any
 
 import numpy as np
+
+from codekiln.records import Verdict
 
 MAX_DISTANCE = 4  # bits of 64: at most this many differ -> the same page
 
@@ -50,14 +51,9 @@ def hamming(a: str, b: str) -> int:
     return (int(a, 16) ^ int(b, 16)).bit_count()
 
 
-def verdict_phash(feedback: str) -> str | None:
-    """The screenshot hash an html verdict's feedback carries, if any."""
-    if not feedback.startswith("{"):
-        return None
-    try:
-        value = json.loads(feedback).get("phash")
-    except (ValueError, AttributeError):
-        return None
+def verdict_phash(verdict: Verdict) -> str | None:
+    """The screenshot hash an html verdict carries, if any."""
+    value = verdict.page.phash if verdict.page else None
     return value if isinstance(value, str) and len(value) == 16 else None
 
 
@@ -90,6 +86,6 @@ def render_duplicates(items: Sequence[Any], scope_of: Callable[[Any], Hashable],
     Items are `codekiln.curate.items.Item`s; returns (item, sample id it duplicates, Hamming distance).
     """
     html = [it for it in items if it.kind == "html"]
-    entries = [(str(i), scope_of(it), verdict_phash(it.verdict.feedback)) for i, it in enumerate(html)]
+    entries = [(str(i), scope_of(it), verdict_phash(it.verdict)) for i, it in enumerate(html)]
     dups = phash_duplicates(entries, max_distance)
     return [(html[int(i)], html[int(of)].sample_id, bits) for i, (of, bits) in dups.items()]

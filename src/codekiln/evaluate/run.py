@@ -10,7 +10,6 @@ rendered), "per_task": [...]}`.
 from __future__ import annotations
 
 import hashlib
-import json
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from pathlib import Path
@@ -61,11 +60,8 @@ def per_task_mean_scores(verdicts: Sequence[Verdict]) -> dict[str, float]:
 
 
 def _rendered(verdict: Verdict) -> bool:
-    """Whether an html verdict's page rendered (its feedback's `checks.renders`)."""
-    try:
-        return bool(json.loads(verdict.feedback).get("checks", {}).get("renders"))
-    except (ValueError, AttributeError):
-        return False
+    """Whether an html verdict's page rendered."""
+    return verdict.page is not None and verdict.page.rendered
 
 
 def metrics_from(tasks: Sequence[Task], verdicts: Sequence[Verdict], ks: Sequence[int],

@@ -12,7 +12,6 @@ from collections.abc import Sequence
 from typing import Any
 
 from codekiln.records import Verdict
-from codekiln.verify.judge import judge_details
 
 
 def _concordance(pairs: list[tuple[float, float]]) -> float | None:
@@ -42,8 +41,8 @@ def judge_test_agreement(test_verdicts: Sequence[Verdict], judge_verdicts: Seque
                 if passed_bad:
                     continue
                 overall.append((good.score, bad.score))
-                good_r = (judge_details(good) or {}).get("ratings", {})
-                bad_r = (judge_details(bad) or {}).get("ratings", {})
+                good_r = good.judgement.ratings if good.judgement else {}
+                bad_r = bad.judgement.ratings if bad.judgement else {}
                 for pref, rating in good_r.items():
                     if rating is not None and bad_r.get(pref) is not None:
                         per_pref.setdefault(pref, []).append((rating, bad_r[pref]))

@@ -14,7 +14,7 @@ from typing import Any
 from codekiln.config import SampleConfig, VerifyConfig
 from codekiln.judge.rubrics import RUBRIC_VERSION
 from codekiln.records import JsonlAppender, Sample, Task, Verdict, read_jsonl_resumable, write_json
-from codekiln.verify.judge import JudgeVerifier, judge_details
+from codekiln.verify.judge import JudgeVerifier
 
 
 def mean_ci(values: list[float], resamples: int, seed: int, level: float = 0.95) -> list[float] | None:
@@ -40,7 +40,8 @@ def summarize_ratings(tasks: Sequence[Task], verdicts: Sequence[Verdict], bootst
         if v.status == "invalid":
             invalid += 1
             continue
-        for pref, rating in ((judge_details(v) or {}).get("ratings") or {}).items():
+        judgement = v.judgement
+        for pref, rating in (judgement.ratings if judgement else {}).items():
             if rating is not None:
                 per_task.setdefault(pref, {}).setdefault(v.task_id, []).append(float(rating))
     preferences = {}

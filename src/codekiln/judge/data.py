@@ -14,17 +14,16 @@ from codekiln.config import CurateConfig
 from codekiln.curate.pairs import Candidate, best_vs_worst
 from codekiln.records import Pair, Sample, SFTRow, Task, Verdict
 from codekiln.sample.prompts import build_messages, render_reply
-from codekiln.verify.judge import judge_details
 
 
 def preference_score(verdict: Verdict, preference: str | None) -> float | None:
     """(rating-1)/9 on one preference, or the verdict's overall judge score when `preference` is None."""
-    details = judge_details(verdict)
+    details = verdict.judgement
     if details is None or verdict.status == "invalid":
         return None
     if preference is None:
         return verdict.score
-    rating = (details.get("ratings") or {}).get(preference)
+    rating = details.ratings.get(preference)
     return None if rating is None else (float(rating) - 1) / 9
 
 

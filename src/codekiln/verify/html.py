@@ -1,6 +1,6 @@
 """Verify html samples as UICoder did: "compile" checks on a real render, then a relevance score.
 
-Checks, in order (the first failure sets the status; every problem is listed in the feedback):
+Checks, in order (the first failure sets the status; every problem is listed in the feedback, one `; ` apart):
 
 | check | status when it fails |
 | --- | --- |
@@ -14,16 +14,16 @@ Checks, in order (the first failure sets the status; every problem is listed in 
 | score at least `VerifyConfig.html_threshold`: the relevance scorer's value (`codekiln.verify.scorers`), mixed with the share of the task's UI requirements the rendered layout meets when it has some (`codekiln.verify.ui_requirements`) | failed |
 
 A page that renders gets a relevance score whatever its checks say (so pairs can rank two failures); the
-others score 0. Requests to anything but the page itself are blocked (listed in the feedback, not a failure:
-what is scored is what renders without them). The feedback is JSON with `checks`, `problems`, `relevance`,
-`scorer`, `blocked`, `phash` (the screenshot's perceptual hash, which curation uses to collapse
-near-identical renders) and, for a task with requirements, `requirements` (met, of, unmet with reasons, score).
+others score 0. Requests to anything but the page itself are blocked (listed in the details, not a failure:
+what is scored is what renders without them). The verdict's details hold a `PageDetails` (`Verdict.page`):
+`checks`, `problems`, `relevance`, `scorer`, `blocked`, `phash` (the screenshot's perceptual hash, which curation
+uses to collapse near-identical renders) and, for a task with requirements, `requirements` (met, of, unmet with
+reasons, score).
 """
 
 from __future__ import annotations
 
 import io
-import json
 import re
 from collections.abc import Callable, Sequence
 from html.parser import HTMLParser
@@ -33,6 +33,7 @@ from codekiln.config import VerifyConfig
 from codekiln.curate.phash import phash
 from codekiln.errors import UserError
 from codekiln.records import Sample, Task, Verdict
+from codekiln.verdict_details import PageDetails
 from codekiln.verify.render import BrowserDied, Rendered, RenderLimits, RenderPool
 from codekiln.verify.scorers import Scorer, get_scorer, quoted_labels
 from codekiln.verify.threaded import CheckCrashed
@@ -234,9 +235,10 @@ class HtmlVerifier:
 
     def _verdict(self, task: Task, sample: Sample, status: str, score: float, checks: dict[str, bool],
                  problems: list[str], extra: dict[str, Any], duration: float = 0.0) -> Verdict:
-        feedback = {"checks": checks, "problems": problems, "scorer": self.cfg.scorer, **extra}
+        page = PageDetails(checks=checks, problems=problems, scorer=self.cfg.scorer, **extra)
+        feedback = "; ".join(problems) if problems else f"renders; score {score:.2f}"
         return Verdict(task.task_id, sample.sample_id, status, status == "passed", round(float(score), 4),
-                       json.dumps(feedback, ensure_ascii=False), round(duration, 3))
+                       feedback, round(duration, 3), details={"page": page.as_dict()})
 
     def close(self) -> None:
         if self._pool is not None and self._own_pool:

@@ -2,25 +2,23 @@
 
 The verdict's score is the weighted mean of the normalised ratings ((rating-1)/9) on the task's preference
 (`meta.preference`) or on every configured preference; it passes at `verify.judge.threshold`. A sample the
-judge never rated usably is `invalid`. The feedback is a JSON object starting with `{"judge":` holding the
-ratings, rationales and position agreement, so curation and reports can read them back (`judge_details`).
+judge never rated usably is `invalid`. The ratings, rationales and position agreement go in the verdict's details
+(`Verdict.judgement`, a `JudgeDetails`), so curation and reports read them back typed; the feedback is their summary
+in one line.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import json
 import time
 from collections.abc import Callable, Sequence
-from typing import Any
 
 from codekiln.config import JudgeConfig, VerifyConfig
 from codekiln.judge.rubrics import PREFERENCES, RUBRIC_VERSION
 from codekiln.judge.run import Judge, JudgeItem, Judgement
 from codekiln.records import Sample, Task, Verdict
 from codekiln.sample.prompts import reference_program, render_reply, task_text
-
-FEEDBACK_MARK = '{"judge":'
+from codekiln.verdict_details import JudgeDetails
 
 
 def task_preferences(task: Task, cfg: JudgeConfig) -> tuple[str, ...]:
@@ -62,32 +60,23 @@ def judge_items(jobs: Sequence[tuple[Task, Sample]], cfg: JudgeConfig) -> list[t
 def verdict_from(task: Task, sample: Sample, judgement: Judgement, cfg: JudgeConfig, judge_name: str,
                  duration_s: float) -> Verdict:
     score = judgement.score(cfg.weights)
-    details = {
-        "judge": judge_name,
-        "rubric": RUBRIC_VERSION,
-        "ratings": judgement.ratings,
-        "rationales": judgement.rationales,
-        "agreement": judgement.agreement,
-    }
+    details = JudgeDetails(judge=judge_name, rubric=RUBRIC_VERSION, ratings=dict(judgement.ratings),
+                           rationales=dict(judgement.rationales), agreement=dict(judgement.agreement))
     if score is None:
         status = "invalid"
     else:
         status = "passed" if score >= cfg.threshold else "failed"
     return Verdict(task_id=task.task_id, sample_id=sample.sample_id, status=status, passed=status == "passed",
-                   score=round(score or 0.0, 6), feedback=json.dumps(details, ensure_ascii=False),
-                   duration_s=round(duration_s, 4))
+                   score=round(score or 0.0, 6), feedback=judge_summary(details),
+                   duration_s=round(duration_s, 4), details={"judge": details.as_dict()})
 
 
-def judge_details(verdict: Verdict) -> dict[str, Any] | None:
-    """The judge's ratings/rationales/agreement carried in a verdict's feedback, or None."""
-    start = verdict.feedback.find(FEEDBACK_MARK)
-    if start < 0:
-        return None
-    try:
-        obj, _ = json.JSONDecoder().raw_decode(verdict.feedback[start:])
-    except json.JSONDecodeError:
-        return None
-    return obj if isinstance(obj, dict) else None
+def judge_summary(details: JudgeDetails) -> str:
+    """One line for people: `judge NAME: preference rating/10, ...; agreement A`."""
+    ratings = ", ".join(f"{pref} {'-' if rating is None else f'{rating:g}'}/10" for pref, rating in details.ratings.items())
+    agreed = [a for a in details.agreement.values() if a is not None]
+    agreement = f"; order agreement {sum(agreed) / len(agreed):.2f}" if agreed else ""
+    return f"judge {details.judge}: {ratings or 'no usable rating'}{agreement}"
 
 
 class JudgeVerifier:
@@ -142,7 +131,8 @@ def combine_verdicts(test: Verdict, judged: Verdict, weight: float) -> Verdict:
         return test
     score = (1 - weight) * test.score + weight * judged.score
     feedback = f"{test.feedback}\n{judged.feedback}" if test.feedback else judged.feedback
-    return dataclasses.replace(test, score=round(score, 6), feedback=feedback,
+    details = {**test.details, **({"judge": judged.details["judge"]} if "judge" in judged.details else {})}
+    return dataclasses.replace(test, score=round(score, 6), feedback=feedback, details=details,
                                duration_s=round(test.duration_s + judged.duration_s, 4))
 
 

@@ -181,8 +181,8 @@ def test_verifier_verdicts_stream_in_job_order():
             (t1, Sample("o/1", VERY, "o/1#1"))]
     model = CommentJudge()
     seen = []
-    verdicts = JudgeVerifier(cfg, judge=Judge(model, cfg.judge)).verify(jobs, lambda i, v: seen.append(i))
-    assert [v.sample_id for v in verdicts] == ["o/1#0", "o/2#0", "o/1#1"] and sorted(seen) == [0, 1, 2]
+    verdicts = JudgeVerifier(cfg, judge=Judge(model, cfg.judge)).verify(jobs, lambda v: seen.append(v.sample_id))
+    assert [v.sample_id for v in verdicts] == ["o/1#0", "o/2#0", "o/1#1"] and sorted(seen) == ["o/1#0", "o/1#1", "o/2#0"]
     assert [v.status for v in verdicts] == ["failed", "passed", "passed"]
     assert verdicts[0].score == pytest.approx((comment_rating(PLAIN) - 1) / 9)
     details = verdicts[1].judgement

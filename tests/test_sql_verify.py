@@ -28,7 +28,7 @@ def verifier():
 def _run(verifier, task: Task, queries: list[str]):
     jobs = [(task, Sample(task_id=task.task_id, sample_id=str(i), completion=q)) for i, q in enumerate(queries)]
     seen: list[int] = []
-    verdicts = verifier.verify(jobs, on_verdict=lambda i, v: seen.append(i))
+    verdicts = verifier.verify(jobs, on_verdict=lambda v: seen.append(int(v.sample_id)))
     assert sorted(seen) == list(range(len(jobs)))
     return verdicts
 

@@ -103,9 +103,9 @@ def test_results_come_back_in_job_order_with_callbacks(verifier):
     seen = []
     jobs = [(TASK, Sample(task_id=TASK.task_id, completion="    return a // b\n" if i % 2 else "    return 0\n",
                           sample_id=str(i))) for i in range(6)]
-    out = verifier.verify(jobs, on_verdict=lambda i, v: seen.append((i, v.sample_id)))
+    out = verifier.verify(jobs, on_verdict=lambda v: seen.append(v))
     assert [v.sample_id for v in out] == [str(i) for i in range(6)]
-    assert sorted(seen) == [(i, str(i)) for i in range(6)]
+    assert sorted(seen, key=lambda v: int(v.sample_id)) == out  # each verdict reported once, as it finished
 
 
 HUMANEVAL = read_humaneval(bundled_humaneval_path())

@@ -9,7 +9,7 @@ shards in flight (the rerun verifies only the samples without a verdict).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Generator
 
 from codekiln.config import VerifyConfig
 from codekiln.executors import shards
@@ -41,10 +41,10 @@ class VerifyWorker:
         self.verifiers.clear()
 
 
-def verify_ray(by_kind: dict[str, Jobs], cfg: VerifyConfig, record: Callable[[int, Verdict], None],
-               address: str | None = None, shard_size: int | None = None) -> None:
-    """Verify every job on the Ray cluster at `address` (a local one when None); `record` gets each verdict
-    in the driver, a shard at a time (`shard_size` samples each; default shards.VERIFY_SHARD)."""
+def verify_ray(by_kind: dict[str, Jobs], cfg: VerifyConfig, address: str | None = None,
+               shard_size: int | None = None) -> Generator[Verdict, None, None]:
+    """Every job's verdict from the Ray cluster at `address` (a local one when None), yielded in the driver a
+    shard at a time (`shard_size` samples each; default shards.VERIFY_SHARD)."""
     size = shard_size or shards.VERIFY_SHARD
     work = [(kind, part) for kind, jobs in by_kind.items() for part in shards.shard(jobs, size)]
     if not work:
@@ -55,7 +55,6 @@ def verify_ray(by_kind: dict[str, Jobs], cfg: VerifyConfig, record: Callable[[in
     actors = start_actors(ray, VerifyWorker, count, {"num_cpus": cpus}, cfg.model_copy(update={"workers": cpus}))
     try:
         for _, verdicts in finished_shards(ray, actors, "verify", work):
-            for verdict in verdicts:
-                record(0, verdict)
+            yield from verdicts
     finally:
         stop_actors(ray, actors)

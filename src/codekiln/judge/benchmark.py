@@ -80,7 +80,7 @@ def judge_verdicts(tasks: Sequence[Task], samples: Sequence[Sample], cfg: Verify
         verifier = verifier or JudgeVerifier(cfg, quiet=quiet)
         try:
             with JsonlAppender(out) as sink:
-                def keep(index: int, verdict: Verdict) -> None:
+                def keep(verdict: Verdict) -> None:
                     have[verdict.sample_id] = verdict
                     sink.append(verdict)
                 verifier.verify(todo, on_verdict=keep)

@@ -29,9 +29,10 @@ class Verifier(Protocol):
     def __init__(self, cfg: VerifyConfig) -> None: ...
 
     def verify(
-        self, jobs: Sequence[tuple[Task, Sample]], on_verdict: Callable[[int, Verdict], None] | None = None
+        self, jobs: Sequence[tuple[Task, Sample]], on_verdict: Callable[[Verdict], None] | None = None
     ) -> list[Verdict]:
-        """One verdict per job, in job order; `on_verdict(index, verdict)` is called as each one finishes."""
+        """One verdict per job, in job order; `on_verdict(verdict)` is called as each one finishes (in any order,
+        one call at a time)."""
         ...
 
     def close(self) -> None:

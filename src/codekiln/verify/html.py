@@ -168,13 +168,13 @@ class HtmlVerifier:
         return self._pool
 
     def verify(self, jobs: Sequence[tuple[Task, Sample]],
-               on_verdict: Callable[[int, Verdict], None] | None = None) -> list[Verdict]:
+               on_verdict: Callable[[Verdict], None] | None = None) -> list[Verdict]:
         verdicts: list[Verdict | None] = [None] * len(jobs)
 
         def emit(i: int, verdict: Verdict) -> None:
             verdicts[i] = verdict
             if on_verdict is not None:
-                on_verdict(i, verdict)
+                on_verdict(verdict)
 
         for task in {t.task_id: t for t, _ in jobs}.values():
             requirements_of(task)  # a malformed requirement is the task file's fault: say so before rendering

@@ -95,7 +95,7 @@ class JudgeVerifier:
         return self._judge
 
     def verify(self, jobs: Sequence[tuple[Task, Sample]],
-               on_verdict: Callable[[int, Verdict], None] | None = None) -> list[Verdict]:
+               on_verdict: Callable[[Verdict], None] | None = None) -> list[Verdict]:
         items = judge_items(jobs, self.cfg)
         verdicts: list[Verdict | None] = [None] * len(jobs)
         clock = [time.perf_counter()]
@@ -109,7 +109,7 @@ class JudgeVerifier:
                                        (now - clock[0]) / len(group))
                 verdicts[job_index] = verdict
                 if on_verdict is not None:
-                    on_verdict(job_index, verdict)
+                    on_verdict(verdict)
             clock[0] = now
 
         self.judge.judge([item for item, _ in items], quiet=self.quiet, on_item=finished)

@@ -219,7 +219,7 @@ class PandasVerifier:
         return _verdict(task, sample, "failed", result.reason, start)
 
     def verify(
-        self, jobs: Sequence[tuple[Task, Sample]], on_verdict: Callable[[int, Verdict], None] | None = None
+        self, jobs: Sequence[tuple[Task, Sample]], on_verdict: Callable[[Verdict], None] | None = None
     ) -> list[Verdict]:
         return check_all(self.check, jobs, self.cfg.workers, on_verdict)
 

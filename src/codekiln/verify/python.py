@@ -284,7 +284,7 @@ class PythonVerifier:
         return calls
 
     def verify(
-        self, jobs: Sequence[tuple[Task, Sample]], on_verdict: Callable[[int, Verdict], None] | None = None
+        self, jobs: Sequence[tuple[Task, Sample]], on_verdict: Callable[[Verdict], None] | None = None
     ) -> list[Verdict]:
         for task, _ in jobs:  # a broken task is the user's mistake: say so before running anything
             self._task_code(task)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 from collections import defaultdict
+from collections.abc import Generator
+from contextlib import closing
 from pathlib import Path
 
 from codekiln.config import VerifyConfig
@@ -80,24 +82,23 @@ def verify_samples(
     try:
         with progress_bar("verify", total=len(samples), quiet=quiet, completed=len(done)) as bar:
 
-            def record(_: int, verdict: Verdict) -> None:
-                nonlocal passed
-                tokens = cut.get((verdict.task_id, verdict.sample_id))
-                if tokens is not None:
-                    verdict = as_truncated(verdict, tokens)
-                done[(verdict.task_id, verdict.sample_id)] = verdict
-                passed += verdict.passed
-                if appender is not None:
-                    appender.append(verdict)
-                bar.advance()
-                bar.note(f"{passed}/{len(done)} passed")
-
             if executor == "ray":
                 from codekiln.executors.ray_verify import verify_ray
 
-                verify_ray(by_kind, cfg, record, ray_address)
+                finished: Generator[Verdict, None, None] = verify_ray(by_kind, cfg, ray_address)
             else:
-                verify_local(by_kind, cfg, record)
+                finished = verify_local(by_kind, cfg)
+            with closing(finished):  # an interrupted stage closes its verifiers now, not when collected
+                for verdict in finished:
+                    tokens = cut.get((verdict.task_id, verdict.sample_id))
+                    if tokens is not None:
+                        verdict = as_truncated(verdict, tokens)
+                    done[(verdict.task_id, verdict.sample_id)] = verdict
+                    passed += verdict.passed
+                    if appender is not None:
+                        appender.append(verdict)
+                    bar.advance()
+                    bar.note(f"{passed}/{len(done)} passed")
     except CheckCrashed as err:
         kept = f"{len(done)} finished verdicts are kept in {out}" if out is not None else f"{len(done)} finished"
         raise WorkerCrashed(f"{stage} stopped: {err}; {kept}; rerun the same command to resume (they are not "

@@ -24,7 +24,7 @@ def check_all(
     check: Callable[[Task, Sample], Verdict],
     jobs: Sequence[tuple[Task, Sample]],
     workers: int,
-    on_verdict: Callable[[int, Verdict], None] | None = None,
+    on_verdict: Callable[[Verdict], None] | None = None,
 ) -> list[Verdict]:
     """One verdict per job, in job order; `on_verdict` calls are serialised (callers write them to a file).
 
@@ -54,7 +54,7 @@ def check_all(
             verdicts[index] = verdict
             if on_verdict is not None:
                 with report:
-                    on_verdict(index, verdict)
+                    on_verdict(verdict)
 
     threads = max(1, min(workers, len(jobs)))
     with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="codekiln-verify") as pool:

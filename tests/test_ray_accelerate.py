@@ -10,7 +10,7 @@ import pytest
 
 from codekiln.config import TrainConfig
 from codekiln.errors import UserError
-from codekiln.executors.distributed_train import (
+from codekiln.train.launch import (
     PRESETS,
     accelerate_config,
     check_can_launch,
@@ -37,7 +37,7 @@ def test_launch_command_is_read_by_accelerate_as_meant(tmp_path):
     args = launch_command_parser().parse_args(cmd[3:])
     assert args.num_processes == 4 and args.module
     assert Path(args.config_file) == accelerate_config("fsdp")
-    assert args.training_script == "codekiln.executors.distributed_train" and args.training_script_args == [str(spec)]
+    assert args.training_script == "codekiln.train.launch" and args.training_script_args == [str(spec)]
 
 
 def test_an_unknown_config_is_a_user_error(tmp_path):
@@ -50,10 +50,18 @@ def test_an_unknown_config_is_a_user_error(tmp_path):
 
 @pytest.mark.skipif(gpu_count() >= 2, reason="this machine has GPUs to train on")
 def test_train_refuses_more_processes_than_gpus(tmp_path):
-    from codekiln.train.run import train_model
+    from codekiln.train.launch import train
 
     with pytest.raises(UserError, match=r"num_processes=2 trains on 2 GPUs .* this machine has \d"):
         check_can_launch(TrainConfig(num_processes=2))
     with pytest.raises(UserError, match="this machine has"):
-        train_model("smollm2-135m", tmp_path / "model", TrainConfig(num_processes=2), quiet=True)
+        train("smollm2-135m", tmp_path / "model", TrainConfig(num_processes=2), quiet=True)
+    assert not (tmp_path / "model").exists()
+
+
+def test_online_methods_are_refused_across_processes(tmp_path):
+    from codekiln.train.launch import train
+
+    with pytest.raises(UserError, match="train.method=grpo runs in one process"):
+        train("smollm2-135m", tmp_path / "model", TrainConfig(method="grpo", num_processes=2), quiet=True)
     assert not (tmp_path / "model").exists()

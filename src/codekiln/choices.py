@@ -42,7 +42,7 @@ CHOICES: dict[str, Callable[[], Sequence[str]]] = {
     "train.method": _methods,
     "train.peft": _names("codekiln.train.peft_setup", "BUILDERS"),
     "train.gguf_dtype": _names("codekiln.train.export", "DTYPES"),
-    "train.distributed": _names("codekiln.executors.distributed_train", "PRESETS"),
+    "train.distributed": _names("codekiln.train.launch", "PRESETS"),
     "sample.backend": _backends,
     "verify.judge.backend": _backends,
     "executor": _names("codekiln.executors", "EXECUTORS"),

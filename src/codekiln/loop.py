@@ -297,12 +297,12 @@ def _curate(run_dir: RunDir, cfg: RunConfig, r: int, tasks: list[Task], eval_tas
 def _train(run_dir: RunDir, cfg: RunConfig, r: int, model: str, rdir: Path, quiet: bool) -> Path:
     out = rdir / "model"
     if run_dir.done(r, "train") is None:
-        from codekiln.train.run import train_model
+        from codekiln.train.launch import train
 
         _say(quiet, f"round {r} · train {cfg.train.method} from {model}")
         started = time.time()
         sft, pairs = rdir / "curated" / "sft.jsonl", rdir / "curated" / "pairs.jsonl"
-        model_dir = train_model(model, out, cfg.train, sft=sft if _count(sft) else None,
+        model_dir = train(model, out, cfg.train, sft=sft if _count(sft) else None,
                                 pairs=pairs if _count(pairs) else None, quiet=quiet)
         run_dir.mark_done(r, "train", started, {"start": model, "model": str(model_dir),
                                                 "adapter_sha256": hash_path(Path(model_dir) / "adapter")})
@@ -317,13 +317,13 @@ def _train_online(run_dir: RunDir, cfg: RunConfig, r: int, model: str, rdir: Pat
     their verifier in the sandbox; no sample, verify or curate stage."""
     out = rdir / "model"
     if run_dir.done(r, "train") is None:
-        from codekiln.train.run import train_model
+        from codekiln.train.launch import train
 
         _say(quiet, f"round {r} · train {cfg.train.method} online on {len(tasks)} train tasks from {model}")
         started = time.time()
         task_file = rdir / "train_tasks.jsonl"
         write_jsonl(task_file, tasks)
-        model_dir = train_model(model, out, cfg.train, tasks=task_file, verify=cfg.verify, quiet=quiet)
+        model_dir = train(model, out, cfg.train, tasks=task_file, verify=cfg.verify, quiet=quiet)
         run_dir.mark_done(r, "train", started, {"start": model, "model": str(model_dir), "tasks": len(tasks),
                                                 "adapter_sha256": hash_path(Path(model_dir) / "adapter")})
         run_dir.update_manifest()

@@ -43,11 +43,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def main(args: argparse.Namespace) -> int:
     from codekiln.config import command_defaults, load_config, validate_section
-    from codekiln.train.run import train_model
+    from codekiln.train.launch import train
 
     base = load_config(args.config).train if args.config else command_defaults(TrainConfig)
     cfg = validate_section(base, **{name: getattr(args, name) for _, name in FLAGS})
-    out = train_model(args.model, args.out, cfg, sft=args.sft, pairs=args.pairs, quiet=args.quiet, tasks=args.tasks,
+    out = train(args.model, args.out, cfg, sft=args.sft, pairs=args.pairs, quiet=args.quiet, tasks=args.tasks,
                       verify=load_config(args.config).verify if args.config else None)
     print(out)
     return 0

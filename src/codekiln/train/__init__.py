@@ -1,19 +1,6 @@
-"""Training: SFT and DPO(+NLL) through TRL + PEFT, and export of the result for llama.cpp.
+"""Training: SFT and DPO(+NLL) through TRL + PEFT, online GRPO/RLOO, and export of the result for llama.cpp.
 
-`train_model` (run.py) is the stage; `write_gguf` / `write_lora_gguf` (export.py) serve models to
-llama.cpp; `build_tiny_model` (tiny.py) makes a tiny random chat model for tests. Heavy libraries are
-imported inside the functions, so importing this package is cheap.
+`launch.train` is the stage's entry (here, or relaunched on several GPUs); `run.train_model` trains in this
+process; `export.write_gguf` / `write_lora_gguf` serve models to llama.cpp; `tiny.build_tiny_model` makes a tiny
+random chat model for tests. Heavy libraries are imported inside the functions, so importing this package is cheap.
 """
-
-from __future__ import annotations
-
-from typing import Any
-
-
-def train_model(*args: Any, **kwargs: Any) -> Any:
-    from codekiln.train.run import train_model as _train_model
-
-    return _train_model(*args, **kwargs)
-
-
-__all__ = ["train_model"]

@@ -225,13 +225,6 @@ def train_model(model: str, out_dir: Path, cfg: TrainConfig, sft: Path | None = 
     score_answer_tokens_only()  # TRL's CPU default projects the prompt's positions too (train/answer_head.py)
     peft_cfg = peft_config(cfg)  # validates the name (and refuses QLoRA without a GPU) before any slow work
     check_trackers(cfg.report_to)
-    if cfg.num_processes > 1 and cfg.method in ONLINE_METHODS:
-        raise UserError(f"train.method={cfg.method} runs in one process; set train.num_processes=1 (on a GPU, "
-                        "train.use_vllm=true generates with vLLM in that process)")
-    if cfg.num_processes > 1 and int(os.environ.get("WORLD_SIZE", "1")) != cfg.num_processes:
-        from codekiln.executors.distributed_train import launch  # one process per GPU, each back in here
-
-        return launch(model, out_dir, cfg, sft, pairs, quiet)
     if cfg.merge and cfg.peft == "prompt":
         raise UserError("prompt tuning learns virtual tokens, which cannot be merged into the weights; drop --merge")
     if cfg.gguf_dtype not in DTYPES:

@@ -1,10 +1,11 @@
-"""`codekiln train` across GPUs: with train.num_processes > 1, the train stage relaunches itself under
-`accelerate launch` with a shipped FSDP or DeepSpeed config (or the user's), one process per GPU.
+"""`train`: where the train stage runs. In this process (`train.run.train_model`), or with train.num_processes > 1
+across GPUs: relaunched under `accelerate launch` with a shipped FSDP or DeepSpeed config (or the user's), one
+process per GPU.
 
 The parent writes the stage's arguments to a small JSON file and runs
-`python -m accelerate.commands.launch --config_file C --num_processes N -m codekiln.executors.distributed_train
-SPEC`; every rank calls `train_model` with them (WORLD_SIZE is then N, so it trains instead of relaunching).
-On a machine with fewer GPUs than processes it refuses before anything starts.
+`python -m accelerate.commands.launch --config_file C --num_processes N -m codekiln.train.launch SPEC`; every rank
+reads them back and calls `train_model`, which knows nothing of relaunching. On a machine with fewer GPUs than
+processes it refuses before anything starts.
 """
 
 from __future__ import annotations
@@ -15,9 +16,11 @@ import sys
 import tempfile
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
-from codekiln.config import TrainConfig
+from codekiln.config import TrainConfig, VerifyConfig
 from codekiln.errors import UserError
+from codekiln.records import Task
 
 PRESETS = ("fsdp", "deepspeed")
 
@@ -56,7 +59,24 @@ def check_can_launch(cfg: TrainConfig) -> Path:
 
 def launch_command(config: Path, num_processes: int, spec: Path) -> list[str]:
     return [sys.executable, "-m", "accelerate.commands.launch", "--config_file", str(config),
-            "--num_processes", str(num_processes), "-m", "codekiln.executors.distributed_train", str(spec)]
+            "--num_processes", str(num_processes), "-m", "codekiln.train.launch", str(spec)]
+
+
+def train(model: str, out_dir: Path, cfg: TrainConfig, sft: Path | None = None, pairs: Path | None = None,
+          quiet: bool = False, tasks: str | Path | list[Task] | None = None, verify: VerifyConfig | None = None,
+          callbacks: list[Any] | None = None) -> Path:
+    """The train stage (`train.run.train_model`'s arguments): here, or on `cfg.num_processes` GPUs."""
+    from codekiln.train.online import ONLINE_METHODS
+
+    if cfg.num_processes <= 1:
+        from codekiln.train.run import train_model
+
+        return train_model(model, out_dir, cfg, sft=sft, pairs=pairs, quiet=quiet, callbacks=callbacks,
+                           tasks=tasks, verify=verify)
+    if cfg.method in ONLINE_METHODS:
+        raise UserError(f"train.method={cfg.method} runs in one process; set train.num_processes=1 (on a GPU, "
+                        "train.use_vllm=true generates with vLLM in that process)")
+    return launch(model, out_dir, cfg, sft, pairs, quiet)
 
 
 def launch(model: str, out_dir: Path, cfg: TrainConfig, sft: Path | None, pairs: Path | None,

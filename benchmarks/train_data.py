@@ -1,7 +1,8 @@
 """Training data for the training benchmarks: SFT rows and pairs built from a task suite's reference programs.
 
-chosen = the reference program; rejected = the same program with its last `return` changed to return
-None (a plausible wrong answer of the same length). Rows follow docs/stages.md "Prompts".
+chosen = the reference program; rejected = a plausible wrong answer of about the same length: a python program
+with its last `return` changed to return None, a SQL query with its rows cut to none (`LIMIT 0`). Rows follow
+docs/stages.md "Prompts".
 """
 
 from __future__ import annotations
@@ -28,7 +29,19 @@ def python_tasks(limit: int, split: str = "train") -> tuple[str, list[Task]]:
     raise SystemExit("no python suite with reference solutions is available")
 
 
-def broken(code: str) -> str:
+def suite_tasks(suite: str, limit: int, split: str = "train") -> tuple[str, list[Task]]:
+    """`limit` tasks with a reference from `suite`'s split (python-basic: HumanEval when it is not installed)."""
+    if suite == "python-basic":
+        return python_tasks(limit, split)
+    tasks = [t for t in load_tasks(suite, split=split) if t.reference]
+    if not tasks:
+        raise SystemExit(f"{suite} has no {split} tasks with a reference")
+    return suite, tasks[:limit]
+
+
+def broken(code: str, kind: str = "python") -> str:
+    if kind == "sql":
+        return code.rstrip().rstrip(";") + " LIMIT 0;\n"
     lines = code.rstrip().splitlines()
     for i in range(len(lines) - 1, -1, -1):
         match = re.match(r"(\s*)return\b", lines[i])
@@ -45,7 +58,7 @@ def write_training_data(folder: Path, tasks: list[Task]) -> tuple[Path, Path]:
         good = reference_program(task)
         prompt = build_messages(task)
         chosen = [{"role": "assistant", "content": render_reply(task, good)}]
-        rejected = [{"role": "assistant", "content": render_reply(task, broken(good))}]
+        rejected = [{"role": "assistant", "content": render_reply(task, broken(good, task.kind))}]
         sft.append({"prompt": prompt, "completion": chosen})
         pairs.append({"prompt": prompt, "chosen": chosen, "rejected": rejected, "margin": 1.0, "source": "bench"})
     (folder / "sft.jsonl").write_text("".join(json.dumps(r) + "\n" for r in sft), encoding="utf-8")

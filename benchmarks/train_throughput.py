@@ -1,17 +1,20 @@
-"""Training speed: tokens/s and peak memory of SFT and DPO+NLL with LoRA, and codekiln's overhead over plain TRL.
+"""Training speed: tokens/s and peak memory of SFT and DPO+NLL with LoRA, codekiln vs plain TRL.
 
-For each method, two runs with the same model, data, LoRA and trainer settings, each in its own process
+For each method, two runs with the same model, data, LoRA and pairs per optimizer step, each in its own process
 (so peak RSS is its own):
-  trl       the TRL + PEFT calls a user would write: load the HF folder, SFTTrainer/DPOTrainer, train, save.
+  trl       the TRL + PEFT calls a user would write: load the HF folder, SFTTrainer/DPOTrainer with batch
+            `--batch-size`, train, save.
   codekiln  `train_model` (resolve + hash the model, provenance, JSONL log, progress bar, reference-log-prob
-            cache (cold), adapter export to GGUF).
+            cache (cold), adapter export to GGUF) with `--codekiln-layout`: `defaults` (codekiln's own: one
+            example per micro-batch, `--batch-size` accumulated, the LM head scoring only the answer's tokens) or
+            `same` (TRL's batch, no accumulation: what codekiln adds around TRL).
 tokens/s = non-padding tokens the trainer processed (TRL's `num_tokens`) / training-loop seconds.
 Overhead = codekiln total / trl total - 1 in CPU seconds of the process (target <= 5%); with one
 thread CPU seconds equal wall seconds on an idle machine and are not inflated by other load. Anchors: the step times
 measured when the design was written (DESIGN.md: SFT ~6 s/step, ~60 tok/s, 3.1 GB; DPO+NLL ~11-14 s/step,
 ~5 GB; LoRA r=16 all-linear, batch 4, ~95 tokens/example, 1 thread).
 
-    OMP_NUM_THREADS=1 nice -n 10 .venv/bin/python benchmarks/train_throughput.py --steps 4
+    OMP_NUM_THREADS=1 nice -n 10 .venv/bin/python benchmarks/train_throughput.py --steps 4 [--suite sql-basic]
 """
 
 from __future__ import annotations
@@ -97,7 +100,9 @@ def run_codekiln(method: str, model: str, data: Path, out: Path, a: argparse.Nam
     from codekiln.config import TrainConfig
     from codekiln.train.run import train_model
 
-    cfg = TrainConfig(method=method, max_steps=a.steps, batch_size=a.batch_size)
+    layout = {"batch_size": a.batch_size, "grad_accum": 1} if a.codekiln_layout == "same" else \
+        {"batch_size": 1, "grad_accum": a.batch_size}
+    cfg = TrainConfig(method=method, max_steps=a.steps, threads=1, **layout)
     kwargs = {"sft": data} if method == "sft" else {"pairs": data}
     train_model(model, out, cfg, quiet=True, callbacks=[timer], **kwargs)
 
@@ -140,7 +145,10 @@ def main() -> None:
     parser.add_argument("--model", default="smollm2-135m")
     parser.add_argument("--steps", type=int, default=4)
     parser.add_argument("--batch-size", type=int, default=4)
-    parser.add_argument("--tasks", type=int, default=16, help="Training rows (from python-basic's train split).")
+    parser.add_argument("--tasks", type=int, default=16, help="Training rows (from the suite's train split).")
+    parser.add_argument("--suite", default="python-basic", help="Task suite whose references make the rows.")
+    parser.add_argument("--codekiln-layout", choices=("defaults", "same"), default="defaults",
+                        help="codekiln's micro-batches: its defaults (1 x batch-size accumulated) or TRL's batch.")
     parser.add_argument("--methods", default="sft,dpo+nll")
     parser.add_argument("--repeats", type=int, default=1, help="Runs per mode (alternating order); the fastest counts.")
     parser.add_argument("--out", default="benchmarks/results/train_throughput.json")
@@ -154,10 +162,10 @@ def main() -> None:
         return
 
     from codekiln.train.load import resolve_start
-    from train_data import python_tasks, write_training_data
+    from train_data import suite_tasks, write_training_data
 
     resolve_start(a.model)  # convert once, before any timing
-    suite, tasks = python_tasks(a.tasks)
+    suite, tasks = suite_tasks(a.suite, a.tasks)
     data_dir = Path(tempfile.mkdtemp(prefix="ck-train-data-"))
     write_training_data(data_dir, tasks)
     results = []
@@ -165,14 +173,16 @@ def main() -> None:
         order = ["trl", "codekiln", "codekiln", "trl"] * a.repeats
         for mode in order[: 2 * a.repeats]:
             cmd = [sys.executable, __file__, "--worker", "--mode", mode, "--method", method, "--data", str(data_dir),
-                   "--model", a.model, "--steps", str(a.steps), "--batch-size", str(a.batch_size)]
+                   "--model", a.model, "--steps", str(a.steps), "--batch-size", str(a.batch_size),
+                   "--codekiln-layout", a.codekiln_layout]
             proc = subprocess.run(cmd, capture_output=True, text=True, env=_cold_ref_cache())
             if proc.returncode != 0:
                 sys.exit(f"{mode} {method} failed:\n{proc.stderr[-3000:]}")
             results.append(json.loads(proc.stdout.strip().splitlines()[-1]))
             print(json.dumps(results[-1]), flush=True)
 
-    print(f"\nmodel {a.model}, {len(tasks)} rows from {suite}, LoRA r=16 all-linear, batch {a.batch_size}, "
+    print(f"\nmodel {a.model}, {len(tasks)} rows from {suite}, LoRA r=16 all-linear, {a.batch_size} examples a step "
+          f"(codekiln layout: {a.codekiln_layout}), "
           f"{a.steps} steps, 1 thread. CPU seconds of the process (robust to other load on the machine); "
           "wall seconds in brackets")
     print(f"{'method':8} {'run':9} {'cpu s/step':>10} {'tok/cpu-s':>9} {'peak GB':>8} {'cpu total':>9} "

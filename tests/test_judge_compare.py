@@ -86,9 +86,9 @@ def test_compare_on_a_run_without_final_round_is_one_clear_line(tmp_path, capsys
 def test_folders_compared_feed_the_run_table_and_report(tmp_path):
     from codekiln.judge.compare import VERSUS_BASE, compare_folders
     from codekiln.records import write_jsonl
-    from codekiln.report_evidence import judged_section
-    from codekiln.runstats import round_stats
-    from codekiln.runtable import summary_lines
+    from codekiln.report.console import summary_lines
+    from codekiln.report.evidence import judged_section
+    from codekiln.report.stats import round_stats
 
     ts = tasks(5)
     base_dir, final_dir = tmp_path / "round-0" / "val", tmp_path / "round-1" / "val"

@@ -235,7 +235,7 @@ def test_default_curation_end_to_end(setup, reference):
         assert sampled == {"tiny/add", "tiny/double", "tiny/first"}
 
     # The extra set: base and final only, each a stage of its own, compared with a paired interval.
-    from codekiln.runstats import extra_gain, run_stats
+    from codekiln.report.stats import extra_gain, run_stats
     from codekiln.splits import extra_name
 
     name = extra_name(str(root / "extra.jsonl"))

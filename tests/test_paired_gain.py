@@ -4,7 +4,7 @@ excludes zero only when the change is consistent across tasks."""
 from __future__ import annotations
 
 from codekiln.records import Verdict
-from codekiln.runstats import RoundStats, paired_gain, per_task_pass1
+from codekiln.report.stats import RoundStats, paired_gain, per_task_pass1
 
 
 def _round(r: int, passed: dict[str, bool]) -> RoundStats:
@@ -37,7 +37,7 @@ def test_no_common_tasks_gives_none():
 
 
 def test_extra_set_gain_is_paired_on_that_set_only():
-    from codekiln.runstats import SetStats, extra_gain
+    from codekiln.report.stats import SetStats, extra_gain
 
     def with_extra(r: int, test: dict[str, bool], extra: dict[str, bool] | None) -> RoundStats:
         stats = _round(r, test)

@@ -150,7 +150,7 @@ def test_report_shows_base_and_final_screenshots(tmp_path) -> None:
     from PIL import Image
 
     from codekiln.records import write_jsonl
-    from codekiln.report_ui import ui_section
+    from codekiln.report.screenshots import ui_section
 
     pages = {0: WEATHER, 1: LOGIN}
     for rnd, page in pages.items():

@@ -9,8 +9,8 @@ import pytest
 
 from codekiln.cli import main
 from codekiln.records import Sample, Verdict, write_json, write_jsonl
-from codekiln.report import render_report, write_report
-from codekiln.runstats import bootstrap_ci, passk_with_ci
+from codekiln.report.html import render_report, write_report
+from codekiln.report.stats import bootstrap_ci, passk_with_ci
 
 CHARTS = ("passk", "overfit", "invalid", "funnel", "loss", "margin", "status")
 
@@ -187,8 +187,8 @@ def _grade(folder: Path, scores: list[float]) -> None:
 def test_graded_scores_get_their_own_curve_histogram_and_columns(tmp_path):
     from rich.console import Console
 
-    from codekiln.runstats import run_stats
-    from codekiln.runtable import summary_table
+    from codekiln.report.console import summary_table
+    from codekiln.report.stats import run_stats
 
     root = make_run(tmp_path / "run")
     plain = render_report(root)

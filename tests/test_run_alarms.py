@@ -1,10 +1,10 @@
 """Over-fitting and reward-hacking alarms, from constructed round figures: what fires, what does not, and that the
 console lines and the report's section say it."""
 
-from codekiln.report_evidence import alarm_section, selection_note
-from codekiln.runalarms import alarms, model_points, no_alarm_text
-from codekiln.runstats import PassK, RoundStats, SetStats, no_round_beat_base
-from codekiln.runtable import summary_lines
+from codekiln.report.alarms import alarms, model_points, no_alarm_text
+from codekiln.report.console import summary_lines
+from codekiln.report.evidence import alarm_section, selection_note
+from codekiln.report.stats import PassK, RoundStats, SetStats, no_round_beat_base
 
 
 def _val(p1: float, invalid: int = 0, samples: int = 10) -> SetStats:

@@ -41,7 +41,7 @@ def _round_folder(run: Path, round_: int | None) -> Path:
 
 
 def _results(run: Path, r: int) -> list[str]:
-    from codekiln.runstats import round_stats
+    from codekiln.report.stats import round_stats
 
     lines = []
     for name, stats in (("base model (round 0)", round_stats(run / "round-0")), (f"round {r}", round_stats(run / f"round-{r}"))):

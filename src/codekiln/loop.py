@@ -27,9 +27,9 @@ from codekiln.config import RunConfig
 from codekiln.errors import UserError
 from codekiln.progress import console
 from codekiln.records import Sample, Task, Verdict, read_jsonl, write_jsonl
-from codekiln.report import write_report
+from codekiln.report.html import write_report
+from codekiln.report.stats import RoundStats, round_stats, run_stats
 from codekiln.rundir import RUN_FORMAT, RunDir, code_version, default_name, hash_path, hash_tasks, now
-from codekiln.runstats import RoundStats, round_stats, run_stats
 from codekiln.splits import ExtraSet, Splits, extra_sets, round_tasks, split_tasks
 from codekiln.tracking import Tracker, check_trackers, round_scalars
 from codekiln.train.online import ONLINE_METHODS
@@ -410,7 +410,7 @@ def _pass1_done(run_dir: RunDir, r: int, stage: str) -> float | None:
 
 def _transfer(run_dir: RunDir, cfg: RunConfig, final: int, final_model: str, extra: ExtraSet, examples: list[Task],
               quiet: bool) -> dict[str, Any]:
-    """Base and final pass@1 on one extra set (each a resumable stage); the paired interval is in runstats."""
+    """Base and final pass@1 on one extra set (each a resumable stage); the paired interval is in report.stats."""
     stage = f"extra-{extra.name}"
     base = _evaluate(run_dir, cfg, 0, cfg.sample.model, stage, extra.tasks, examples, quiet)["pass@1"]
     last = _evaluate(run_dir, cfg, final, final_model, stage, extra.tasks, examples, quiet)["pass@1"]

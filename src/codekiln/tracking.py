@@ -35,7 +35,7 @@ def check_trackers(names: Sequence[str]) -> None:
 
 
 def round_scalars(stats: Any, stages: Sequence[dict[str, Any]]) -> dict[str, float]:
-    """The figures of one round (a `runstats.RoundStats`) and its stages' seconds, as flat scalar names."""
+    """The figures of one round (a `codekiln.report.stats.RoundStats`) and its stages' seconds, as flat scalar names."""
     out: dict[str, float] = {}
     for split, passk in (("val", stats.val_pass1()), ("test", stats.test_pass1())):
         if passk is not None:

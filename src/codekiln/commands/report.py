@@ -15,7 +15,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def main(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from codekiln.report import write_report
+    from codekiln.report.html import write_report
     from codekiln.rundir import find_run
 
     out = write_report(find_run(args.run), Path(args.out) if args.out else None)

@@ -39,7 +39,7 @@ def split_items(items: list[str]) -> tuple[str | None, list[str]]:
 def main(args: argparse.Namespace) -> int:
     from codekiln.config import load_config
     from codekiln.loop import run
-    from codekiln.runtable import print_summary
+    from codekiln.report.console import print_summary
 
     path, overrides = split_items(args.items)
     if args.name is not None:

@@ -2,6 +2,10 @@
 
 Each task is rated on its own preference (`meta.preference`; all configured preferences when it names none);
 the report gives the mean rating (1-10) per preference with a bootstrap confidence interval over tasks.
+`judged_benchmark` samples and judges; `report_judged` (`codekiln eval --judge`) judges what an eval already
+sampled and verified: open tasks are reported as mean rating per preference with 95% CIs; tested tasks (python,
+sql, ...) are also judged, and the report says how often the judge's order agrees with pass/fail, so users know
+how far to trust it.
 """
 
 from __future__ import annotations
@@ -12,8 +16,17 @@ from pathlib import Path
 from typing import Any
 
 from codekiln.config import SampleConfig, VerifyConfig
+from codekiln.judge.agreement import format_agreement, judge_test_agreement
 from codekiln.judge.rubrics import RUBRIC_VERSION
-from codekiln.records import JsonlAppender, Sample, Task, Verdict, read_jsonl_resumable, write_json
+from codekiln.records import (
+    JsonlAppender,
+    Sample,
+    Task,
+    Verdict,
+    read_jsonl,
+    read_jsonl_resumable,
+    write_json,
+)
 from codekiln.verify.judge import JudgeVerifier
 
 
@@ -107,3 +120,33 @@ def judged_benchmark(model: str, tasks: Sequence[Task], sample_cfg: SampleConfig
     write_json(out_dir / "judged.json", summary)
     return summary
 
+
+
+def report_judged(tasks: Sequence[Task], out_dir: Path, verify_cfg: VerifyConfig, quiet: bool = False,
+                  bootstrap: int = 1000, seed: int = 0, verifier: JudgeVerifier | None = None) -> dict[str, Any]:
+    """After an eval into `out_dir`: judge what the tests verified, summarise, write out_dir/judged.json."""
+    out_dir = Path(out_dir)
+    samples = read_jsonl(out_dir / "samples.jsonl", Sample)
+    verdicts = read_jsonl(out_dir / "verdicts.jsonl", Verdict)
+    kind = {t.task_id: t.kind for t in tasks}
+    open_verdicts = [v for v in verdicts if kind.get(v.task_id) == "open"]
+    tested_samples = [s for s in samples if kind.get(s.task_id) not in (None, "open")]
+    judged_tested = judge_verdicts(tasks, tested_samples, verify_cfg, out_dir / "judge_verdicts.jsonl",
+                                   quiet=quiet, verifier=verifier) if tested_samples else []
+    report: dict[str, Any] = {
+        "judge": verify_cfg.judge.model,
+        "rubric": RUBRIC_VERSION,
+        "ratings": summarize_ratings(tasks, open_verdicts + judged_tested, bootstrap, seed),
+    }
+    if judged_tested:
+        tested_ids = {s.sample_id for s in tested_samples}
+        report["agreement"] = judge_test_agreement([v for v in verdicts if v.sample_id in tested_ids], judged_tested)
+    write_json(out_dir / "judged.json", report)
+    return report
+
+
+def format_judged(report: dict[str, Any]) -> str:
+    text = f"judge {report['judge']} ({report['rubric']})\n{format_summary(report['ratings'])}"
+    if "agreement" in report:
+        text += "\n" + format_agreement(report["agreement"])
+    return text

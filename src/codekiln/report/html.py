@@ -15,15 +15,15 @@ from pathlib import Path
 from typing import Any
 
 from codekiln.records import STATUSES, Sample, Verdict, read_jsonl_resumable
-from codekiln.report_charts import STATUS_COLORS, Series, grouped_bars, line_chart, stacked_bars
-from codekiln.report_evidence import (
+from codekiln.report.charts import STATUS_COLORS, Series, grouped_bars, line_chart, stacked_bars
+from codekiln.report.evidence import (
     alarm_section,
     gain_text,
     judged_section,
     selection_note,
     transfer_section,
 )
-from codekiln.runstats import PassK, RoundStats, paired_gain, run_stats
+from codekiln.report.stats import PassK, RoundStats, paired_gain, run_stats
 
 CSS = """
 body{font:14px/1.45 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;color:#111827;margin:0;background:#f3f4f6}
@@ -258,7 +258,7 @@ def _training_section(rounds: list[RoundStats]) -> str:
 
 
 def _no_margin() -> str:
-    from codekiln.report_charts import _empty
+    from codekiln.report.charts import _empty
 
     return _empty("margin", 640, "no reward margins logged (SFT-only training)")
 
@@ -356,9 +356,9 @@ def _task_prompts(root: Path) -> dict[str, str]:
 
 
 def _ui_screenshots(root: Path, final: int | None) -> str:
-    """Screenshots of base vs final pages for a few held-out html tasks (codekiln.report_ui); '' without any."""
+    """Screenshots of base vs final pages for a few held-out html tasks (codekiln.report.screenshots); '' without any."""
     from codekiln.errors import UserError
-    from codekiln.report_ui import ui_section
+    from codekiln.report.screenshots import ui_section
     from codekiln.tasks.load import load_tasks
 
     spec = _config(root).get("tasks")

@@ -1,5 +1,5 @@
 """The report's evidence sections: how `final` was chosen, base vs final on the extra task sets the loop never saw
-(transfer, with paired intervals), the over-fitting and reward-hacking checks (codekiln.runalarms), and judged
+(transfer, with paired intervals), the over-fitting and reward-hacking checks (codekiln.report.alarms), and judged
 answers compared side by side with the base model's (codekiln.judge.compare)."""
 
 from __future__ import annotations
@@ -9,9 +9,9 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
-from codekiln.report_charts import PALETTE, Series, line_chart
-from codekiln.runalarms import alarms, model_points, no_alarm_text
-from codekiln.runstats import (
+from codekiln.report.alarms import alarms, model_points, no_alarm_text
+from codekiln.report.charts import PALETTE, Series, line_chart
+from codekiln.report.stats import (
     Gain,
     PassK,
     RoundStats,

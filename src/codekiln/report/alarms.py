@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from codekiln.runstats import RoundStats
+from codekiln.report.stats import RoundStats
 
 
 @dataclass(frozen=True)

@@ -6,8 +6,8 @@ from __future__ import annotations
 from rich.console import Console
 from rich.table import Table
 
-from codekiln.runalarms import alarms, no_alarm_text
-from codekiln.runstats import (
+from codekiln.report.alarms import alarms, no_alarm_text
+from codekiln.report.stats import (
     Gain,
     PassK,
     RoundStats,

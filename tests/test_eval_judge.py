@@ -1,8 +1,9 @@
 import argparse
 import json
 
+from codekiln.commands.eval import add_judge_arguments, judge_verify_config
 from codekiln.config import VerifyConfig
-from codekiln.judge.evalcli import add_judge_arguments, format_judged, judge_verify_config, report_judged
+from codekiln.judge.benchmark import format_judged, report_judged
 from codekiln.judge.run import Judge
 from codekiln.records import Sample, Task, Verdict, write_jsonl
 from codekiln.verify.judge import JudgeVerifier

@@ -25,7 +25,7 @@ from typing import Any
 from codekiln.verify import isolation
 from codekiln.verify.cpus import CpuClaim, pin_thread
 from codekiln.verify.plain import decode_plain
-from codekiln.verify.session import SandboxBroken, Session, Slot, WorkerDied
+from codekiln.verify.slot import SandboxBroken, Session, Slot, WorkerDied
 
 
 @dataclass(frozen=True)

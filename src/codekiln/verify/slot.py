@@ -1,24 +1,22 @@
-"""The host side of one sandbox worker (`Slot`) and of one program running in it (`Session`).
+"""The worker slot: one warm sandbox worker process and the host's end of its control socket (`Slot`).
 
-A slot is one warm worker process (inside bubblewrap when available) connected by a Unix socket. The worker
-forks each program's child ahead of time and hands the host its four pipe ends with SCM_RIGHTS ("standby");
-the host then talks to the program directly: length-prefixed requests in (the setup as JSON, then calls as
-b"C" + their tagged JSON, all queued ones in one write), length-prefixed messages out (JSON, or b"R" + a return
-value's tagged JSON), stdout and stderr captured up to a cap (then the read end is closed, so a flood ends in
-EPIPE instead of filling memory). The host tells the worker "run" (the job id, for the backstop clock) and
-"stop" in fixed-size records; the worker reports the program's exit after it has killed the program's whole
-process tree. A session whose outcome is known may leave that report to be collected later
-(`finish(wait=False)`), and its stop to travel with the slot's next run (`Slot.stop_soon`), so the next program
-does not wait for the clean-up and the worker wakes once per program.
+A slot starts its worker (inside bubblewrap when available; spawn.py holds the code it runs and the thread that
+launches it), restarts it when it died (`WorkerDied`, `SandboxBroken`), and gives its programs uids of their own.
+The worker forks each program's child ahead of time and hands the host its four pipe ends with SCM_RIGHTS
+("standby"). The host tells the worker "run" (the job id, for the backstop clock) and "stop" in fixed-size
+records, a stop often with the next run (`stop_soon`), so the worker wakes once per program; the worker reports
+the program's exit after it has killed the program's whole process tree.
+
+One program's pipes and frames are session.py's job. session.py imports this module, never the reverse: a slot
+does not make sessions (`Slot.next_job` readies the slot and numbers the next program; `Session.open` builds the
+session), and knows the stopped ones it still owes a clean-up only as `StoppedSession`s.
 """
 
 from __future__ import annotations
 
 import itertools
 import json
-import marshal
 import os
-import queue
 import select
 import socket
 import struct
@@ -27,15 +25,14 @@ import tempfile
 import threading
 import time
 from collections import deque
-from typing import Any
+from typing import Any, Protocol
 
 from codekiln.errors import exit_text
 from codekiln.verify import isolation, seccomp
-from codekiln.verify.plain import MAX_FRAME
+from codekiln.verify.spawn import BOOT, spawn, worker_code
 
-_HEADER_SIZE = 4
+HEADER_SIZE = 4  # the length prefix of every frame, both ways (plain._HEADER)
 _CTL = struct.Struct(">cqd")  # host to worker: op, job, timeout (sandbox_worker.CTL)
-_WORKER_SOURCE: str | None = None
 _uid_counter = itertools.count()
 # Slot indices (0-31) of this process's live slots: a new slot takes a free one, so two live slots never share
 # uids (a program's tree is killed by its uids). Past 32 live slots, indices are shared as a last resort.
@@ -65,82 +62,6 @@ except (AttributeError, OSError):
 # worker's pages less often (see sandbox_worker._Worker) and cost a waiting process each.
 STANDBYS = 4
 _UIDS_PER_SLOT = 8  # uids reserved per slot (STANDBYS + 1 used), 32 slots per host process
-
-
-def _worker_source() -> str:
-    """plain.py then sandbox_worker.py, as one script (the worker finds the codec already defined)."""
-    global _WORKER_SOURCE
-    if _WORKER_SOURCE is None:
-        from codekiln.verify import plain, sandbox_worker
-
-        parts = []
-        for module in (plain, sandbox_worker):
-            with open(module.__file__, encoding="utf-8") as fh:
-                parts.append(fh.read().replace("from __future__ import annotations\n", "", 1))
-        _WORKER_SOURCE = "from __future__ import annotations\n" + "\n".join(parts)
-    return _WORKER_SOURCE
-
-
-_WORKER_CODE: bytes | None = None
-# The worker's first line: read its marshalled code from an inherited pipe and run it as __main__. Compiling
-# the ~45 kB source inside the worker left ~1.7 MB of parser memory resident in it, which every fork copied
-# (page-table entries) and every child's exit freed.
-_BOOT = """import marshal, os
-def _boot(fd):
-    data = b""
-    while chunk := os.read(fd, 1 << 16):
-        data += chunk
-    os.close(fd)
-    return marshal.loads(data)
-exec(_boot({fd}))
-"""
-
-
-def _worker_code() -> bytes:
-    """The worker's code, compiled here (trusted) for the worker's interpreter, which is this one."""
-    global _WORKER_CODE
-    if _WORKER_CODE is None:
-        import marshal
-
-        _WORKER_CODE = marshal.dumps(compile(_worker_source(), "<string>", "exec", dont_inherit=True, optimize=0))
-    return _WORKER_CODE
-
-
-class _Spawner:
-    """Starts workers from one long-lived thread: bwrap's --die-with-parent fires when the *thread* that
-    started it ends, so workers must not be started from short-lived pool threads."""
-
-    def __init__(self) -> None:
-        self._jobs: queue.Queue[tuple[Any, queue.Queue[Any]]] = queue.Queue()
-        threading.Thread(target=self._loop, name="codekiln-sandbox-spawner", daemon=True).start()
-
-    def _loop(self) -> None:
-        while True:
-            fn, reply = self._jobs.get()
-            try:
-                reply.put((True, fn()))
-            except BaseException as err:  # noqa: B036 - handed back to the caller
-                reply.put((False, err))
-
-    def run(self, fn: Any) -> Any:
-        reply: queue.Queue[Any] = queue.Queue()
-        self._jobs.put((fn, reply))
-        ok, value = reply.get()
-        if not ok:
-            raise value
-        return value
-
-
-_spawner_lock = threading.Lock()
-_spawner: _Spawner | None = None
-
-
-def _spawn(fn: Any) -> Any:
-    global _spawner
-    with _spawner_lock:
-        if _spawner is None:
-            _spawner = _Spawner()
-    return _spawner.run(fn)
 
 
 _warned: set[str] = set()
@@ -184,6 +105,17 @@ class SandboxBroken(BaseException):
         self.what = what  # e.g. "was killed by SIGSEGV (signal 11)", "did not start (exited with code 1)"
 
 
+class StoppedSession(Protocol):
+    """A stopped program whose exit report is still on its way, as its slot sees it (a `session.Session`): the
+    slot closes its pipes once the report comes, or when the worker goes."""
+
+    job: int
+
+    def close_pipes(self) -> None: ...
+
+    def complete(self) -> None: ...
+
+
 class Slot:
     """One warm worker. Not thread-safe: a Sandbox hands each slot to one thread at a time."""
 
@@ -207,7 +139,7 @@ class Slot:
         self.preloaded: list[str] = []
         self.seccomp = False
         self.standby_fds: deque[list[int]] = deque()  # the host ends of the worker's next, already forked children
-        self.pending: list[Session] = []  # stopped sessions whose exit report is still on its way
+        self.pending: list[StoppedSession] = []  # stopped sessions whose exit report is still on its way
         self.exits: dict[int, dict[str, Any]] = {}  # exit reports by job, until their session reads them
         self._ctl_buf = bytearray()  # control bytes read ahead from the worker
         self.stop_later: int | None = None  # a job to stop with the next message to the worker
@@ -253,7 +185,7 @@ class Slot:
             self._tmp = tempfile.TemporaryDirectory(prefix="codekiln-sandbox-")
             os.chmod(self._tmp.name, 0o755)
             argv, popen_env = [python], {**env, "CODEKILN_TMP": self._tmp.name}
-        argv = argv + ["-I", "-S", "-c", _BOOT.format(fd=code_r)]
+        argv = argv + ["-I", "-S", "-c", BOOT.format(fd=code_r)]
 
         def launch() -> subprocess.Popen[bytes]:
             return subprocess.Popen(argv, pass_fds=pass_fds, stdin=subprocess.DEVNULL,
@@ -262,13 +194,13 @@ class Slot:
 
         try:
             try:
-                self.proc = _spawn(launch)
+                self.proc = spawn(launch)
             finally:
                 os.close(code_r)
                 if filter_r is not None:
                     os.close(filter_r)
                 child.close()
-            data = memoryview(_worker_code())
+            data = memoryview(worker_code())
             while data:  # the worker reads while this writes; a worker that failed to start shows below
                 try:
                     data = data[os.write(code_w, data):]
@@ -388,19 +320,19 @@ class Slot:
 
     def _buffered_ctl(self) -> dict[str, Any] | None:
         buf = self._ctl_buf
-        if len(buf) < _HEADER_SIZE:
+        if len(buf) < HEADER_SIZE:
             return None
-        end = _HEADER_SIZE + int.from_bytes(buf[:_HEADER_SIZE], "big")
+        end = HEADER_SIZE + int.from_bytes(buf[:HEADER_SIZE], "big")
         if len(buf) < end:
             return None
-        body = bytes(buf[_HEADER_SIZE:end])
+        body = bytes(buf[HEADER_SIZE:end])
         del buf[:end]
         return json.loads(body)
 
     def ctl_waiting(self) -> bool:
         """Whether a whole control message has been read ahead (select on the socket would not see it)."""
         buf = self._ctl_buf
-        return len(buf) >= _HEADER_SIZE and len(buf) >= _HEADER_SIZE + int.from_bytes(buf[:_HEADER_SIZE], "big")
+        return len(buf) >= HEADER_SIZE and len(buf) >= HEADER_SIZE + int.from_bytes(buf[:HEADER_SIZE], "big")
 
     def send_ctl(self, op: bytes, job: int, timeout_s: float = 0.0) -> None:
         """Tell the worker to run (b"r") or stop (b"s") a job: a fixed-size record (see sandbox_worker.CTL),
@@ -478,256 +410,12 @@ class Slot:
                 return
             self.dispatch(msg, fds)
 
-    def open(self, setup: dict[str, Any], limits: dict[str, Any]) -> Session:
-        """Start one program in this worker (restarting the worker first if it died)."""
+    def next_job(self) -> int:
+        """Ready this slot for its next program (restarting the worker first if it died) and number that program
+        (see `session.Session.open`)."""
         self._close_reported(wait_s=10.0)
         if not self.alive():
             self.kill()
             self.start()
-        return Session(self, next(self._jobs), setup, limits)
+        return next(self._jobs)
 
-
-class Session:
-    """One program running in a slot: framed messages both ways, capped stdout/stderr, a wall-clock deadline."""
-
-    def __init__(self, slot: Slot, job: int, setup: dict[str, Any], limits: dict[str, Any]) -> None:
-        self.slot = slot
-        self.job = job
-        self.deadline = time.monotonic() + float(limits["timeout_s"])  # reset once the child is handed over
-        self.cap = int(limits["output_bytes"])
-        self.timed_out = False
-        self.stopped = False  # the host asked the worker to kill the program
-        self.exit_code: int | None = None
-        self.worker_died = False
-        self.inbox: deque[dict[str, Any]] = deque()
-        self.bad_frame = False
-        self.detach = False  # finish without waiting for the exit report (set when the outcome is known)
-        self._want_exit = False
-        self._msg_buf = bytearray()
-        self._out = {"stdout": bytearray(), "stderr": bytearray()}
-        self._pending = bytearray()
-        fds = slot.take_standby(time.monotonic() + 30)
-        self.deadline = time.monotonic() + float(limits["timeout_s"])  # the program's clock starts now
-        try:
-            slot.send_ctl(b"r", job, float(limits["timeout_s"]))
-        except OSError:
-            for fd in fds:
-                os.close(fd)
-            slot.kill(died=True)
-            raise WorkerDied(f"the sandbox worker went away (it {slot.ended})") from None
-        # Only the request pipe is non-blocking (a large write must not block while the program floods its
-        # output); the others are read only after select reports them readable.
-        os.set_blocking(fds[0], False)
-        self._fds: dict[str, int | None] = dict(zip(("req", "msg", "stdout", "stderr"), fds, strict=True))
-        # The setup goes marshalled (host to sandbox only: the host never unmarshals what a program sends), so the
-        # child gets the code object and any files in one `marshal.loads`; written with what the caller queues next.
-        self._queue_frame(marshal.dumps({**setup, "limits": limits}))
-
-    # -- I/O
-    def _close(self, name: str) -> None:
-        fd = self._fds.get(name)
-        if fd is not None:
-            os.close(fd)
-            self._fds[name] = None
-
-    def _pump(self, until: float) -> None:
-        """One round of select: read what is there, write what is pending, note exits and deadlines."""
-        reads = [fd for key, fd in self._fds.items() if fd is not None and key != "req"]
-        sock = self.slot.sock
-        # The worker's reports matter once the program's result channel is closed (it ended: the worker has
-        # killed its tree) or when finishing; reading them earlier only wakes this thread for nothing.
-        if sock is not None and self.exit_code is None and not self.worker_died and (
-                self._fds["msg"] is None or self._want_exit):
-            if self.slot.ctl_waiting():  # read ahead earlier: no select would report it
-                self._read_ctl()
-                return
-            reads.append(sock.fileno())
-        writes = [self._fds["req"]] if self._pending and self._fds["req"] is not None else []
-        left = until - time.monotonic()
-        if left <= 0:
-            return
-        ready_r, ready_w, _ = select.select(reads, writes, [], left)
-        for fd in ready_w:
-            try:
-                n = os.write(fd, self._pending)
-                del self._pending[:n]
-            except BlockingIOError:
-                pass
-            except OSError:  # the program closed its end or died
-                self._pending.clear()
-                self._close("req")
-        for fd in ready_r:
-            if sock is not None and fd == sock.fileno():
-                self._read_ctl()
-            else:
-                self._read_pipe(fd)
-
-    def _read_pipe(self, fd: int) -> None:
-        name = next((k for k, v in self._fds.items() if v == fd), None)
-        if name is None:  # closed earlier in this round
-            return
-        try:
-            chunk = os.read(fd, 1 << 16)
-        except BlockingIOError:
-            return
-        if not chunk:
-            self._close(name)
-            return
-        if name == "msg":
-            self._msg_buf += chunk
-            self._parse_frames()
-        else:
-            buf = self._out[name]
-            buf += chunk[: max(0, self.cap - len(buf))]
-            if len(buf) >= self.cap:
-                buf += b"\n[output truncated]"
-                self._close(name)  # the program's next write gets EPIPE
-
-    def _parse_frames(self) -> None:
-        buf = self._msg_buf
-        while len(buf) >= _HEADER_SIZE:
-            size = int.from_bytes(buf[:_HEADER_SIZE], "big")
-            if size > MAX_FRAME:
-                self.bad_frame = True
-                self._close("msg")
-                return
-            if len(buf) < _HEADER_SIZE + size:
-                return
-            body = bytes(buf[_HEADER_SIZE:_HEADER_SIZE + size])
-            del buf[:_HEADER_SIZE + size]
-            try:
-                if body[:1] == b"R":  # a return value, sent as b"R" + its tagged JSON (no JSON around JSON)
-                    msg = {"kind": "return", "value": body[1:].decode("ascii")}
-                else:
-                    msg = json.loads(body)
-            except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
-                msg = None
-            if not isinstance(msg, dict) or not isinstance(msg.get("kind"), str):
-                self.bad_frame = True
-                continue
-            self.inbox.append(msg)
-
-    def _read_ctl(self) -> None:
-        msg, fds = self.slot.read_ctl(time.monotonic() + 5.0)
-        if msg is None:
-            self.worker_died = True
-            self.slot.kill(died=True)
-            return
-        self.slot.dispatch(msg, fds)
-        self._take_exit()
-
-    def _take_exit(self) -> None:
-        report = self.slot.exits.pop(self.job, None)
-        if report is not None:
-            self.exit_code = int(report["code"])
-            if report.get("backstop"):
-                self.timed_out = True
-
-    @property
-    def ended(self) -> bool:
-        return self.exit_code is not None or self.worker_died
-
-    def _drained(self) -> bool:
-        return self.ended and self._fds["msg"] is None
-
-    # -- API
-    def _queue_frame(self, body: bytes) -> None:
-        """Add one length-prefixed request frame to the next write (frames queued together reach the program in
-        one write)."""
-        self._pending += len(body).to_bytes(_HEADER_SIZE, "big") + body
-
-    def queue_call(self, payload: str) -> None:
-        """Add a call (the tagged JSON of its (args, kwargs), see plain.encode_plain) to the next write."""
-        self._queue_frame(b"C" + payload.encode("ascii"))
-
-    def send(self) -> bool:
-        """Write all that is queued; False if the program is gone or time ran out."""
-        while self._pending:
-            if self._fds["req"] is None or self.ended:
-                return False
-            if time.monotonic() >= self.deadline:
-                self.timed_out = True
-                return False
-            if not self._write_now():
-                self._pump(self.deadline)
-        return True
-
-    def _write_now(self) -> bool:
-        """Write what the pipe takes without waiting (most requests fit); False if it took nothing."""
-        fd = self._fds["req"]
-        if fd is None:
-            return False
-        try:
-            n = os.write(fd, self._pending)
-        except BlockingIOError:
-            return False
-        except OSError:  # the program closed its end or died
-            self._pending.clear()
-            self._close("req")
-            return True
-        del self._pending[:n]
-        return n > 0
-
-    def recv(self) -> dict[str, Any] | None:
-        """The next message from the program; None when it has ended (or timed out) with nothing more to say."""
-        while True:
-            if self.inbox:
-                return self.inbox.popleft()
-            if self._drained() or self.timed_out:
-                return None
-            if self.ended:  # the program is gone: read what is left in the pipe, without waiting on the clock
-                end = time.monotonic() + 5.0
-                while self._fds["msg"] is not None and not self.inbox and time.monotonic() < end:
-                    self._pump(end)
-                if not self.inbox:
-                    self._close("msg")  # something still holds the pipe open; give up on it
-                continue
-            if time.monotonic() >= self.deadline:
-                self.timed_out = True
-                return None
-            self._pump(self.deadline)
-
-    def finish(self, wait: bool = True) -> None:
-        """Stop the program if it still runs; with `wait`, also collect the worker's report and the output.
-        Without it the slot closes the pipes once the report comes (the caller needs neither)."""
-        self._take_exit()
-        if not self.ended and self.slot.sock is not None:
-            self.stopped = True
-            try:
-                if wait:
-                    self.slot.send_ctl(b"s", self.job)
-                else:  # sent with the slot's next run: the worker wakes once for both
-                    self.slot.stop_soon(self.job)
-            except OSError:
-                self.worker_died = True
-        if wait or self.ended:
-            self.complete()
-        else:
-            self.slot.pending.append(self)
-
-    def complete(self) -> None:
-        """Wait for the worker's exit report, drain the pipes, and close them."""
-        self._want_exit = True
-        self._take_exit()
-        if self.slot.stop_later == self.job:
-            try:
-                self.slot.flush_stop()
-            except OSError:
-                self.worker_died = True
-        limit = time.monotonic() + 10.0
-        while not self.ended and time.monotonic() < limit:
-            self._pump(limit)
-        if not self.ended:  # a worker that does not answer is replaced
-            self.worker_died = True
-            self.slot.kill()
-        end = time.monotonic() + 2.0
-        while any(self._fds[k] is not None for k in ("stdout", "stderr", "msg")) and time.monotonic() < end:
-            self._pump(end)
-        self.close_pipes()
-
-    def close_pipes(self) -> None:
-        for name in list(self._fds):
-            self._close(name)
-
-    def output(self, name: str) -> str:
-        return self._out[name].decode("utf-8", errors="replace")

@@ -291,12 +291,12 @@ def test_without_bwrap_the_worker_installs_the_filter_itself(monkeypatch):
 
 
 def test_a_filter_bwrap_cannot_load_falls_back_loudly(monkeypatch):
-    from codekiln.verify import session
+    from codekiln.verify import slot
 
     needs_isolation("namespaces")
 
     monkeypatch.setattr(seccomp, "filter_bpf", lambda: b"\0" * 8)  # one instruction, no return: rejected
-    monkeypatch.setattr(session, "_warned", set())
+    monkeypatch.setattr(slot, "_warned", set())
     with Sandbox(workers=1) as sb:
         with pytest.warns(isolation.IsolationWarning, match="seccomp filter could not be installed"):
             sb.start()
@@ -359,7 +359,7 @@ def test_a_dead_worker_is_replaced():
     """A worker killed from outside under a program: a program running as a uid of its own cannot have done it,
     so that is no verdict of the program (SandboxBroken: the verify stage retries, then stops); otherwise the
     program may have killed it, and its status is "killed". Either way the next program gets a fresh worker."""
-    from codekiln.verify.session import SandboxBroken
+    from codekiln.verify.slot import SandboxBroken
 
     with Sandbox(workers=1) as sb:
         sb.start()
@@ -381,7 +381,7 @@ def test_live_slots_never_share_uids():
     """A slot's programs are killed by their uids: a new slot must not get the uids of one still alive, however
     many slots the process made and closed in between (the uid index used to be a counter that wrapped at 32)."""
     from codekiln.verify import isolation
-    from codekiln.verify.session import Slot
+    from codekiln.verify.slot import Slot
 
     iso = isolation.detect()
     first = Slot(iso, (), 64)

@@ -31,7 +31,8 @@ from codekiln.verify.plain import Unplain, decode_plain, encode_plain
 from codekiln.verify.predict import predict_calls
 from codekiln.verify.sandbox import Limits, Sandbox
 from codekiln.verify.seeded_random import seeded_builtins, task_seed
-from codekiln.verify.session import Session, WorkerDied
+from codekiln.verify.session import Session
+from codekiln.verify.slot import WorkerDied
 from codekiln.verify.threaded import check_all
 
 FEEDBACK_CHARS = 2000

@@ -25,7 +25,8 @@ from typing import Any
 from codekiln.verify import isolation
 from codekiln.verify.cpus import CpuClaim, pin_thread
 from codekiln.verify.plain import decode_plain
-from codekiln.verify.session import SandboxBroken, Session, Slot, WorkerDied
+from codekiln.verify.session import Session
+from codekiln.verify.slot import SandboxBroken, Slot, WorkerDied
 
 
 @dataclass(frozen=True)
@@ -126,10 +127,10 @@ class Sandbox:
         stays the program's outcome (`session.worker_died`)."""
         with self.slot() as slot:
             try:
-                session = slot.open(setup, limits.as_job())
+                session = Session.open(slot, setup, limits.as_job())
             except WorkerDied:  # one retry with a fresh worker (the last program may have killed this one)
                 try:
-                    session = slot.open(setup, limits.as_job())
+                    session = Session.open(slot, setup, limits.as_job())
                 except WorkerDied:
                     raise SandboxBroken(slot.ended or "stopped answering") from None
             try:

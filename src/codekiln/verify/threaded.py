@@ -7,7 +7,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
 from codekiln.records import Sample, Task, Verdict
-from codekiln.verify.session import SandboxBroken
+from codekiln.verify.slot import SandboxBroken
 
 
 class CheckCrashed(Exception):

@@ -80,7 +80,7 @@ def test_markers_and_manifest(tmp_path):
     run.mark_done(1, "verify", started, {"passed": 3})
     run.mark_done(1, "sample", started, {"samples": 8})
     run.mark_done(0, "eval", started, {"pass@1": 0.25})
-    assert run.done(1, "sample")["summary"] == {"samples": 8}
+    assert run.done(1, "sample").summary == {"samples": 8}
     manifest = run.update_manifest(final=None)
     assert [(s["round"], s["stage"]) for s in manifest["stages"]] == [(0, "eval"), (1, "sample"), (1, "verify")]
     assert json.loads(run.manifest_path.read_text())["stages"][0]["summary"] == {"pass@1": 0.25}

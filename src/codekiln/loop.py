@@ -173,7 +173,7 @@ def run(cfg: RunConfig, quiet: bool = False, argv: Sequence[str] = ()) -> RunRes
 def _track(tracker: Tracker, run_dir: RunDir, cfg: RunConfig, r: int) -> None:
     """Round r's figures to the run's trackers (train.report_to), once (see `tracking`)."""
     if cfg.train.report_to:
-        stages = [s for s in run_dir.stage_records() if s["round"] == r]
+        stages = [s for s in run_dir.stage_records() if s.round == r]
         tracker.log_round(r, round_scalars(round_stats(run_dir.round_dir(r), cfg.eval.bootstrap), stages))
 
 
@@ -291,7 +291,7 @@ def _curate(run_dir: RunDir, cfg: RunConfig, r: int, tasks: list[Task], eval_tas
         summary = {"sft_rows": _count(out / "sft.jsonl"), "pairs": _count(out / "pairs.jsonl"), "funnel": funnel}
         record = run_dir.mark_done(r, "curate", started, summary)
         run_dir.update_manifest()
-    return record["summary"]
+    return record.summary
 
 
 def _train(run_dir: RunDir, cfg: RunConfig, r: int, model: str, rdir: Path, quiet: bool) -> Path:
@@ -365,7 +365,7 @@ def _evaluate(run_dir: RunDir, cfg: RunConfig, r: int, model: str, stage: str, t
                    "score": float(metrics.get("score", metrics["pass@1"]))}
         record = run_dir.mark_done(r, stage, started, summary)
         run_dir.update_manifest()
-    summary = record["summary"]
+    summary = record.summary
     if "score" not in summary and (out / "metrics.json").exists():  # finished before scores were recorded
         metrics = json.loads((out / "metrics.json").read_text(encoding="utf-8"))
         summary = {**summary, "score": metrics.get("score", summary["pass@1"])}
@@ -400,12 +400,12 @@ def _versus_base(run_dir: RunDir, cfg: RunConfig, r: int, stage: str, tasks: lis
                                                       "ci95": summary["overall"]["ci95"],
                                                       "tasks": summary["overall"]["tasks"]})
         run_dir.update_manifest()
-    return float(record["summary"]["difference"])
+    return float(record.summary["difference"])
 
 
 def _pass1_done(run_dir: RunDir, r: int, stage: str) -> float | None:
     record = run_dir.done(r, stage)
-    return float(record["summary"]["pass@1"]) if record else None
+    return float(record.summary["pass@1"]) if record else None
 
 
 def _transfer(run_dir: RunDir, cfg: RunConfig, final: int, final_model: str, extra: ExtraSet, examples: list[Task],

@@ -26,6 +26,7 @@ import subprocess
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -119,6 +120,26 @@ def find_run(run: str) -> Path:
     return root
 
 
+
+@dataclass(frozen=True)
+class StageRecord:
+    """A finished stage's done-marker (`round-R/done/STAGE.json`): its round and name, how long it took, when it
+    finished and in which invocation of the run, and the stage's own summary (its figures: samples, pass@1, ...)."""
+
+    round: int
+    stage: str
+    seconds: float
+    finished: str
+    invocation: int
+    summary: dict[str, Any]
+
+    @classmethod
+    def read(cls, path: Path) -> StageRecord:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        return cls(round=int(data["round"]), stage=str(data["stage"]), seconds=float(data["seconds"]),
+                   finished=str(data.get("finished", "")), invocation=int(data.get("invocation", 0)),
+                   summary=dict(data.get("summary") or {}))
+
 class RunDir:
     """One run folder. Stages record themselves finished with `mark_done`; `done` tells a rerun what to skip."""
 
@@ -139,29 +160,23 @@ class RunDir:
     def marker(self, r: int, stage: str) -> Path:
         return self.round_dir(r) / "done" / f"{stage}.json"
 
-    def done(self, r: int, stage: str) -> dict[str, Any] | None:
+    def done(self, r: int, stage: str) -> StageRecord | None:
         """The stage's record (timing, summary) when it finished in this or an earlier invocation."""
         path = self.marker(r, stage)
         if not path.exists():
             return None
-        return json.loads(path.read_text(encoding="utf-8"))
+        return StageRecord.read(path)
 
-    def mark_done(self, r: int, stage: str, started: float, summary: dict[str, Any]) -> dict[str, Any]:
-        record = {
-            "round": r,
-            "stage": stage,
-            "seconds": round(time.time() - started, 2),
-            "finished": now(),
-            "invocation": len(self.manifest().get("invocations", [])) - 1,
-            "summary": summary,
-        }
-        write_json(self.marker(r, stage), record)
+    def mark_done(self, r: int, stage: str, started: float, summary: dict[str, Any]) -> StageRecord:
+        record = StageRecord(round=r, stage=stage, seconds=round(time.time() - started, 2), finished=now(),
+                             invocation=len(self.manifest().get("invocations", [])) - 1, summary=summary)
+        write_json(self.marker(r, stage), asdict(record))
         return record
 
-    def stage_records(self) -> list[dict[str, Any]]:
-        rows = [json.loads(p.read_text(encoding="utf-8")) for p in self.root.glob("round-*/done/*.json")]
+    def stage_records(self) -> list[StageRecord]:
+        rows = [StageRecord.read(p) for p in self.root.glob("round-*/done/*.json")]
         order = {s: i for i, s in enumerate(STAGES)}
-        return sorted(rows, key=lambda row: (row["round"], order.get(row["stage"], 99)))
+        return sorted(rows, key=lambda row: (row.round, order.get(row.stage, 99)))
 
     def manifest(self) -> dict[str, Any]:
         if not self.manifest_path.exists():
@@ -172,7 +187,7 @@ class RunDir:
         """Rewrite manifest.json (atomically) with `fields` changed and the stage list rebuilt from the markers."""
         data = self.manifest()
         data.update(fields)
-        data["stages"] = self.stage_records()
+        data["stages"] = [asdict(record) for record in self.stage_records()]
         data["updated"] = now()
         write_json(self.manifest_path, data)
         return data

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from codekiln.errors import UserError
+from codekiln.rundir import StageRecord
 
 TRACKERS = ("tensorboard", "wandb", "mlflow", "trackio")
 PACKAGES = {"tensorboard": "tensorboard", "wandb": "wandb", "mlflow": "mlflow", "trackio": "trackio"}
@@ -34,7 +35,7 @@ def check_trackers(names: Sequence[str]) -> None:
                             f"{PACKAGES[name]}")
 
 
-def round_scalars(stats: Any, stages: Sequence[dict[str, Any]]) -> dict[str, float]:
+def round_scalars(stats: Any, stages: Sequence[StageRecord]) -> dict[str, float]:
     """The figures of one round (a `codekiln.report.stats.RoundStats`) and its stages' seconds, as flat scalar names."""
     out: dict[str, float] = {}
     for split, passk in (("val", stats.val_pass1()), ("test", stats.test_pass1())):
@@ -53,7 +54,7 @@ def round_scalars(stats: Any, stages: Sequence[dict[str, Any]]) -> dict[str, flo
     if stats.mean_reward is not None:
         out["round/mean_reward"] = stats.mean_reward
     for record in stages:
-        out[f"seconds/{record['stage']}"] = float(record["seconds"])
+        out[f"seconds/{record.stage}"] = record.seconds
     return {k: float(v) for k, v in out.items()}
 
 

@@ -112,7 +112,7 @@ def test_eval_smollm2_on_humaneval_agrees_with_its_verdicts(tmp_path):
                        SampleConfig(max_tokens=128), VerifyConfig(), tmp_path, quiet=True)
     verdicts = read_jsonl(tmp_path / "verdicts.jsonl", Verdict)
     by_task = {t.task_id: [v.passed for v in verdicts if v.task_id == t.task_id] for t in tasks}
-    assert len(verdicts) == 4 and m["samples"] == 4
-    assert m["pass@1"] == pytest.approx(sum(sum(p) / 2 for p in by_task.values()) / 2)
-    assert m["pass@2"] == pytest.approx(sum(any(p) for p in by_task.values()) / 2)
-    assert m["sampled_by"].startswith("smollm2-135m (as Q8_0")
+    assert len(verdicts) == 4 and m.samples == 4
+    assert m.pass1 == pytest.approx(sum(sum(p) / 2 for p in by_task.values()) / 2)
+    assert m.pass_at[2] == pytest.approx(sum(any(p) for p in by_task.values()) / 2)
+    assert m.metrics["sampled_by"].startswith("smollm2-135m (as Q8_0")

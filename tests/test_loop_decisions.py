@@ -99,7 +99,8 @@ def test_per_round_test_evaluation_off_evaluates_only_the_final_model_on_test(tm
 
     def record(model, tasks, *args, **kwargs):
         calls.append((model, len(tasks)))
-        return {"pass@1": 0.7}
+        return evaluate_run.EvalResult(pass_at={1: 0.7}, ci={}, score=None, tasks=len(tasks), samples=len(tasks),
+                                       metrics={})
 
     monkeypatch.setattr(evaluate_run, "evaluate_model", record)
     result, manifest = _replay(tmp_path, [0.1, 0.3, 0.2], [0.1, None, None], "eval.test_each_round=false")

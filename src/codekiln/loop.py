@@ -358,11 +358,10 @@ def _evaluate(run_dir: RunDir, cfg: RunConfig, r: int, model: str, stage: str, t
         started = time.time()
         sample_cfg = cfg.sample.model_copy(update={"model": model})
         eval_cfg = cfg.eval.model_copy(update={"limit": None})  # the loop already cut the split to eval.limit
-        metrics = evaluate_model(model, tasks, eval_cfg, sample_cfg, cfg.verify, out, quiet=quiet,
+        result = evaluate_model(model, tasks, eval_cfg, sample_cfg, cfg.verify, out, quiet=quiet,
                                  examples=examples)
-        summary = {"model": model, "tasks": len(tasks), "pass@1": float(metrics["pass@1"]),
-                   **{k: v for k, v in metrics.items() if k.startswith("pass@") and isinstance(v, int | float)},
-                   "score": float(metrics.get("score", metrics["pass@1"]))}
+        summary = {"model": model, "tasks": len(tasks), **{f"pass@{k}": v for k, v in result.pass_at.items()},
+                   "score": result.pass1 if result.score is None else float(result.score)}
         record = run_dir.mark_done(r, stage, started, summary)
         run_dir.update_manifest()
     summary = record.summary

@@ -8,6 +8,7 @@ agrees with pass/fail, and users know how far to trust it.
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING
 
 from codekiln.commands._model_args import add_sampling_arguments
 from codekiln.config import (
@@ -20,6 +21,9 @@ from codekiln.config import (
 )
 
 HELP = "Evaluate a model on tasks: sample, verify in the sandbox, report pass@k with bootstrap CIs (metrics.json)."
+
+if TYPE_CHECKING:
+    from codekiln.evaluate.run import EvalResult
 
 
 def _ks(text: str) -> list[int]:
@@ -73,22 +77,23 @@ def _default_out(model: str, tasks: str) -> str:
     return f"eval/{slug(model)}-{slug(tasks)}"
 
 
-def print_summary(metrics: dict, out: str) -> None:
+def print_summary(result: EvalResult, out: str) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    table = Table(title=f"{metrics['model']} on {metrics['tasks']} tasks (n={metrics['n']}, T={metrics['temperature']})")
+    metrics = result.metrics
+    table = Table(title=f"{metrics['model']} on {result.tasks} tasks (n={metrics['n']}, T={metrics['temperature']})")
     for col in ("metric", "value", "95% CI"):
         table.add_column(col)
-    for k in metrics["k"]:
-        lo, hi = metrics["ci"][f"pass@{k}"]
-        table.add_row(f"pass@{k}", f"{metrics[f'pass@{k}']:.3f}", f"[{lo:.3f}, {hi:.3f}]")
-    if "rendered" in metrics:  # graded scores (html): the mean score and the share of pages that rendered
-        lo, hi = metrics["ci"]["score"]
-        table.add_row("mean score", f"{metrics['score']:.3f}", f"[{lo:.3f}, {hi:.3f}]")
+    for k, value in result.pass_at.items():
+        lo, hi = result.ci[f"pass@{k}"]
+        table.add_row(f"pass@{k}", f"{value:.3f}", f"[{lo:.3f}, {hi:.3f}]")
+    if "rendered" in metrics and result.score is not None:  # graded (html): mean score, share of pages rendered
+        lo, hi = result.ci["score"]
+        table.add_row("mean score", f"{result.score:.3f}", f"[{lo:.3f}, {hi:.3f}]")
         table.add_row("pages rendered", f"{100 * metrics['rendered']:.0f}%", "")
     table.add_row("tasks solved", f"{metrics['tasks_solved']}/{metrics['tasks']}", "")
-    table.add_row("samples passed", f"{metrics['passed']}/{metrics['samples']}", "")
+    table.add_row("samples passed", f"{metrics['passed']}/{result.samples}", "")
     table.add_row("statuses", ", ".join(f"{s} {c}" for s, c in sorted(metrics["status"].items())), "")
     Console().print(table)
     Console(stderr=True).print(f"wrote {out}/metrics.json")
@@ -108,9 +113,9 @@ def main(args: argparse.Namespace) -> int:
     tasks = load_task_spec(args.tasks, eval_cfg.split, eval_cfg.limit)
     out = args.out or _default_out(sample_cfg.model, args.tasks)
     verify_cfg = judge_verify_config(args, base.verify)
-    metrics = evaluate_model(sample_cfg.model, tasks, eval_cfg, sample_cfg, verify_cfg, Path(out), quiet=args.quiet,
-                             examples=shot_examples(args.tasks, sample_cfg.shots))
-    print_summary(metrics, out)
+    result = evaluate_model(sample_cfg.model, tasks, eval_cfg, sample_cfg, verify_cfg, Path(out), quiet=args.quiet,
+                            examples=shot_examples(args.tasks, sample_cfg.shots))
+    print_summary(result, out)
     if args.judge:
         print(format_judged(report_judged(tasks, Path(out), verify_cfg, quiet=args.quiet,
                                           bootstrap=eval_cfg.bootstrap)))

@@ -12,12 +12,30 @@ from __future__ import annotations
 import hashlib
 from collections import Counter, defaultdict
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from codekiln.config import EvalConfig, SampleConfig, VerifyConfig
 from codekiln.errors import UserError
 from codekiln.records import Task, Verdict, write_json
+
+
+@dataclass(frozen=True)
+class EvalResult:
+    """What `evaluate_model` measured. `metrics` is metrics.json as written: these figures and the settings that
+    produced them (model, n, temperature, seeds, the verify config), the status counts and the per-task rows."""
+
+    pass_at: dict[int, float]  # k -> mean over tasks of the unbiased pass@k
+    ci: dict[str, list[float]]  # "pass@k" / "score" -> 95% bootstrap interval over tasks
+    score: float | None  # mean verdict score over tasks (graded kinds: html relevance); None without verdicts
+    tasks: int
+    samples: int
+    metrics: dict[str, Any]
+
+    @property
+    def pass1(self) -> float:
+        return self.pass_at[1]
 
 
 def usable_ks(ks: Sequence[int], n: int) -> list[int]:
@@ -101,7 +119,7 @@ def metrics_from(tasks: Sequence[Task], verdicts: Sequence[Verdict], ks: Sequenc
 
 def evaluate_model(model: str, tasks: Sequence[Task], cfg: EvalConfig, sample_cfg: SampleConfig,
                    verify_cfg: VerifyConfig, out_dir: Path, quiet: bool = False,
-                   examples: Sequence[Task] = ()) -> dict[str, Any]:
+                   examples: Sequence[Task] = ()) -> EvalResult:
     """Sample `cfg.n` programs per task from `model` at `cfg.temperature`, verify them, and compute pass@k.
 
     `examples` are worked examples for `sample_cfg.shots` (the suite's train split).
@@ -149,4 +167,5 @@ def evaluate_model(model: str, tasks: Sequence[Task], cfg: EvalConfig, sample_cf
         **{k: v for k, v in metrics.items() if not k.startswith("pass@")},
     }
     write_json(out_dir / "metrics.json", metrics)
-    return metrics
+    return EvalResult(pass_at={k: float(metrics[f"pass@{k}"]) for k in ks}, ci=metrics["ci"],
+                      score=metrics.get("score"), tasks=metrics["tasks"], samples=metrics["samples"], metrics=metrics)

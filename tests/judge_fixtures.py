@@ -106,24 +106,3 @@ class BrokenBackend(CommentJudge):
         self.calls += len(requests)
         raise ConnectionError("connection refused")
 
-
-class CommentingWriter:
-    """A 'model' that answers a request with a function carrying `comments` comment lines (a computed reply)."""
-
-    supports_prefill = True
-
-    def __init__(self, name: str, comments: int) -> None:
-        self.name = name
-        self.comments = comments
-
-    def generate(self, requests: Sequence[Request], params: GenParams) -> list[Generation]:
-        out = []
-        for request in requests:
-            words = request.messages[-1]["content"].split()
-            notes = "".join(f"    # step {i}: {words[i % len(words)]}\n" for i in range(self.comments))
-            out.append(Generation(f"{request.prefill}def answer():\n{notes}    return {request.seed % 97}\n",
-                                  n_tokens=12))
-        return out
-
-    def close(self) -> None:
-        pass

@@ -1,16 +1,14 @@
 
 import pytest
 
-from codekiln.config import JudgeConfig, SampleConfig, VerifyConfig
+from codekiln.config import JudgeConfig, VerifyConfig
 from codekiln.judge.agreement import format_agreement, judge_test_agreement
 from codekiln.judge.benchmark import format_summary, judge_verdicts, summarize_ratings
-from codekiln.judge.data import judged_pairs, preference_score, preference_verdicts, top_rated_sft
-from codekiln.judge.pool import model_slug, sample_pool
 from codekiln.judge.run import Judge
 from codekiln.records import Sample, Task, Verdict, read_jsonl
 from codekiln.tasks import load_tasks
 from codekiln.verify.judge import JudgeVerifier
-from judge_fixtures import CommentingWriter, CommentJudge, comment_rating
+from judge_fixtures import CommentJudge, comment_rating
 
 PLAIN = "def add(a, b):\n    return a + b"
 ONE = "def add(a, b):\n    # sum\n    return a + b"
@@ -34,43 +32,6 @@ def test_open_basic_suite():
     assert len(per) == 5 and all(len(s) >= 20 and "test" in s and "train" in s for s in per.values())
     test = load_tasks("open-basic:test")
     assert {t.task_id for t in test}.isdisjoint(t.task_id for t in load_tasks("open-basic:train"))
-
-
-def test_preference_scores_and_pairs_per_preference():
-    task = Task("o/1", "open", "Write add.", meta={"preference": "readability"})
-    samples = [Sample("o/1", c, f"o/1#{i}", model=m, raw=c) for i, (c, m) in enumerate(
-        [(PLAIN, "m1"), (TWO, "m2"), (ONE, "m1")])]
-    verdicts = [verdict("o/1", "o/1#0", {"readability": 2, "style": 9}),
-                verdict("o/1", "o/1#1", {"readability": 9, "style": 1}),
-                verdict("o/1", "o/1#2", {"readability": 5, "style": 5})]
-    assert preference_score(verdicts[1], "readability") == pytest.approx(8 / 9)
-    assert [v.score for v in preference_verdicts(verdicts, "style")] == pytest.approx([8 / 9, 0.0, 4 / 9])
-
-    (pair,) = judged_pairs([task], samples, verdicts)  # the task's own preference: readability
-    assert pair.chosen[0]["content"] == TWO and pair.rejected[0]["content"] == PLAIN
-    assert pair.margin == pytest.approx(7 / 9) and pair.source == "judge:best-vs-worst:readability"
-    assert pair.meta["chosen_model"] == "m2" and pair.meta["rejected_model"] == "m1"
-    assert pair.prompt[-1]["role"] == "user" and "Write add." in pair.prompt[-1]["content"]
-    (style_pair,) = judged_pairs([task], samples, verdicts, preference="style")
-    assert style_pair.chosen[0]["content"] == PLAIN and style_pair.rejected[0]["content"] == TWO
-    assert len(judged_pairs([task], samples, verdicts, pairs_per_task=3)) == 1  # each sample used once
-
-
-def test_no_pair_from_invalid_or_equal_ratings():
-    task = Task("o/1", "open", "x")
-    samples = [Sample("o/1", PLAIN, "a", raw=PLAIN), Sample("o/1", ONE, "b", raw=ONE)]
-    assert judged_pairs([task], samples, [verdict("o/1", "a", {"style": 5}), verdict("o/1", "b", {"style": 5})]) == []
-    bad = Verdict("o/1", "b", "invalid", False)
-    assert judged_pairs([task], samples, [verdict("o/1", "a", {"style": 9}), bad]) == []
-
-
-def test_top_rated_sft_rows():
-    tasks = [Task("o/1", "open", "x"), Task("o/2", "open", "y")]
-    samples = [Sample("o/1", PLAIN, "a", raw=PLAIN), Sample("o/1", TWO, "b", raw=TWO), Sample("o/2", ONE, "c", raw=ONE)]
-    verdicts = [verdict("o/1", "a", {"style": 8}), verdict("o/1", "b", {"style": 10}), verdict("o/2", "c", {"style": 4})]
-    rows = top_rated_sft(tasks, samples, verdicts, min_rating=8, per_task=1)
-    assert [r.meta["sample_id"] for r in rows] == ["b"] and rows[0].completion[0]["content"] == TWO
-    assert len(top_rated_sft(tasks, samples, verdicts, min_rating=8, per_task=2)) == 2
 
 
 def test_agreement_with_tests():
@@ -98,19 +59,9 @@ def test_summary_means_and_bootstrap_ci():
     assert "style" in format_summary(summary)
 
 
-def test_pool_and_judged_verdicts_end_to_end(tmp_path):
+def test_judged_verdicts_resume_from_their_file(tmp_path):
     tasks = [t for t in load_tasks("open-basic:test") if t.meta["preference"] == "readability"][:3]
-    for name in ("quiet", "chatty"):
-        (tmp_path / f"{name}.gguf").write_bytes(b"")  # model specs must name files; the writers stand in for them
-    writers = {str(tmp_path / "quiet.gguf"): CommentingWriter("quiet", 0),
-               str(tmp_path / "chatty.gguf"): CommentingWriter("chatty", 3)}
-    cfg = SampleConfig(n=2, temperature=0.8)
-    samples = sample_pool(tasks, cfg, list(writers), tmp_path, quiet=True, samplers=writers)
-    assert len(samples) == 12 and len({s.sample_id for s in samples}) == 12
-    assert {s.model for s in samples} == {"quiet", "chatty"}
-    assert read_jsonl(tmp_path / "samples.jsonl", Sample) == samples
-    assert model_slug("openai:qwen@http://h:1/v1") == "qwen" and model_slug("/m/x.gguf") == "x"
-
+    samples = [Sample(t.task_id, code, f"{t.task_id}#{i}", raw=code) for t in tasks for i, code in enumerate((PLAIN, TWO))]
     vcfg = VerifyConfig(judge=JudgeConfig(threshold=0.5, group_size=4))
     model = CommentJudge()
     verifier = JudgeVerifier(vcfg, judge=Judge(model, vcfg.judge))
@@ -120,5 +71,4 @@ def test_pool_and_judged_verdicts_end_to_end(tmp_path):
     calls = model.calls
     assert judge_verdicts(tasks, samples, vcfg, tmp_path / "v.jsonl", quiet=True, verifier=verifier) == verdicts
     assert model.calls == calls  # resumed from the verdict file
-    pairs = judged_pairs(tasks, samples, verdicts)
-    assert len(pairs) == 3 and all(p.meta["chosen_model"] == "chatty" != p.meta["rejected_model"] for p in pairs)
+    assert read_jsonl(tmp_path / "v.jsonl", Verdict) == verdicts

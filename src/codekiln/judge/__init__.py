@@ -2,7 +2,6 @@
 
 rubrics (the preferences), prompt (rendering), parse (strict JSON + tolerant fallback), cache (every call on
 disk), budget (a clear stop), pairwise (shuffled positions, both orders, agreement), run (`Judge`), and on
-top: data (best-vs-worst pairs and SFT rows from ratings), pool (several models sampling the same tasks),
-benchmark (`judged_benchmark`, CODAL-Bench style; `report_judged` for `codekiln eval --judge`), agreement
+top: benchmark (`judged_benchmark`, CODAL-Bench style; `report_judged` for `codekiln eval --judge`), agreement
 (judge vs. tests). The verifier for the `open` kind is `codekiln.verify.judge.JudgeVerifier`.
 """

@@ -49,7 +49,7 @@ def test_a_reply_cut_by_the_limit_is_truncated_and_counted(tiny_gguf: Path, tmp_
     ended = [Sample(HTML.task_id, s.completion, s.sample_id, s.model, meta={**s.meta, "finish": "stop"})
              for s in samples]
     assert {v.status for v in verify_samples([HTML], ended, VerifyConfig(), quiet=True)} == {"syntax_error"}
-    funnel = curate_round([HTML], samples, verdicts, CurateConfig(), tmp_path / "curated", quiet=True)
+    funnel = curate_round([HTML], samples, verdicts, CurateConfig(), tmp_path / "curated", quiet=True).funnel
     assert funnel["total"]["truncated"] == 2 and funnel["kinds"]["html"]["truncated"] == 2
 
 

@@ -47,10 +47,13 @@ def data():
 
 def test_curate_round_end_to_end(tmp_path):
     samples, verdicts = data()
-    funnel = curate_round([T0, T1, T2], samples, verdicts, CurateConfig(), tmp_path, eval_tasks=EVAL, quiet=True)
+    result = curate_round([T0, T1, T2], samples, verdicts, CurateConfig(), tmp_path, eval_tasks=EVAL, quiet=True)
+    funnel = result.funnel
     removed = {r["sample_id"]: r for r in read_jsonl_dicts(tmp_path / "removed.jsonl")}
     sft = read_jsonl_dicts(tmp_path / "sft.jsonl")
     pairs = read_jsonl_dicts(tmp_path / "pairs.jsonl")
+    assert (result.sft_rows, result.pairs, result.removed) == (len(sft), len(pairs), len(removed))
+    assert result.removed_by_stage == funnel["removed_by_stage"] and sum(result.removed_by_stage.values()) == len(removed)
 
     assert removed[f"{T0.task_id}#r0s1"]["stage"] == "dedup-ast"
     assert removed[f"{T0.task_id}#r0s1"]["duplicate_of"] == f"{T0.task_id}#r0s0"
@@ -89,7 +92,7 @@ def test_sft_cap_per_task(tmp_path):
     samples = [sample(T2, i, f"    return number % 1.0 if number > {i} else number - int(number)") for i in range(5)]
     verdicts = [verdict(s, "passed") for s in samples]
     cfg = CurateConfig(sft_per_task=2, near_dup_threshold=1.0)
-    funnel = curate_round([T2], samples, verdicts, cfg, tmp_path, quiet=True)
+    funnel = curate_round([T2], samples, verdicts, cfg, tmp_path, quiet=True).funnel
     assert funnel["total"]["used"] == 2
     removed = read_jsonl_dicts(tmp_path / "removed.jsonl")
     assert [r["stage"] for r in removed] == ["cap"] * 3
@@ -97,10 +100,10 @@ def test_sft_cap_per_task(tmp_path):
 
 def test_reference_as_chosen_is_off_by_default_and_reported_when_on(tmp_path):
     samples, verdicts = data()
-    off = curate_round([T0, T1, T2], samples, verdicts, CurateConfig(), tmp_path / "off", quiet=True)
+    off = curate_round([T0, T1, T2], samples, verdicts, CurateConfig(), tmp_path / "off", quiet=True).funnel
     assert off["reference_as_chosen"]["references_used"] == {}
     on = curate_round([T0, T1, T2], samples, verdicts, CurateConfig(reference_as_chosen=True), tmp_path / "on",
-                      quiet=True)
+                      quiet=True).funnel
     assert on["reference_as_chosen"] == {"enabled": True, "tasks_without_good_answer": {"python": 1},
                                          "references_used": {"python": 1}}
     pairs = read_jsonl_dicts(tmp_path / "on" / "pairs.jsonl")
@@ -116,12 +119,12 @@ def test_second_round_skips_programs_already_trained_on(tmp_path):
     again = [Sample(s.task_id, s.completion, s.sample_id.replace("r0", "r1")) for s in samples]
     again_v = [Verdict(v.task_id, v.sample_id.replace("r0", "r1"), v.status, v.passed) for v in verdicts]
     funnel = curate_round([T0, T1, T2], again, again_v, CurateConfig(), tmp_path / "r1", eval_tasks=EVAL,
-                          previous=[tmp_path / "r0"], quiet=True)
+                          previous=[tmp_path / "r0"], quiet=True).funnel
     assert funnel["previous_programs"] == 5  # T0: s0 (SFT and chosen), s2 and s3 (rejected); T2: s0, s2 (SFT)
     assert funnel["total"]["used"] == 0
     assert funnel["removed_by_stage"]["seen-before"] >= 3
     allowed = curate_round([T0, T1, T2], again, again_v, CurateConfig(dedup_across_rounds=False), tmp_path / "r1b",
-                           eval_tasks=EVAL, previous=[tmp_path / "r0"], quiet=True)
+                           eval_tasks=EVAL, previous=[tmp_path / "r0"], quiet=True).funnel
     assert allowed["total"]["used"] == 3
 
 
@@ -183,7 +186,7 @@ def test_humaneval_samples_without_ids_join_verdicts_by_position(tmp_path):
     samples = [Sample(T2.task_id, T2.reference), Sample(T2.task_id, "    return 0.0")]
     verdicts = [Verdict(T2.task_id, f"{T2.task_id}#0", "passed", True),
                 Verdict(T2.task_id, f"{T2.task_id}#1", "failed", False)]
-    funnel = curate_round([T2], samples, verdicts, CurateConfig(), tmp_path, quiet=True)
+    funnel = curate_round([T2], samples, verdicts, CurateConfig(), tmp_path, quiet=True).funnel
     assert funnel["total"]["used"] == 1 and funnel["pairs"]["count"] == 1
     pair = read_jsonl_dicts(tmp_path / "pairs.jsonl")[0]
     assert (pair["chosen_id"], pair["rejected_id"]) == (f"{T2.task_id}#0", f"{T2.task_id}#1")
@@ -205,7 +208,7 @@ def test_funnel_is_per_kind(tmp_path):
     ]
     samples = [s for s, _ in rows]
     verdicts = [Verdict(s.task_id, s.sample_id, st, st == "passed") for s, st in rows]
-    funnel = curate_round([sql, T2], samples, verdicts, CurateConfig(), tmp_path, quiet=True)
+    funnel = curate_round([sql, T2], samples, verdicts, CurateConfig(), tmp_path, quiet=True).funnel
     assert funnel["kinds"]["sql"] == {"generated": 4, "extracted": 3, "verified_passing": 2, "unique": 1,
                                       "decontaminated": 1, "used": 1, "pairs": 1, "reference_rows": 0, "flaky": 0,
                                       "truncated": 0}
@@ -236,13 +239,13 @@ def test_sample_ids_need_only_be_unique_within_a_task(tmp_path):
                Sample(T2.task_id, "    return 0.0", "1")]
     verdicts = [Verdict(T0.task_id, "0", "passed", True), Verdict(T2.task_id, "0", "passed", True),
                 Verdict(T2.task_id, "1", "failed", False)]
-    funnel = curate_round([T0, T2], samples, verdicts, CurateConfig(), tmp_path / "r0", quiet=True)
+    funnel = curate_round([T0, T2], samples, verdicts, CurateConfig(), tmp_path / "r0", quiet=True).funnel
     assert funnel["total"]["used"] == 2 and funnel["pairs"]["count"] == 1
     programs = read_jsonl_dicts(tmp_path / "r0" / "programs.jsonl")
     assert sorted((p["task_id"], p["sample_id"]) for p in programs) == [
         (T0.task_id, "0"), (T2.task_id, "0"), (T2.task_id, "1")]
     again = curate_round([T0, T2], samples, verdicts, CurateConfig(), tmp_path / "r1", previous=[tmp_path / "r0"],
-                         quiet=True)
+                         quiet=True).funnel
     removed = read_jsonl_dicts(tmp_path / "r1" / "removed.jsonl")
     assert again["total"]["used"] == 0 and {r["duplicate_of"] for r in removed} == {
         f"r0/{T0.task_id}/0", f"r0/{T2.task_id}/0", f"r0/{T2.task_id}/1"}

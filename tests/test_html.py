@@ -88,7 +88,7 @@ def test_curate_collapses_near_identical_renders(tmp_path: Path) -> None:
     samples = [Sample(task.task_id, code, sample_id=f"s{i}") for i, code in enumerate((a, b, c))]
     verdicts = [html_verdict(task.task_id, "s0", shot, 0.9), html_verdict(task.task_id, "s1", shot, 0.8),
                 html_verdict(task.task_id, "s2", other, 0.7)]
-    funnel = curate_round([task], samples, verdicts, CurateConfig(sft_per_task=5), tmp_path, quiet=True)
+    funnel = curate_round([task], samples, verdicts, CurateConfig(sft_per_task=5), tmp_path, quiet=True).funnel
     removed = [json.loads(line) for line in (tmp_path / "removed.jsonl").read_text().splitlines()]
     assert [(r["sample_id"], r["stage"], r["duplicate_of"]) for r in removed] == [("s1", "dedup-render", "s0")]
     assert funnel["removed_by_stage"] == {"dedup-render": 1}

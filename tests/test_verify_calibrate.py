@@ -136,7 +136,7 @@ def test_a_program_that_passes_at_random_is_flaky_and_never_trained_on(tmp_path)
     assert {v.status for v in verdicts if v.sample_id.endswith("#even")} == {"passed"}
 
     out = tmp_path / "curated"
-    funnel = curate_round(tasks, samples, verdicts, CurateConfig(), out, quiet=True)
+    funnel = curate_round(tasks, samples, verdicts, CurateConfig(), out, quiet=True).funnel
     used = {row.meta["sample_id"] for row in read_jsonl(out / "sft.jsonl", SFTRow)}
     pairs = read_jsonl(out / "pairs.jsonl", Pair)
     used |= {p.meta["chosen_id"] for p in pairs} | {p.meta["rejected_id"] for p in pairs}

@@ -286,9 +286,9 @@ def _curate(run_dir: RunDir, cfg: RunConfig, r: int, tasks: list[Task], eval_tas
         _say(quiet, f"round {r} · curate")
         started = time.time()
         previous = [run_dir.round_dir(p) / "curated" for p in range(1, r)]
-        funnel = curate_round(tasks, samples, verdicts, cfg.curate, out, eval_tasks=eval_tasks, previous=previous,
+        result = curate_round(tasks, samples, verdicts, cfg.curate, out, eval_tasks=eval_tasks, previous=previous,
                               quiet=quiet)
-        summary = {"sft_rows": _count(out / "sft.jsonl"), "pairs": _count(out / "pairs.jsonl"), "funnel": funnel}
+        summary = {"sft_rows": result.sft_rows, "pairs": result.pairs, "funnel": result.funnel}
         record = run_dir.mark_done(r, "curate", started, summary)
         run_dir.update_manifest()
     return record.summary

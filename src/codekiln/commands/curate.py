@@ -95,7 +95,7 @@ def main(args: argparse.Namespace) -> int:
     # The other splits of --tasks (test/val tasks nothing was sampled for here) are evaluation tasks too.
     held_out = [t for t in tasks if t.split != "train" and t.task_id not in sampled]
     eval_tasks = held_out + [t for spec in args.eval_tasks for t in load_tasks(spec)]
-    funnel = curate_round(tasks, samples, verdicts, cfg, args.out, eval_tasks=eval_tasks,
+    result = curate_round(tasks, samples, verdicts, cfg, args.out, eval_tasks=eval_tasks,
                           previous=args.previous, quiet=args.quiet)
-    _print_summary(funnel, args.out)
+    _print_summary(result.funnel, args.out)
     return 0

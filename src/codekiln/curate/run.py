@@ -17,6 +17,7 @@ from __future__ import annotations
 import os
 from collections import Counter, defaultdict
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -104,6 +105,18 @@ def _check_config(cfg: CurateConfig) -> None:
         raise UserError("curate.ngram and curate.shingle must be at least 1, curate.minhash_perm at least 2")
 
 
+@dataclass(frozen=True)
+class CurateResult:
+    """What `curate_round` wrote: the SFT rows and pairs in its folder, the samples it set aside (removed.jsonl), by
+    stage, and `funnel`, funnel.json as written (counts per kind at each step, pair statistics, the config)."""
+
+    sft_rows: int
+    pairs: int
+    removed: int
+    removed_by_stage: dict[str, int]
+    funnel: dict[str, Any]
+
+
 def curate_round(
     tasks: Sequence[Task],
     samples: Sequence[Sample],
@@ -113,8 +126,8 @@ def curate_round(
     eval_tasks: Sequence[Task] = (),
     previous: Sequence[str | os.PathLike[str]] = (),
     quiet: bool = False,
-) -> dict[str, Any]:
-    """Curate one round's verified samples into SFT rows and preference pairs; returns the funnel dict."""
+) -> CurateResult:
+    """Curate one round's verified samples into SFT rows and preference pairs (files in `out_dir`)."""
     _check_config(cfg)
     filters = get_filters(cfg.filters)
     builder = get_builder(cfg.pair_builder)
@@ -255,7 +268,8 @@ def curate_round(
     write_jsonl(out / "removed.jsonl", [removed[i] for i in sorted(removed)])
     write_jsonl(out / "programs.jsonl", programs_used.values())
     write_json(out / "funnel.json", funnel)
-    return funnel
+    return CurateResult(sft_rows=len(sft_rows), pairs=len(pair_rows), removed=len(removed),
+                        removed_by_stage=funnel["removed_by_stage"], funnel=funnel)
 
 
 def _reference_candidate(task: Task, cfg: CurateConfig, index: EvalIndex | None) -> Candidate | None:

@@ -152,3 +152,27 @@ def test_join_parts_verifies_size_and_hash(tmp_path: Path):
     with pytest.raises(UserError, match="sha256"):
         join_parts(bad, parts, tmp_path / "bad" / "m.gguf")
     assert not (tmp_path / "bad" / "m.gguf").exists() and list((tmp_path / "bad").iterdir()) == []
+
+
+def test_prompts_that_begin_alike_are_generated_one_after_another():
+    """sql-basic's test split alternates two schemas; in prompt order a prompt shares most of itself with the one
+    before (what llama.cpp's prompt cache keeps), and a task's indices stay together and in order."""
+    import os
+
+    from codekiln.config import SampleConfig
+    from codekiln.sample.generate import prompt_order
+    from codekiln.sample.prompts import build_messages
+    from codekiln.tasks import load_tasks
+
+    tasks = load_tasks("sql-basic:test")[:40]
+    pairs = [(t, i) for t in tasks for i in range(3)]
+    ordered = prompt_order(pairs, SampleConfig(), [])
+    assert sorted(ordered, key=lambda p: (tasks.index(p[0]), p[1])) == pairs  # the same pairs
+    first = [i for i, (t, _) in enumerate(ordered) if ordered[i - 1][0] is not t or i == 0]
+    assert all([p[1] for p in ordered[i:i + 3]] == [0, 1, 2] for i in first)
+
+    def new_text(order):  # characters of each prompt not shared with the one before
+        texts = [repr(build_messages(t)) for t in order]
+        return sum(len(b) - len(os.path.commonprefix([a, b])) for a, b in zip(["", *texts[:-1]], texts, strict=True))
+
+    assert new_text([t for t, _ in ordered[::3]]) < new_text(tasks) / 3  # measured: 5229 vs 19241 characters

@@ -40,6 +40,19 @@ def pick_examples(task: Task, examples: Sequence[Task], shots: int) -> list[Task
     return fit[:shots]
 
 
+def prompt_order(pairs: Sequence[tuple[Task, int]], cfg: SampleConfig,
+                 examples: Sequence[Task]) -> list[tuple[Task, int]]:
+    """`pairs` with prompts that begin alike next to each other (sorted by prompt text, stably).
+
+    llama.cpp evaluates a prompt once and keeps what the next prompt shares with it, so the order of the requests
+    decides how much of each prompt is evaluated again. A suite's tasks share the system prompt and the worked
+    example; tasks over the same tables share the schema too, but suites interleave them (sql-basic's test split
+    alternates two schemas). Sorted, each prompt shares all but its question with the one before. The samples do
+    not depend on the order (each has its own seed, and the file is rewritten in task order at the end)."""
+    text = {t.task_id: repr(build_messages(t, pick_examples(t, examples, cfg.shots))) for t, _ in pairs}
+    return sorted(pairs, key=lambda pair: text[pair[0].task_id])
+
+
 def build_request(task: Task, seed: int, cfg: SampleConfig, examples: Sequence[Task], prefill_ok: bool) -> Request:
     messages = build_messages(task, pick_examples(task, examples, cfg.shots))
     if cfg.stop_at_fence and prefill_ok and task.kind in FENCE:

@@ -26,7 +26,7 @@ from codekiln.progress import console, progress_bar
 from codekiln.records import JsonlAppender, Sample, Task, dump_line, from_dict, read_jsonl_resumable
 from codekiln.sample.base import Sampler, backend_for, load_sampler
 from codekiln.sample.budget import with_budget
-from codekiln.sample.generate import SampleJob, gen_params, generate_pairs
+from codekiln.sample.generate import SampleJob, gen_params, generate_pairs, prompt_order
 from codekiln.sample.models import ModelRef, resolve_model
 from codekiln.sample.quantize import fast_gguf
 from codekiln.sample.seeds import sample_index, sample_seed
@@ -68,7 +68,7 @@ def sample_tasks(
             have[key] = s
         else:
             others.append(line)
-    todo = [(t, i) for t in tasks for i in range(cfg.n) if (t.task_id, i) not in have]
+    todo = prompt_order([(t, i) for t in tasks for i in range(cfg.n) if (t.task_id, i) not in have], cfg, examples)
     if todo and cfg.temperature == 0 and cfg.n > 1 and not quiet:
         console.print(f"[yellow]note:[/] temperature 0 is greedy: the {cfg.n} samples of a task will be identical "
                       "(seeds differ, but greedy decoding ignores them); use --temperature > 0 for pass@k with k > 1")

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from codekiln.config import SampleConfig
+from codekiln.executors import shards
 from codekiln.executors.local_sample import local_workers
 from codekiln.records import Task
 from codekiln.sample.models import resolve_model
@@ -27,7 +28,13 @@ def tiny_gguf(tmp_path_factory) -> Path:
     return write_gguf(build_tiny_model(folder / "hf"), folder / "tiny.gguf", "f32")
 
 
-def test_processes_write_the_single_process_file(tiny_gguf, tmp_path):
+@pytest.fixture
+def small_shards(monkeypatch):
+    monkeypatch.setattr(shards, "SAMPLE_SHARD", 3)  # several shards for two processes
+    monkeypatch.setattr(shards, "SAMPLE_SHARD_BATCHES", 1)
+
+
+def test_processes_write_the_single_process_file(tiny_gguf, tmp_path, small_shards):
     from codekiln.sample.base import load_sampler
 
     cfg = SampleConfig(model=str(tiny_gguf), n=3, max_tokens=8, temperature=0.9, batch_size=2)
@@ -44,7 +51,7 @@ def test_processes_write_the_single_process_file(tiny_gguf, tmp_path):
     assert len({s.raw for s in got}) > 1  # the seeds differ, so do the samples
 
 
-def test_rerun_after_partial_file_generates_only_the_rest(tiny_gguf, tmp_path):
+def test_rerun_after_partial_file_generates_only_the_rest(tiny_gguf, tmp_path, small_shards):
     cfg = SampleConfig(model=str(tiny_gguf), n=3, max_tokens=8, temperature=0.9, batch_size=2, workers=2)
     full, partial = tmp_path / "full.jsonl", tmp_path / "partial.jsonl"
     expected = sample_tasks(TASKS, cfg, full, round=0, quiet=True)
@@ -92,7 +99,7 @@ sample_worker.SampleWorker.chunks = slow
 
 if __name__ == "__main__":
     tasks = [Task(f"t{{i}}", "python", "def f():\\n", entry_point="f", test="def check(c):\\n    pass\\n") for i in range(40)]
-    cfg = SampleConfig(model={str(tiny_gguf)!r}, n=1, workers=2, batch_size=1)  # one shard of 20 a process
+    cfg = SampleConfig(model={str(tiny_gguf)!r}, n=1, workers=2, batch_size=1)  # shards of 16: one per process
     wanted = {{(t.task_id, 0): 1 for t in tasks}}
     job = SampleJob(resolve_model(cfg.model), cfg, 0, (), tuple((t, 0) for t in tasks), wanted)
     for _ in local_sample.sample_processes(job, 2, Path({str(tmp_path / 'crash.log')!r})):
@@ -147,10 +154,12 @@ def test_a_killed_batched_sampler_resumes_without_duplicates(tiny_gguf, tmp_path
 import time
 from pathlib import Path
 from codekiln.config import SampleConfig
+from codekiln.executors import shards
 from codekiln.records import Task
 from codekiln.sample import llamacpp_batch
 from codekiln.sample.run import sample_tasks
 
+shards.SAMPLE_SHARD_BATCHES = 2  # shards of 8 pairs: both processes work, on several tasks each
 decode = llamacpp_batch.BatchDecoder._decode
 
 def slow(self, tokens, logits):  # at module level: the spawned model processes run this file too

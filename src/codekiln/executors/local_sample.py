@@ -30,6 +30,7 @@ from typing import Any
 
 from codekiln.config import SampleConfig
 from codekiln.errors import UserError, exit_text
+from codekiln.executors import shards
 from codekiln.executors.sample_worker import SampleWorker, Work, shard_work
 from codekiln.records import Sample, Task
 from codekiln.sample.generate import SampleJob
@@ -207,7 +208,7 @@ def _take(proc: _Process, message: tuple[Any, ...]) -> list[Sample]:
 def sample_processes(job: SampleJob, workers: int, crash_log: Path) -> Iterator[list[Sample]]:
     """The job's samples from `workers` model processes, as they finish. A process that dies from a signal writes
     its Python stack to `crash_log`, kept only when something was written."""
-    size = -(-len(job.todo) // workers)  # one shard a process: one tail of a draining batch each (shards.py)
+    size = min(shards.sample_shard(job.cfg.batch_size), -(-len(job.todo) // workers))
     work = shard_work(list(job.todo), dict(job.seeds), size)
     try:
         yield from run_processes(job.ref, work, job.cfg, job.round, job.examples, workers, crash_log)

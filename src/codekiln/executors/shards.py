@@ -15,15 +15,14 @@ SAMPLE_SHARD = 16
 loses only what it was decoding, whatever the shard size."""
 
 SAMPLE_SHARD_BATCHES = 8
-"""Ray's sample shards hold this many batches: a llama.cpp worker keeps `batch_size` sequences decoding until its
-shard runs dry, so each shard ends with a tail of fewer sequences per decode call (one alone runs at ~0.45x the
-per-token rate of eight together); longer shards make that tail a smaller part, shorter ones balance the workers.
-The local executor gives each process one shard of its share: the processes run on one machine at the same speed,
-so there is nothing to balance, and a sample goes to the parent as it finishes whatever the shard's length."""
+"""Sample shards hold this many batches: a llama.cpp worker keeps `batch_size` sequences decoding until its shard
+runs dry, so each shard ends with a tail of fewer sequences per decode call (one alone runs at ~0.45x the
+per-token rate of eight together); longer shards make that tail a smaller part, shorter ones balance the workers."""
 
 
 def sample_shard(batch_size: int) -> int:
-    """(task, index) pairs per sample shard on Ray for `batch_size` sequences generated together."""
+    """(task, index) pairs per sample shard for `batch_size` sequences generated together (the local executor
+    cuts smaller ones when that is what gives every process work)."""
     return max(SAMPLE_SHARD, SAMPLE_SHARD_BATCHES * max(1, batch_size))
 
 

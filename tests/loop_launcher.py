@@ -3,8 +3,10 @@
 The loop test runs `codekiln run` in a subprocess (so it can be killed with SIGKILL) through this launcher, which
 adds the `scripted` sampling backend (tests/loop_scripted.py) to the registry and then calls `codekiln.cli.main`.
 
-With `CODEKILN_TEST_KILL=POINT` it also wraps the one function at that point, in this process only, so the run
-SIGKILLs itself there (no product hook needed):
+With `CODEKILN_TEST_KILL=POINT` it also wraps the one function at that point, so the run SIGKILLs itself there
+(no product hook needed). The loop trains in a spawned process of its own, which imports this file as `__mp_main__`:
+the kill point is installed there too, and dying there takes the run (its parent) down first, as a kill of the
+whole run would:
 
 - `sample`     round 1 sampling, halfway through writing its 6th sample line (a torn line is left on disk);
 - `checkpoint` round 1 training, while checkpoint-2 is being written: after its weights and optimizer, before its
@@ -24,6 +26,8 @@ from typing import Any
 
 
 def _die() -> None:
+    if __name__ == "__mp_main__":  # the training process: the run goes first
+        os.kill(os.getppid(), signal.SIGKILL)
     os.kill(os.getpid(), signal.SIGKILL)
 
 
@@ -106,3 +110,5 @@ def main() -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
+elif __name__ == "__mp_main__":  # a process the run spawned (training, model processes)
+    install(os.environ.get("CODEKILN_TEST_KILL", ""))

@@ -250,6 +250,33 @@ def test_resume_continues_from_the_last_checkpoint(tiny, data, tmp_path, cache, 
     assert not (out / "checkpoints").exists()
 
 
+def test_training_in_a_fresh_process_gives_the_same_model_and_the_same_errors(tiny, data, tmp_path):
+    """The loop trains in a spawned process of its own (train/launch.py: its peak memory is training's alone): the
+    adapter is the one training here gives, and a user mistake comes back as the same one-line UserError."""
+    import resource
+
+    from safetensors.torch import load_file
+
+    from codekiln.train.launch import train
+    from codekiln.train.run import train_model
+
+    here = train_model(str(tiny), tmp_path / "here", small(method="dpo+nll"), pairs=data[1], quiet=True)
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_utime
+    child = train(str(tiny), tmp_path / "child", small(method="dpo+nll"), pairs=data[1], quiet=True,
+                  fresh_process=True)
+    assert child == tmp_path / "child"
+    assert resource.getrusage(resource.RUSAGE_CHILDREN).ru_utime - before > 1.0  # the work ran in a child process
+    a, b = (load_file(str(d / "adapter" / "adapter_model.safetensors")) for d in (here, child))
+    assert a.keys() == b.keys() and all(torch.allclose(a[k], b[k], atol=1e-6) for k in a)
+    assert any(not torch.equal(t, torch.zeros_like(t)) for k, t in a.items() if "lora_B" in k)  # it trained
+    with pytest.raises(UserError) as there:
+        train(str(tiny), tmp_path / "bad", small(method="dpo+nll", sft_warmup=False), sft=data[0], quiet=True,
+              fresh_process=True)
+    with pytest.raises(UserError) as local:
+        train_model(str(tiny), tmp_path / "bad2", small(method="dpo+nll", sft_warmup=False), sft=data[0], quiet=True)
+    assert str(there.value) == str(local.value) and "\n" not in str(there.value)
+
+
 def test_rerun_after_success_is_a_no_op_and_other_inputs_are_refused(tiny, data, tmp_path):
     from codekiln.train.run import train_model
 

@@ -6,7 +6,9 @@ and exits with code 2; anything else that escapes is a bug and keeps its traceba
 
 from __future__ import annotations
 
+import pickle
 import signal
+import traceback
 
 
 class UserError(Exception):
@@ -40,3 +42,14 @@ def exit_text(code: int | None) -> str:
             name = "an unknown signal"
         return f"was killed by {name} (signal {-code})"
     return f"exited with code {code}"
+
+
+def portable(err: BaseException) -> tuple[BaseException, str]:
+    """`err` as it can cross to a parent process (a copy that does not pickle becomes a RuntimeError), and its
+    traceback as text."""
+    text = "".join(traceback.format_exception(err))
+    try:
+        pickle.loads(pickle.dumps(err))
+        return err, text
+    except Exception:
+        return RuntimeError(f"{type(err).__name__}: {err}"), text

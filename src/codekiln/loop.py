@@ -303,7 +303,7 @@ def _train(run_dir: RunDir, cfg: RunConfig, r: int, model: str, rdir: Path, quie
         started = time.time()
         sft, pairs = rdir / "curated" / "sft.jsonl", rdir / "curated" / "pairs.jsonl"
         model_dir = train(model, out, cfg.train, sft=sft if _count(sft) else None,
-                                pairs=pairs if _count(pairs) else None, quiet=quiet)
+                          pairs=pairs if _count(pairs) else None, quiet=quiet, fresh_process=True)
         run_dir.mark_done(r, "train", started, {"start": model, "model": str(model_dir),
                                                 "adapter_sha256": hash_path(Path(model_dir) / "adapter")})
         run_dir.update_manifest()
@@ -323,7 +323,7 @@ def _train_online(run_dir: RunDir, cfg: RunConfig, r: int, model: str, rdir: Pat
         started = time.time()
         task_file = rdir / "train_tasks.jsonl"
         write_jsonl(task_file, tasks)
-        model_dir = train(model, out, cfg.train, tasks=task_file, verify=cfg.verify, quiet=quiet)
+        model_dir = train(model, out, cfg.train, tasks=task_file, verify=cfg.verify, quiet=quiet, fresh_process=True)
         run_dir.mark_done(r, "train", started, {"start": model, "model": str(model_dir), "tasks": len(tasks),
                                                 "adapter_sha256": hash_path(Path(model_dir) / "adapter")})
         run_dir.update_manifest()

@@ -19,9 +19,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
-import pickle
 import sys
-import traceback
 from collections import deque
 from collections.abc import Iterator, Sequence
 from multiprocessing.connection import Connection, wait
@@ -29,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from codekiln.config import SampleConfig
-from codekiln.errors import UserError, exit_text
+from codekiln.errors import UserError, exit_text, portable
 from codekiln.executors import shards
 from codekiln.executors.sample_worker import SampleWorker, Work, shard_work
 from codekiln.records import Sample, Task
@@ -96,20 +94,10 @@ def _serve(conn: Connection, ref: ModelRef, cfg: SampleConfig, round: int, examp
     except EOFError:  # the parent is gone
         pass
     except BaseException as err:  # noqa: B036 - handed to the parent, which raises it
-        conn.send(("error", *_portable(err)))
+        conn.send(("error", *portable(err)))
     finally:
         if worker is not None:
             worker.close()
-
-
-def _portable(err: BaseException) -> tuple[BaseException, str]:
-    """`err` as it can cross to the parent (a copy that does not pickle becomes a RuntimeError), and its traceback."""
-    text = "".join(traceback.format_exception(err))
-    try:
-        pickle.loads(pickle.dumps(err))
-        return err, text
-    except Exception:
-        return RuntimeError(f"{type(err).__name__}: {err}"), text
 
 
 class _Process:

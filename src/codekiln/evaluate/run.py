@@ -79,7 +79,8 @@ def per_task_mean_scores(verdicts: Sequence[Verdict]) -> dict[str, float]:
 
 def _rendered(verdict: Verdict) -> bool:
     """Whether an html verdict's page rendered."""
-    return verdict.page is not None and verdict.page.rendered
+    page = verdict.page
+    return page is not None and page.rendered
 
 
 def metrics_from(tasks: Sequence[Task], verdicts: Sequence[Verdict], ks: Sequence[int],

@@ -49,7 +49,8 @@ def prompt_order(pairs: Sequence[tuple[Task, int]], cfg: SampleConfig,
     example; tasks over the same tables share the schema too, but suites interleave them (sql-basic's test split
     alternates two schemas). Sorted, each prompt shares all but its question with the one before. The samples do
     not depend on the order (each has its own seed, and the file is rewritten in task order at the end)."""
-    text = {t.task_id: repr(build_messages(t, pick_examples(t, examples, cfg.shots))) for t, _ in pairs}
+    tasks = {t.task_id: t for t, _ in pairs}  # each task once, however many samples it wants
+    text = {tid: repr(build_messages(t, pick_examples(t, examples, cfg.shots))) for tid, t in tasks.items()}
     return sorted(pairs, key=lambda pair: text[pair[0].task_id])
 
 

@@ -91,7 +91,7 @@ from codekiln.sample.generate import SampleJob
 from codekiln.sample.models import resolve_model
 
 def slow(self, work):  # at module level: a spawned model process runs this file too (as __mp_main__)
-    print(os.getpid(), flush=True)
+    os.write(1, f"{{os.getpid()}}\\n".encode())  # one write: the two processes' lines never interleave
     time.sleep(600)
     yield []
 

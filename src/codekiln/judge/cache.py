@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import sqlite3
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,12 +30,16 @@ def cache_key(model: str, rubric_version: str, messages: list[dict[str, str]], s
 
 
 class JudgeCache:
-    """get/put judge replies by key; `hits` and `misses` count lookups of this session."""
+    """get/put judge replies by key; `hits` and `misses` count lookups of this session.
+
+    Any thread may use it (the verify stage runs a verifier in a thread of its own, see `executors.local`); one call
+    at a time goes to the connection."""
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path).expanduser()
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(self.path, timeout=60, isolation_level=None)
+        self._lock = threading.Lock()
+        self._db = sqlite3.connect(self.path, timeout=60, isolation_level=None, check_same_thread=False)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.execute(
@@ -45,7 +50,8 @@ class JudgeCache:
         self.misses = 0
 
     def get(self, key: str) -> CachedReply | None:
-        row = self._db.execute("SELECT reply, tokens FROM calls WHERE key = ?", (key,)).fetchone()
+        with self._lock:
+            row = self._db.execute("SELECT reply, tokens FROM calls WHERE key = ?", (key,)).fetchone()
         if row is None:
             self.misses += 1
             return None
@@ -53,13 +59,16 @@ class JudgeCache:
         return CachedReply(row[0], row[1])
 
     def put(self, key: str, reply: str, tokens: int, model: str = "", rubric: str = "") -> None:
-        self._db.execute(
-            "INSERT OR REPLACE INTO calls (key, model, rubric, reply, tokens, created) VALUES (?, ?, ?, ?, ?, ?)",
-            (key, model, rubric, reply, tokens, time.time()),
-        )
+        with self._lock:
+            self._db.execute(
+                "INSERT OR REPLACE INTO calls (key, model, rubric, reply, tokens, created) VALUES (?, ?, ?, ?, ?, ?)",
+                (key, model, rubric, reply, tokens, time.time()),
+            )
 
     def __len__(self) -> int:
-        return self._db.execute("SELECT COUNT(*) FROM calls").fetchone()[0]
+        with self._lock:
+            return self._db.execute("SELECT COUNT(*) FROM calls").fetchone()[0]
 
     def close(self) -> None:
-        self._db.close()
+        with self._lock:
+            self._db.close()

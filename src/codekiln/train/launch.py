@@ -89,9 +89,9 @@ def train_in_child(model: str, out_dir: Path, cfg: TrainConfig, sft: Path | None
     """`train_model` in a spawned process; its error (a UserError stays one) is raised here.
 
     The loop's own process has held every earlier stage (the evaluations, curation, the libraries they imported
-    and the allocator's pages they left): training beside all that peaked at 4.5 GB on the default run, training
-    alone at 3.0-3.5 GB (BENCHMARKS.md). A fresh process holds only what training needs and returns it all when it
-    ends; a training process that dies (a signal, the OOM killer) is one line, and the rerun resumes from the last
+    and the allocator's pages they left): the default run peaked at 4.32 GiB with training in it, 4.09 GiB with
+    training here, while training alone peaks at 2.9-3.3 GiB (BENCHMARKS.md). A fresh process holds only what
+    training needs and returns it all when it ends; a training process that dies (a signal, the OOM killer) is one line, and the rerun resumes from the last
     checkpoint."""
     import multiprocessing
 

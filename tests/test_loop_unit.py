@@ -87,6 +87,24 @@ def test_markers_and_manifest(tmp_path):
     assert not list(tmp_path.rglob("*.tmp"))  # atomic writes leave no temp files
 
 
+def test_a_stage_record_holds_the_peak_memory_of_the_loop_and_of_its_largest_child(tmp_path):
+    """A process marks a stage done after a child of its touched 512 MiB more than this test's process ever held.
+    (Linux carries a process's peak across exec, so the marking process starts at up to this one's peak.)"""
+    import resource
+
+    child_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024 + 512
+    script = (
+        "import subprocess, sys, time\n"
+        "from codekiln.rundir import RunDir\n"
+        f"subprocess.run([sys.executable, '-c', 'b = bytearray({child_mib} << 20); b[::4096] = bytes(len(b[::4096]))'],"
+        " check=True)\n"
+        "RunDir(sys.argv[1]).mark_done(1, 'train', time.time(), {})\n")
+    subprocess.run([sys.executable, "-c", script, str(tmp_path / "r")], check=True)
+    record = RunDir(tmp_path / "r").done(1, "train")
+    assert record is not None
+    assert record.peak_gib["child"] >= child_mib / 1024 > record.peak_gib["loop"] + 0.4 > 0.4
+
+
 def test_lock_refuses_a_second_process(tmp_path):
     run = RunDir(tmp_path / "r")
     run.root.mkdir()

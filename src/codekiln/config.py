@@ -198,6 +198,8 @@ class TrainConfig(Section):
     """Examples per device batch (a preference pair is two sequences). One, with grad_accum 4 for the same effective batch, holds a quarter of the activations of four at once and pads nothing: 3.3 GB peak instead of 7.7 GB for DPO+NLL at 512 tokens on CPU, at the same speed (BENCHMARKS.md); raise it on a GPU."""
     grad_accum: int = 4
     """Gradient accumulation steps: the effective batch is batch_size x grad_accum (x processes)."""
+    share_prompt: bool = True
+    """Preference methods: run the prompt a pair shares through the model once, not once per answer (the same log-probs; without gradient checkpointing only; train/shared_prompt.py)."""
     gradient_checkpointing: bool = False
     """Recompute each layer's activations in the backward pass instead of keeping them: less memory for more compute (see BENCHMARKS.md for both on this CPU)."""
     max_length: int | None = Field(None, ge=16)

@@ -26,7 +26,7 @@ import subprocess
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -132,13 +132,26 @@ class StageRecord:
     finished: str
     invocation: int
     summary: dict[str, Any]
+    peak_gib: dict[str, float] = field(default_factory=dict)
+    """Peak resident memory so far in this invocation, GiB: `loop` (this process) and `child` (the largest process
+    it started and reaped: samplers, sandbox workers, the training process). Running maxima, so the first stage
+    whose figure jumps is the one that set it."""
 
     @classmethod
     def read(cls, path: Path) -> StageRecord:
         data = json.loads(path.read_text(encoding="utf-8"))
         return cls(round=int(data["round"]), stage=str(data["stage"]), seconds=float(data["seconds"]),
                    finished=str(data.get("finished", "")), invocation=int(data.get("invocation", 0)),
-                   summary=dict(data.get("summary") or {}))
+                   summary=dict(data.get("summary") or {}),
+                   peak_gib={str(k): float(v) for k, v in (data.get("peak_gib") or {}).items()})
+
+
+def peak_memory_gib() -> dict[str, float]:
+    """This process's and its largest reaped child's peak resident memory in GiB (Linux reports KiB)."""
+    import resource
+
+    return {who: round(resource.getrusage(which).ru_maxrss / 1024**2, 3)
+            for who, which in (("loop", resource.RUSAGE_SELF), ("child", resource.RUSAGE_CHILDREN))}
 
 class RunDir:
     """One run folder. Stages record themselves finished with `mark_done`; `done` tells a rerun what to skip."""
@@ -169,7 +182,8 @@ class RunDir:
 
     def mark_done(self, r: int, stage: str, started: float, summary: dict[str, Any]) -> StageRecord:
         record = StageRecord(round=r, stage=stage, seconds=round(time.time() - started, 2), finished=now(),
-                             invocation=len(self.manifest().get("invocations", [])) - 1, summary=summary)
+                             invocation=len(self.manifest().get("invocations", [])) - 1, summary=summary,
+                             peak_gib=peak_memory_gib())
         write_json(self.marker(r, stage), asdict(record))
         return record
 

@@ -21,6 +21,7 @@ FLAGS = [
     ("--num-generations", "num_generations"), ("--completion-tokens", "completion_tokens"),
     ("--generation-temperature", "generation_temperature"), ("--kl-beta", "kl_beta"),
     ("--partial-credit", "partial_credit"), ("--use-vllm", "use_vllm"),
+    ("--share-prompt", "share_prompt"),
 ]
 
 

@@ -14,6 +14,7 @@ from typing import Any
 from codekiln.config import TrainConfig
 from codekiln.errors import ConfigError
 from codekiln.train.args import common_args
+from codekiln.train.shared_prompt import pair_batches, share_prompt_passes
 
 # TRL 1.16's preference losses (DPOTrainer._compute_loss); "dpo" and "dpo+nll" are codekiln's names.
 TRL_LOSSES = ("sigmoid", "hinge", "ipo", "exo_pair", "nca_pair", "robust", "bco_pair", "sppo_hard", "aot",
@@ -49,6 +50,14 @@ def _trainer_class() -> type:
 
         ref_cache: Path | None = None
 
+        def _compute_loss(self, model: Any, inputs: Any, return_outputs: bool) -> Any:
+            with pair_batches():  # the batch is [chosen..., rejected...] (train/shared_prompt.py)
+                return super()._compute_loss(model, inputs, return_outputs)
+
+        def compute_ref_log_probs(self, model: Any, inputs: Any) -> Any:
+            with pair_batches():
+                return super().compute_ref_log_probs(model, inputs)
+
         def _precompute_ref_logps(self, dataset: Any, name: str, batch_size: int) -> Any:
             cache = self.ref_cache if name == "train" else None
             if cache is not None and cache.exists():
@@ -78,5 +87,7 @@ def build_dpo_trainer(model: Any, tokenizer: Any, dataset: Any, cfg: TrainConfig
                      precompute_ref_batch_size=cfg.batch_size * 2)
     cls = _trainer_class()
     cls.ref_cache = ref_cache if cfg.precompute_ref else None
+    if cfg.share_prompt and not cfg.gradient_checkpointing:
+        share_prompt_passes(model)  # before the constructor, which may precompute the reference log-probs
     return cls(model=model, args=args, train_dataset=dataset, processing_class=tokenizer,
                peft_config=peft_config, callbacks=callbacks)

@@ -213,6 +213,7 @@ def train_model(model: str, out_dir: Path, cfg: TrainConfig, sft: Path | None = 
     from codekiln.train.callbacks import (
         CheckpointDone,
         JsonlLog,
+        ReturnFreedMemory,
         RichProgress,
         last_complete_checkpoint,
         resume_token_count,
@@ -253,7 +254,8 @@ def train_model(model: str, out_dir: Path, cfg: TrainConfig, sft: Path | None = 
     policy, tokenizer = _load(start, cfg)
     checkpoints = out_dir / "checkpoints"
     progress = RichProgress(f"train {method}", quiet)
-    hooks = [JsonlLog(out_dir / "train_log.jsonl"), progress, CheckpointDone(), *tracker_callbacks(cfg, out_dir),
+    hooks = [JsonlLog(out_dir / "train_log.jsonl"), progress, CheckpointDone(), ReturnFreedMemory(),
+             *tracker_callbacks(cfg, out_dir),
              *(callbacks or [])]
     if method in ONLINE_METHODS:
         assert task_list is not None

@@ -1,4 +1,5 @@
-"""Trainer callbacks: the JSONL training log, the rich progress bar, and the mark of a finished checkpoint."""
+"""Trainer callbacks: the JSONL training log, the rich progress bar, the mark of a finished checkpoint, and handing
+freed memory back to the system."""
 
 from __future__ import annotations
 
@@ -31,6 +32,28 @@ class CheckpointDone(TrainerCallback):
         if state.is_world_process_zero and folder.is_dir():
             files = {str(p.relative_to(folder)): p.stat().st_size for p in sorted(folder.rglob("*")) if p.is_file()}
             write_json(folder / CHECKPOINT_DONE, {"step": state.global_step, "files": files})
+
+
+class ReturnFreedMemory(TrainerCallback):
+    """Hands the memory glibc's allocator keeps after each optimizer step back to the system (`malloc_trim`).
+
+    Sequences of every length allocate and free activations of every size; glibc keeps the freed memory for reuse,
+    fragmented, so a training process's resident memory grows step after step well past what any step holds (DPO+NLL
+    on round 1's sql-basic pairs: 2.5 GB after the first step, 3.9 GB by the twentieth). Trimming after each step
+    keeps it nearer what a step needs at no measurable cost (after each micro-batch instead cost 22% more time;
+    BENCHMARKS.md). A no-op where the C library has no `malloc_trim` (musl, macOS)."""
+
+    def __init__(self) -> None:
+        import ctypes
+        import ctypes.util
+
+        name = ctypes.util.find_library("c")
+        library = ctypes.CDLL(name) if name else None
+        self._trim = getattr(library, "malloc_trim", None)
+
+    def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+        if self._trim is not None:
+            self._trim(0)
 
 
 def _complete(folder: Path) -> bool:

@@ -36,7 +36,8 @@ def check_trackers(names: Sequence[str]) -> None:
 
 
 def round_scalars(stats: Any, stages: Sequence[StageRecord]) -> dict[str, float]:
-    """The figures of one round (a `codekiln.report.stats.RoundStats`) its stages' seconds and the peak memory so far, as flat scalar names."""
+    """The figures of one round (a `codekiln.report.stats.RoundStats`), its stages' seconds and the peak
+    memory so far, as flat scalar names."""
     out: dict[str, float] = {}
     for split, passk in (("val", stats.val_pass1()), ("test", stats.test_pass1())):
         if passk is not None:
@@ -55,7 +56,7 @@ def round_scalars(stats: Any, stages: Sequence[StageRecord]) -> dict[str, float]
         out["round/mean_reward"] = stats.mean_reward
     for record in stages:
         out[f"seconds/{record.stage}"] = record.seconds
-        out.update({f"peak_gib/{who}": gib for who, gib in record.peak_gib.items()})  # running maxima: the last
+        out.update({f"peak_gib/{who}": gib for who, gib in record.peak_gib.items()})  # running maxima
     return {k: float(v) for k, v in out.items()}
 
 

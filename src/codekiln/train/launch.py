@@ -88,11 +88,10 @@ def train_in_child(model: str, out_dir: Path, cfg: TrainConfig, sft: Path | None
                    tasks: str | Path | list[Task] | None, verify: VerifyConfig | None) -> Path:
     """`train_model` in a spawned process; its error (a UserError stays one) is raised here.
 
-    The loop's own process has held every earlier stage (the evaluations, curation, the libraries they imported
-    and the allocator's pages they left): the default run peaked at 4.32 GiB with training in it, 4.09 GiB with
-    training here, while training alone peaks at 2.9-3.3 GiB (BENCHMARKS.md). A fresh process holds only what
-    training needs and returns it all when it ends; a training process that dies (a signal, the OOM killer) is one line, and the rerun resumes from the last
-    checkpoint."""
+    A fresh process holds only what training needs and returns it all when it ends, so the loop's own process stays
+    small (~0.11 GiB in the default run's stage records, whose `peak_gib` also shows the training process holding the
+    run's peak); a training process that dies (a signal, the OOM killer) is one line, and the rerun resumes from the
+    last checkpoint."""
     import multiprocessing
 
     context = multiprocessing.get_context("spawn")

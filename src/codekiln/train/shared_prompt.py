@@ -60,9 +60,9 @@ def share_prompt_passes(model: Any) -> bool:
     original = backbone.forward
 
     @functools.wraps(original)
-    def forward(self: Any, input_ids: Any = None, attention_mask: Any = None, **kwargs: Any) -> Any:
-        if not _can_share(self, input_ids, attention_mask, kwargs):
-            return original(input_ids=input_ids, attention_mask=attention_mask, **kwargs)
+    def forward(self: Any, input_ids: Any = None, attention_mask: Any = None, *args: Any, **kwargs: Any) -> Any:
+        if args or not _can_share(self, input_ids, attention_mask, kwargs):
+            return original(input_ids, attention_mask, *args, **kwargs)
         return _pairs_forward(original, input_ids, attention_mask)
 
     setattr(forward, _MARK, True)

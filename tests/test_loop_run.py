@@ -165,6 +165,7 @@ def test_the_loop_and_the_trainer_log_to_tensorboard(reference):
     assert all(low <= v <= high for (_, v), (_, low), (_, high)
                in zip(loop["test/pass@1"], loop["test/pass@1_low"], loop["test/pass@1_high"], strict=True))
     assert [r for r, _ in loop["round/pairs"]] == [1, 2] and [r for r, _ in loop["seconds/sample"]] == [1, 2]
+    assert [r for r, _ in loop["peak_gib/child"]] == [0, 1, 2] and all(v > 0 for _, v in loop["peak_gib/loop"])
     assert json.loads((reference / "tracking.json").read_text()) == [0, 1, 2]
     steps = _scalars(reference / "round-1" / "model" / "tensorboard")
     assert [s for s, _ in steps["train/loss"]] == [1, 2]  # the trainer's own steps (train.max_steps 2)
@@ -272,7 +273,7 @@ def _facts(run: Path) -> dict[str, Any]:
     """Everything a finished run must agree on with another run of the same command, by file.
 
     Bytes where the file is deterministic; verdicts without `duration_s` (a measured time); the training log's
-    per-step values without its timings; stage records without their timings.
+    per-step values without its timings; stage records without their timings and peak memory.
     """
     facts: dict[str, Any] = {}
     for path in sorted(p for p in run.rglob("*") if p.is_file()):
@@ -286,7 +287,8 @@ def _facts(run: Path) -> dict[str, Any]:
             folder = str(path.parent.relative_to(run))
             once = folder == "tensorboard/loop"  # the loop sends a round once, resumed or not: no step twice
             facts[folder] = {tag: series if once else dict(series) for tag, series in _scalars(path.parent).items()
-                             if not tag.startswith("seconds/") and "runtime" not in tag and "per_second" not in tag
+                             if not tag.startswith(("seconds/", "peak_gib/")) and "runtime" not in tag
+                             and "per_second" not in tag
                              and tag != "train/train_loss"}
             continue
         if path.name == "verdicts.jsonl":
